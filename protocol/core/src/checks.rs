@@ -1,0 +1,180 @@
+//! The named defences of the job channel, and the set of them a core is built with.
+//!
+//! Every defence the scheduler core applies is a [`Check`] with a stable kebab-case name used
+//! by the model checker, the attack harnesses and the threat model. A [`Defences`] value says
+//! which are on. Production code can only build [`Defences::all`]; removing a check (or adding
+//! a design [`Flaw`]) needs the `weaken` feature, which only verification builds enable.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// A named, removable defence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Check {
+    /// Registration: the job's public key is canonical and not a low-order point.
+    KeyValidation,
+    /// Registration: a key is bound to at most one job.
+    UniqueKey,
+    /// Registration: the job's key must arrive on the bootstrap channel before its deadline.
+    BootstrapDeadline,
+    /// Handshake: the first handshake payload must be empty and is never acted on.
+    EmptyFirstPayload,
+    /// Pipeline: the sender's authenticated static key is registered and not revoked.
+    AuthenticatedKey,
+    /// Pipeline: the job a message claims to be from is the job bound to the sender's key.
+    BoundIdentity,
+    /// Pipeline: the sequence number is the next one for the job (retransmissions of accepted
+    /// messages are acknowledged again without effect).
+    FreshSequence,
+    /// Pipeline: the message type is one a job may send, in the job's current state.
+    AllowedType,
+    /// Pipeline: the state change is valid (declared, unreserved, not yet completed outputs).
+    ValidTransition,
+}
+
+impl Check {
+    /// Every check, in pipeline order.
+    pub const ALL: [Self; 9] = [
+        Self::KeyValidation,
+        Self::UniqueKey,
+        Self::BootstrapDeadline,
+        Self::EmptyFirstPayload,
+        Self::AuthenticatedKey,
+        Self::BoundIdentity,
+        Self::FreshSequence,
+        Self::AllowedType,
+        Self::ValidTransition,
+    ];
+
+    /// The stable name (`fresh-sequence`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::KeyValidation => "key-validation",
+            Self::UniqueKey => "unique-key",
+            Self::BootstrapDeadline => "bootstrap-deadline",
+            Self::EmptyFirstPayload => "empty-first-payload",
+            Self::AuthenticatedKey => "authenticated-key",
+            Self::BoundIdentity => "bound-identity",
+            Self::FreshSequence => "fresh-sequence",
+            Self::AllowedType => "allowed-type",
+            Self::ValidTransition => "valid-transition",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A check name that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown check {0:?}")]
+pub struct UnknownCheck(pub String);
+
+impl FromStr for Check {
+    type Err = UnknownCheck;
+
+    fn from_str(s: &str) -> Result<Self, UnknownCheck> {
+        Self::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| UnknownCheck(s.to_owned()))
+    }
+}
+
+/// A design-level flaw: not a missing check but a different (worse) design, kept so that the
+/// model can show why this design was not chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Flaw {
+    /// The scheduler de-duplicates only within one connection, not by the job's sequence.
+    DedupBySession,
+    /// The scheduler takes the job's identity from the message's claim and accepts any key,
+    /// as a server that authenticates only itself would.
+    IdentityFromClaim,
+}
+
+impl Flaw {
+    /// Every flaw.
+    pub const ALL: [Self; 2] = [Self::DedupBySession, Self::IdentityFromClaim];
+
+    /// The stable name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::DedupBySession => "dedup-by-session",
+            Self::IdentityFromClaim => "identity-from-claim",
+        }
+    }
+}
+
+/// Which defences a core applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Defences {
+    removed: BTreeSet<Check>,
+    flaws: BTreeSet<Flaw>,
+}
+
+impl Defences {
+    /// Every check on, no flaw: the only value production code can build.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Whether `check` is applied.
+    #[must_use]
+    pub fn is_on(&self, check: Check) -> bool {
+        !self.removed.contains(&check)
+    }
+
+    /// Whether the core has `flaw`.
+    #[must_use]
+    pub fn has_flaw(&self, flaw: Flaw) -> bool {
+        self.flaws.contains(&flaw)
+    }
+
+    /// Whether this is the full set of defences.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.removed.is_empty() && self.flaws.is_empty()
+    }
+
+    /// The same defences without `check`.
+    #[cfg(feature = "weaken")]
+    #[must_use]
+    pub fn without(mut self, check: Check) -> Self {
+        self.removed.insert(check);
+        self
+    }
+
+    /// The same defences with a design flaw.
+    #[cfg(feature = "weaken")]
+    #[must_use]
+    pub fn with_flaw(mut self, flaw: Flaw) -> Self {
+        self.flaws.insert(flaw);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_round_trip_and_are_unique() {
+        let names: BTreeSet<_> = Check::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), Check::ALL.len());
+        for c in Check::ALL {
+            assert_eq!(c.name().parse::<Check>(), Ok(c));
+        }
+        assert!("no-such-check".parse::<Check>().is_err());
+    }
+
+    #[test]
+    fn production_defences_have_every_check_on() {
+        let d = Defences::all();
+        assert!(d.is_complete());
+        assert!(Check::ALL.iter().all(|c| d.is_on(*c)));
+    }
+}

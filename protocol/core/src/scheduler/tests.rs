@@ -1,0 +1,432 @@
+//! Unit tests of the acceptance pipeline: every check's rejection, and (in weakened builds)
+//! that each check is what stops its scenario.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::*;
+use crate::keys::{StaticKeypair, LOW_ORDER_POINTS};
+use crate::wire::{ClientCommand, CommandOp, FailReason};
+use crate::Owner;
+
+struct Fixture {
+    core: SchedulerCore,
+    a: JobId,
+    b: JobId,
+    ka: PublicKey,
+    kb: PublicKey,
+}
+
+const T0: Millis = Millis(1_000_000);
+
+fn wf() -> WorkflowId {
+    WorkflowId::new("alice", "wf").expect("valid")
+}
+
+fn job(task: &str) -> JobId {
+    JobId::new(wf(), "1", task, 1).expect("valid")
+}
+
+fn spec(id: &JobId) -> JobSpec {
+    JobSpec { id: id.clone(), outputs: BTreeSet::from([OutputName::new("file-ready").expect("valid")]) }
+}
+
+fn fixture_with(defences: Defences) -> Fixture {
+    let mut core = SchedulerCore::with_defences(SchedulerConfig::new(wf()), defences);
+    let (a, b) = (job("a"), job("b"));
+    let ka = StaticKeypair::generate_from_os().public();
+    let kb = StaticKeypair::generate_from_os().public();
+    for (id, key) in [(&a, ka), (&b, kb)] {
+        core.launch(T0, spec(id)).expect("launch");
+        core.handle_bootstrap_reply(T0, id, *key.as_bytes()).expect("register");
+    }
+    Fixture { core, a, b, ka, kb }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(Defences::all())
+}
+
+fn msg(claim: &JobId, seq: u64, body: JobBody) -> Message {
+    Message::Job(JobMessage { seq, claim: claim.clone(), body })
+}
+
+fn output(name: &str) -> JobBody {
+    JobBody::Output(OutputName::new(name).expect("valid"))
+}
+
+impl Fixture {
+    fn send(&mut self, key: PublicKey, claim: &JobId, seq: u64, body: JobBody) -> Result<Accepted, Rejected> {
+        self.core.handle_message(T0, &key, msg(claim, seq, body))
+    }
+
+    fn start_a(&mut self) {
+        let (ka, a) = (self.ka, self.a.clone());
+        self.send(ka, &a, 1, JobBody::Started).expect("started");
+    }
+
+    fn accepted_events(&mut self) -> usize {
+        std::iter::from_fn(|| self.core.poll_event()).filter(|e| matches!(e, Event::Accepted { .. })).count()
+    }
+}
+
+#[test]
+fn scheduler_accepts_a_job_lifecycle_in_order() {
+    let mut f = fixture();
+    let (ka, a) = (f.ka, f.a.clone());
+    f.send(ka, &a, 1, JobBody::Started).expect("started");
+    f.send(ka, &a, 2, JobBody::Message { severity: crate::wire::Severity::Info, text: "hi".into() }).expect("message");
+    f.send(ka, &a, 3, output("file-ready")).expect("output");
+    f.send(ka, &a, 4, JobBody::Heartbeat).expect("heartbeat");
+    f.send(ka, &a, 5, JobBody::Succeeded).expect("succeeded");
+    let record = f.core.job(&a).expect("job");
+    assert_eq!(record.state(), JobState::Succeeded);
+    assert_eq!(record.completed_outputs(), &BTreeSet::from(["started".into(), "file-ready".into(), "succeeded".into()]));
+    assert_eq!(f.core.binding(&ka).map(|(_, s)| s), Some(KeyStatus::Finished));
+}
+
+#[test]
+fn scheduler_rejects_message_from_an_unknown_key() {
+    let mut f = fixture();
+    let stranger = StaticKeypair::generate_from_os().public();
+    let a = f.a.clone();
+    assert_eq!(f.send(stranger, &a, 1, JobBody::Started), Err(Rejected::UnknownKey(stranger)));
+    assert_eq!(f.core.handle_handshake(T0, &stranger, &[]), Err(Rejected::UnknownKey(stranger)));
+}
+
+#[test]
+fn scheduler_rejects_messages_and_handshakes_from_a_revoked_key() {
+    let mut f = fixture();
+    f.start_a();
+    let (ka, a) = (f.ka, f.a.clone());
+    assert_eq!(f.core.revoke(&a), Some(ka));
+    assert_eq!(f.send(ka, &a, 2, JobBody::Heartbeat), Err(Rejected::RevokedKey { job: a.clone() }));
+    assert_eq!(f.core.handle_handshake(T0, &ka, &[]), Err(Rejected::RevokedKey { job: a }));
+}
+
+#[test]
+fn scheduler_refuses_a_handshake_whose_first_payload_is_not_empty() {
+    let mut f = fixture();
+    let (ka, a) = (f.ka, f.a.clone());
+    let payload = msg(&a, 1, JobBody::Started).to_bytes();
+    assert_eq!(
+        f.core.handle_handshake(T0, &ka, &payload),
+        Err(Rejected::NonEmptyFirstPayload { len: payload.len() })
+    );
+    assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Submitted), "payload was not acted on");
+}
+
+#[test]
+fn scheduler_rejects_message_claiming_another_jobs_identity() {
+    let mut f = fixture();
+    let (kb, a, b) = (f.kb, f.a.clone(), f.b.clone());
+    assert_eq!(f.send(kb, &a, 1, JobBody::Started), Err(Rejected::IdentityMismatch { bound: b, claimed: a.clone() }));
+    assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Submitted));
+}
+
+#[test]
+fn scheduler_rejects_message_with_a_sequence_gap() {
+    let mut f = fixture();
+    let (ka, a) = (f.ka, f.a.clone());
+    assert_eq!(f.send(ka, &a, 2, JobBody::Started), Err(Rejected::SequenceGap { job: a, expected: 1, got: 2 }));
+}
+
+#[test]
+fn scheduler_rejects_message_with_replayed_sequence() {
+    let mut f = fixture();
+    f.start_a();
+    let (ka, a) = (f.ka, f.a.clone());
+    f.send(ka, &a, 2, JobBody::Heartbeat).expect("heartbeat");
+    let replay = f.send(ka, &a, 2, output("file-ready"));
+    assert!(matches!(replay, Err(Rejected::ReplayedSequence { seq: 2, last: 2, .. })), "{replay:?}");
+}
+
+#[test]
+fn scheduler_acknowledges_a_faithful_retransmission_without_a_second_effect() {
+    let mut f = fixture();
+    f.start_a();
+    let (ka, a) = (f.ka, f.a.clone());
+    assert_eq!(f.accepted_events(), 1);
+    assert_eq!(f.send(ka, &a, 1, JobBody::Started), Ok(Accepted::Duplicate { job: a.clone(), seq: 1 }));
+    assert_eq!(f.accepted_events(), 0, "a duplicate has no effect");
+}
+
+#[test]
+fn scheduler_refuses_retransmissions_older_than_the_window() {
+    let mut config = SchedulerConfig::new(wf());
+    config.dedup_window = 2;
+    let mut core = SchedulerCore::new(config);
+    let a = job("a");
+    let key = StaticKeypair::generate_from_os().public();
+    core.launch(T0, spec(&a)).expect("launch");
+    core.handle_bootstrap_reply(T0, &a, *key.as_bytes()).expect("register");
+    core.handle_message(T0, &key, msg(&a, 1, JobBody::Started)).expect("started");
+    for seq in 2..=4 {
+        core.handle_message(T0, &key, msg(&a, seq, JobBody::Heartbeat)).expect("heartbeat");
+    }
+    assert!(matches!(core.handle_message(T0, &key, msg(&a, 1, JobBody::Started)), Err(Rejected::ReplayedSequence { .. })));
+    assert!(matches!(core.handle_message(T0, &key, msg(&a, 4, JobBody::Heartbeat)), Ok(Accepted::Duplicate { .. })));
+}
+
+#[test]
+fn scheduler_rejects_message_types_not_allowed_in_the_jobs_state() {
+    let mut f = fixture();
+    let (ka, a) = (f.ka, f.a.clone());
+    let early = f.send(ka, &a, 1, output("file-ready"));
+    assert_eq!(early, Err(Rejected::TypeNotAllowed { job: a.clone(), kind: "output", state: JobState::Submitted }));
+    f.start_a();
+    let again = f.send(ka, &a, 2, JobBody::Started);
+    assert_eq!(again, Err(Rejected::TypeNotAllowed { job: a.clone(), kind: "started", state: JobState::Running }));
+    f.send(ka, &a, 2, JobBody::Failed(FailReason::Signal(15))).expect("failed");
+    let after = f.send(ka, &a, 3, JobBody::Heartbeat);
+    assert!(matches!(after, Err(Rejected::TypeNotAllowed { kind: "heartbeat", state: JobState::Failed(_), .. })));
+}
+
+#[test]
+fn scheduler_rejects_a_command_sent_with_a_job_key() {
+    let mut f = fixture();
+    f.start_a();
+    let ka = f.ka;
+    let command = Message::Command(ClientCommand {
+        seq: 2,
+        actor: Owner::new("mallory").expect("valid"),
+        op: CommandOp::Trigger,
+        target: "1/b".into(),
+    });
+    let verdict = f.core.handle_message(T0, &ka, command);
+    assert!(matches!(verdict, Err(Rejected::TypeNotAllowed { kind: "command", .. })), "{verdict:?}");
+}
+
+#[test]
+fn scheduler_rejects_undeclared_reserved_and_repeated_outputs() {
+    let mut f = fixture();
+    f.start_a();
+    let (ka, a) = (f.ka, f.a.clone());
+    let cases = [
+        ("other", TransitionError::UndeclaredOutput(OutputName::new("other").expect("valid"))),
+        ("succeeded", TransitionError::ReservedOutput(OutputName::new("succeeded").expect("valid"))),
+    ];
+    for (name, reason) in cases {
+        assert_eq!(f.send(ka, &a, 2, output(name)), Err(Rejected::InvalidTransition { job: a.clone(), reason }));
+    }
+    f.send(ka, &a, 2, output("file-ready")).expect("first completion");
+    let again = f.send(ka, &a, 3, output("file-ready"));
+    assert!(matches!(again, Err(Rejected::InvalidTransition { reason: TransitionError::OutputAlreadyCompleted(_), .. })));
+    assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Running), "still running: not marked succeeded");
+}
+
+#[test]
+fn registration_refuses_a_key_that_arrives_after_the_deadline() {
+    let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
+    let a = job("a");
+    core.launch(T0, spec(&a)).expect("launch");
+    let late = T0.after(Duration::from_secs(31));
+    let key = StaticKeypair::generate_from_os().public();
+    assert_eq!(
+        core.handle_bootstrap_reply(late, &a, *key.as_bytes()),
+        Err(RegistrationError::LateReply { job: a.clone(), late_ms: 1000 })
+    );
+    assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::LaunchFailed));
+    assert_eq!(core.binding(&key), None);
+}
+
+#[test]
+fn registration_refuses_low_order_keys() {
+    for point in LOW_ORDER_POINTS {
+        let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
+        let a = job("a");
+        core.launch(T0, spec(&a)).expect("launch");
+        let got = core.handle_bootstrap_reply(T0, &a, point);
+        assert!(matches!(got, Err(RegistrationError::BadKey { reason: crate::keys::KeyError::LowOrder, .. })), "{got:?}");
+    }
+}
+
+#[test]
+fn registration_refuses_a_key_already_bound_to_another_job() {
+    let mut f = fixture();
+    let c = job("c");
+    f.core.launch(T0, spec(&c)).expect("launch");
+    let got = f.core.handle_bootstrap_reply(T0, &c, *f.ka.as_bytes());
+    assert_eq!(got, Err(RegistrationError::DuplicateKey { job: c, holder: f.a.clone() }));
+    assert_eq!(f.core.binding(&f.ka).map(|(j, _)| j.clone()), Some(f.a.clone()));
+}
+
+#[test]
+fn registration_refuses_a_second_answer_for_the_same_launch() {
+    let mut f = fixture();
+    let a = f.a.clone();
+    let other = StaticKeypair::generate_from_os().public();
+    assert_eq!(f.core.handle_bootstrap_reply(T0, &a, *other.as_bytes()), Err(RegistrationError::NotAwaitingKey(a)));
+}
+
+#[test]
+fn a_launch_without_a_key_fails_at_its_deadline() {
+    let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
+    let a = job("a");
+    core.launch(T0, spec(&a)).expect("launch");
+    assert_eq!(core.poll_timeout(), Some(T0.after(Duration::from_secs(30))));
+    core.handle_timeout(T0.after(Duration::from_secs(30)));
+    assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::Launching));
+    core.handle_timeout(T0.after(Duration::from_secs(31)));
+    assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::LaunchFailed));
+    assert_eq!(core.poll_timeout(), None);
+}
+
+#[test]
+fn launches_for_other_workflows_or_reserved_outputs_are_refused() {
+    let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
+    let foreign = JobId::new(WorkflowId::new("bob", "wf").expect("valid"), "1", "a", 1).expect("valid");
+    assert_eq!(core.launch(T0, spec(&foreign)), Err(LaunchError::WrongWorkflow(foreign)));
+    let mut bad = spec(&job("a"));
+    bad.outputs.insert(OutputName::new("succeeded").expect("valid"));
+    assert!(matches!(core.launch(T0, bad), Err(LaunchError::ReservedOutput(_))));
+}
+
+#[test]
+fn a_terminal_job_gets_duplicate_acks_but_nothing_new() {
+    let mut f = fixture();
+    f.start_a();
+    let (ka, a) = (f.ka, f.a.clone());
+    f.send(ka, &a, 2, JobBody::Succeeded).expect("succeeded");
+    assert!(f.core.handle_handshake(T0, &ka, &[]).is_ok(), "a finished job may reconnect to collect acks");
+    assert_eq!(f.send(ka, &a, 2, JobBody::Succeeded), Ok(Accepted::Duplicate { job: a.clone(), seq: 2 }));
+    assert!(matches!(f.send(ka, &a, 3, JobBody::Heartbeat), Err(Rejected::TypeNotAllowed { .. })));
+}
+
+#[test]
+fn restoring_from_the_event_log_rebuilds_the_same_state() {
+    let mut f = fixture();
+    f.start_a();
+    let (ka, kb, a, b) = (f.ka, f.kb, f.a.clone(), f.b.clone());
+    f.send(ka, &a, 2, output("file-ready")).expect("output");
+    f.send(kb, &b, 1, JobBody::Failed(FailReason::Exit(2))).expect("failed");
+    f.core.revoke(&a);
+    let log: Vec<Event> = std::iter::from_fn(|| f.core.poll_event()).collect();
+    let mut restored = SchedulerCore::new(SchedulerConfig::new(wf()));
+    for event in &log {
+        restored.restore(event);
+    }
+    assert_eq!(restored, f.core);
+    assert_eq!(restored.handle_message(T0, &ka, msg(&a, 3, JobBody::Heartbeat)), Err(Rejected::RevokedKey { job: a }));
+}
+
+#[cfg(feature = "weaken")]
+mod weakened {
+    //! Each scenario is refused by the full core and let through by the core without the
+    //! check named: the check, and nothing else, is what stops it.
+
+    use super::*;
+
+    fn both(check: Check, scenario: impl Fn(&mut Fixture) -> bool) {
+        let mut full = fixture();
+        assert!(!scenario(&mut full), "{check}: full core must refuse");
+        let mut weak = fixture_with(Defences::all().without(check));
+        assert!(scenario(&mut weak), "{check}: weakened core must let it through");
+    }
+
+    #[test]
+    fn without_authenticated_key_a_revoked_job_is_still_heard() {
+        both(Check::AuthenticatedKey, |f| {
+            f.start_a();
+            f.core.revoke(&f.a.clone());
+            let (ka, a) = (f.ka, f.a.clone());
+            f.send(ka, &a, 2, JobBody::Heartbeat).is_ok()
+        });
+    }
+
+    #[test]
+    fn without_bound_identity_one_job_finishes_another() {
+        both(Check::BoundIdentity, |f| {
+            let (kb, a) = (f.kb, f.a.clone());
+            f.send(kb, &a, 1, JobBody::Started).is_ok() && f.core.job(&a).map(JobRecord::state) == Some(JobState::Running)
+        });
+    }
+
+    #[test]
+    fn without_fresh_sequence_a_retransmission_takes_effect_twice() {
+        both(Check::FreshSequence, |f| {
+            f.start_a();
+            let (ka, a) = (f.ka, f.a.clone());
+            f.send(ka, &a, 2, JobBody::Heartbeat).expect("heartbeat");
+            f.accepted_events();
+            let _ = f.send(ka, &a, 2, JobBody::Heartbeat);
+            f.accepted_events() == 1
+        });
+    }
+
+    #[test]
+    fn without_allowed_type_a_finished_job_keeps_talking() {
+        both(Check::AllowedType, |f| {
+            f.start_a();
+            let (ka, a) = (f.ka, f.a.clone());
+            f.send(ka, &a, 2, JobBody::Succeeded).expect("succeeded");
+            f.send(ka, &a, 3, JobBody::Heartbeat).is_ok()
+        });
+    }
+
+    #[test]
+    fn without_valid_transition_a_job_completes_the_succeeded_output_while_running() {
+        both(Check::ValidTransition, |f| {
+            f.start_a();
+            let (ka, a) = (f.ka, f.a.clone());
+            f.send(ka, &a, 2, output("succeeded")).is_ok()
+        });
+    }
+
+    #[test]
+    fn without_empty_first_payload_the_scheduler_acts_on_it() {
+        both(Check::EmptyFirstPayload, |f| {
+            let (ka, a) = (f.ka, f.a.clone());
+            let payload = msg(&a, 1, JobBody::Started).to_bytes();
+            f.core.handle_handshake(T0, &ka, &payload).is_ok_and(|s| matches!(s.first_payload, Some(Ok(_))))
+        });
+    }
+
+    #[test]
+    fn without_unique_key_a_job_steals_another_jobs_binding() {
+        both(Check::UniqueKey, |f| {
+            let c = job("c");
+            f.core.launch(T0, spec(&c)).expect("launch");
+            let ka = f.ka;
+            f.core.handle_bootstrap_reply(T0, &c, *ka.as_bytes()).is_ok() && f.core.binding(&ka).map(|(j, _)| j.clone()) == Some(c)
+        });
+    }
+
+    #[test]
+    fn without_key_validation_a_low_order_key_is_registered() {
+        both(Check::KeyValidation, |f| {
+            let c = job("c");
+            f.core.launch(T0, spec(&c)).expect("launch");
+            f.core.handle_bootstrap_reply(T0, &c, LOW_ORDER_POINTS[0]).is_ok()
+        });
+    }
+
+    #[test]
+    fn without_bootstrap_deadline_a_late_key_is_registered() {
+        both(Check::BootstrapDeadline, |f| {
+            let c = job("c");
+            f.core.launch(T0, spec(&c)).expect("launch");
+            let late = T0.after(Duration::from_secs(3600));
+            f.core.handle_timeout(late);
+            let key = StaticKeypair::generate_from_os().public();
+            f.core.handle_bootstrap_reply(late, &c, *key.as_bytes()).is_ok()
+        });
+    }
+
+    #[test]
+    fn every_check_has_a_weakened_scenario_above() {
+        // Keeps this module honest when a check is added: the list must name every check.
+        let covered = [
+            Check::AuthenticatedKey,
+            Check::BoundIdentity,
+            Check::FreshSequence,
+            Check::AllowedType,
+            Check::ValidTransition,
+            Check::EmptyFirstPayload,
+            Check::UniqueKey,
+            Check::KeyValidation,
+            Check::BootstrapDeadline,
+        ];
+        assert_eq!(BTreeSet::from(covered), BTreeSet::from(Check::ALL));
+    }
+}
