@@ -1,0 +1,1 @@
+//! People acting on workflows (placeholder).

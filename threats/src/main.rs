@@ -1,0 +1,49 @@
+//! `threatcheck`: prove, attack and report on the security design of the reference system.
+//!
+//! A thin main: parse arguments, dispatch to `cmd::*`, map the outcome to the exit code
+//! (0 all green, 1 a finding, 2 usage, input or internal error).
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "threatcheck", version, about = "Prove, attack and report on the security design of a multi-user workflow engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scheduler that launches jobs over the bootstrap channel and hears them over Noise.
+    Scheduler(cmd::scheduler::SchedulerArgs),
+    /// The reference job program (speaks SPEC.md on stdin/stdout).
+    Job(cmd::job::JobArgs),
+    /// Run a scheduler on 127.0.0.1 with reference jobs and print what was accepted.
+    Demo(cmd::demo::DemoArgs),
+    /// Query an authorisation policy: who may do what, and why.
+    Authz(cmd::authz::AuthzArgs),
+    /// Work with audit logs.
+    Audit(cmd::audit::AuditArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Scheduler(args) => cmd::scheduler::run(args),
+        Command::Job(args) => cmd::job::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Authz(args) => cmd::authz::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
+    };
+    match outcome {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("threatcheck: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
