@@ -69,6 +69,46 @@ pub struct KeyReply {
     pub job_key: String,
 }
 
+/// Scheduler → job, after the key: whether it was registered. The job must wait for this line
+/// before connecting, so that its first handshake never races the registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// Always [`BOOTSTRAP_VERSION`].
+    pub v: u8,
+    /// Whether the key is now bound to the job.
+    pub registered: bool,
+    /// Why not, when not (for the job's error message; contains no secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Registration {
+    /// The key was registered.
+    #[must_use]
+    pub const fn accepted() -> Self {
+        Self { v: BOOTSTRAP_VERSION, registered: true, reason: None }
+    }
+
+    /// The key was refused, for `reason`.
+    #[must_use]
+    pub fn refused(reason: String) -> Self {
+        Self { v: BOOTSTRAP_VERSION, registered: false, reason: Some(reason) }
+    }
+}
+
+/// Decodes the registration line (job side).
+///
+/// # Errors
+/// A [`BootstrapError`] naming the problem.
+pub fn decode_registration(line: &[u8]) -> Result<Registration, BootstrapError> {
+    let reg: Registration = decode(line, "registration")?;
+    if reg.v != BOOTSTRAP_VERSION {
+        return Err(BootstrapError::Version(reg.v));
+    }
+    Ok(reg)
+}
+
 impl Offer {
     /// Builds an offer.
     #[must_use]
@@ -165,6 +205,13 @@ mod tests {
         assert_eq!(decode_offer(line.as_bytes()), Ok(offer));
         let key = StaticKeypair::generate_from_os().public();
         assert_eq!(decode_key_reply(encode_line(&KeyReply::new(key)).as_bytes()), Ok(*key.as_bytes()));
+    }
+
+    #[test]
+    fn registration_lines_round_trip() {
+        for reg in [Registration::accepted(), Registration::refused("key already registered".into())] {
+            assert_eq!(decode_registration(encode_line(&reg).as_bytes()), Ok(reg));
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -109,6 +111,23 @@ impl PublicKey {
         }
         hex::decode_to_slice(text, &mut bytes).map_err(|_| KeyError::WrongLength(0))?;
         validate_public_key(&bytes)
+    }
+}
+
+impl Serialize for PublicKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Deserialises 64 hex digits *without* validation: used for the scheduler's own event log,
+/// whose keys were validated when registered. Keys from peers go through [`PublicKey::from_hex`].
+impl<'de> Deserialize<'de> for PublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let mut bytes = [0u8; KEY_LEN];
+        hex::decode_to_slice(text.as_bytes(), &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(Self(bytes))
     }
 }
 

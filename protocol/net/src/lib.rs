@@ -1,1 +1,16 @@
-//! Tokio drivers (placeholder).
+//! Tokio drivers for the job channel of the threatcheck reference system.
+//!
+//! The sans-IO cores in `protocol-core` decide; this crate moves bytes: the bootstrap
+//! [`launcher`], length-prefixed [`framing`] over TCP, the scheduler [`server`] with its durable
+//! [`eventlog`], the job [`client`], and the reference job program ([`job_program`]).
+
+pub mod client;
+pub mod eventlog;
+pub mod framing;
+pub mod job_program;
+pub mod launcher;
+pub mod server;
+
+pub use client::{run_job, ClientConfig, ClientError, ClientReport};
+pub use launcher::{Launcher, ProcessLauncher};
+pub use server::{Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};

@@ -1,12 +1,25 @@
-//! `threatcheck job` (placeholder).
+//! `threatcheck job`: the reference job program. It speaks SPEC.md on stdin/stdout, so any
+//! scheduler can launch it with `--job-command "threatcheck job"`.
+
+use protocol_net::job_program::{run_reference_job, JobPlan};
 
 use super::Outcome;
 
 /// Arguments of `threatcheck job`.
 #[derive(Debug, clap::Args)]
-pub struct JobArgs {}
+pub struct JobArgs {
+    /// How many `message` reports to send between `started` and the final report.
+    #[arg(long, default_value_t = 3)]
+    pub messages: u32,
+    /// Report `failed` (exit 1) instead of `succeeded`.
+    #[arg(long)]
+    pub fail: bool,
+}
 
-/// Runs the command.
-pub fn run(_args: JobArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("threatcheck job is not built yet")
+/// Runs the reference job on this process's stdin and stdout.
+pub fn run(args: JobArgs) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let plan = JobPlan { messages: args.messages, fail: args.fail };
+    runtime.block_on(run_reference_job(tokio::io::stdin(), tokio::io::stdout(), plan))?;
+    Ok(Outcome::Green)
 }

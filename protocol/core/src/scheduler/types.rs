@@ -3,6 +3,8 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::checks::Check;
 use crate::ids::JobId;
 use crate::keys::{KeyError, PublicKey};
@@ -67,7 +69,7 @@ impl fmt::Display for JobState {
 pub const RESERVED_OUTPUTS: [&str; 6] = ["submitted", "submit-failed", "started", "succeeded", "failed", "expired"];
 
 /// What a launch asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct JobSpec {
     /// The job.
     pub id: JobId,
@@ -286,7 +288,8 @@ impl Accepted {
 }
 
 /// Why a job's key stopped working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RevokeReason {
     /// The job reached a terminal state.
     Terminal,
@@ -295,7 +298,8 @@ pub enum RevokeReason {
 }
 
 /// A durable fact the driver must write to the event log, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// A launch began.
     Launched {

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::ids::{IdError, JobId, Owner};
 
 /// The only message version this implementation speaks.
@@ -92,7 +94,8 @@ pub enum DecodeError {
 }
 
 /// Severity of a `message` (Cylc's levels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[allow(missing_docs)]
 pub enum Severity {
     Debug = 0,
@@ -116,7 +119,8 @@ impl Severity {
 }
 
 /// How a job failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FailReason {
     /// Exited with this status. A status of 0 is success and is refused by the decoder.
     Exit(u8),
@@ -125,7 +129,8 @@ pub enum FailReason {
 }
 
 /// A task output name: 1 to 64 bytes of `[A-Za-z0-9_-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct OutputName(String);
 
 impl OutputName {
@@ -150,6 +155,20 @@ impl OutputName {
     }
 }
 
+impl TryFrom<String> for OutputName {
+    type Error = DecodeError;
+
+    fn try_from(s: String) -> Result<Self, DecodeError> {
+        Self::new(&s)
+    }
+}
+
+impl From<OutputName> for String {
+    fn from(o: OutputName) -> Self {
+        o.0
+    }
+}
+
 impl fmt::Display for OutputName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -157,7 +176,8 @@ impl fmt::Display for OutputName {
 }
 
 /// What a job reports. These six are the only things a job may ever send.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JobBody {
     /// The job began running.
     Started,

@@ -1,0 +1,186 @@
+//! The job's network driver: connects with the Noise IK handshake, pipelines messages from a
+//! [`JobCore`], and reconnects after any failure, resending everything unacknowledged.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use protocol_core::job::{JobClientError, JobCore};
+use protocol_core::noise::{prologue, Initiator, Transport};
+use protocol_core::wire::{JobBody, Reply, MAX_FRAME};
+use protocol_core::{JobId, PublicKey, StaticKeypair, WorkflowId};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::framing::{push_frame, with_timeout, ConnError, FrameReader};
+
+/// Settings of a job client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The scheduler's address.
+    pub address: SocketAddr,
+    /// The scheduler's key, from the bootstrap offer.
+    pub scheduler_key: PublicKey,
+    /// The job's workflow, bound into the prologue.
+    pub workflow: WorkflowId,
+    /// The job's identity (claimed in each message; the scheduler checks it against the key).
+    pub job: JobId,
+    /// Most messages unacknowledged at once.
+    pub window: u64,
+    /// Deadline for connecting and completing the handshake.
+    pub connect_timeout: Duration,
+    /// First pause between reconnection attempts; doubles up to `max_backoff`.
+    pub backoff: Duration,
+    /// Longest pause between attempts.
+    pub max_backoff: Duration,
+    /// Give up after this many consecutive failed attempts.
+    pub max_attempts: u32,
+}
+
+impl ClientConfig {
+    /// Defaults: window 64, 5 s connect timeout, backoff 50 ms doubling to 2 s, 30 attempts.
+    #[must_use]
+    pub fn new(address: SocketAddr, scheduler_key: PublicKey, job: JobId) -> Self {
+        Self {
+            address,
+            scheduler_key,
+            workflow: job.workflow().clone(),
+            job,
+            window: 64,
+            connect_timeout: Duration::from_secs(5),
+            backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            max_attempts: 30,
+        }
+    }
+}
+
+/// Why a job client gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The scheduler refused one of the job's messages.
+    #[error(transparent)]
+    Refused(#[from] JobClientError),
+    /// Too many consecutive connection failures; the last one is given.
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: ConnError,
+    },
+}
+
+/// What a job client did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientReport {
+    /// Distinct messages sent.
+    pub messages: u64,
+    /// Frames written, retransmissions included.
+    pub transmissions: u64,
+    /// Connections made (1 when nothing went wrong).
+    pub connections: u64,
+}
+
+/// Connects and completes the IK handshake.
+///
+/// # Errors
+/// [`ConnError`] for a refused connection, timeout or failed handshake.
+pub async fn connect(config: &ClientConfig, keypair: &StaticKeypair) -> Result<(TcpStream, FrameReader, Transport), ConnError> {
+    with_timeout(config.connect_timeout, async {
+        let mut stream = TcpStream::connect(config.address).await?;
+        stream.set_nodelay(true)?;
+        let mut initiator = Initiator::new(keypair, &config.scheduler_key, &prologue(&config.workflow))?;
+        let first = initiator.write_first()?;
+        let mut out = Vec::with_capacity(first.len() + 2);
+        push_frame(&mut out, &first)?;
+        stream.write_all(&out).await?;
+        let mut reader = FrameReader::new(MAX_FRAME);
+        let second = reader.read_frame(&mut stream).await?;
+        let transport = initiator.read_second(&second)?;
+        Ok((stream, reader, transport))
+    })
+    .await
+}
+
+/// Sends `bodies` in order and returns once the last is acknowledged, reconnecting as needed.
+///
+/// # Errors
+/// [`ClientError::Refused`] if the scheduler rejects a message, [`ClientError::GaveUp`].
+pub async fn run_job(config: &ClientConfig, keypair: &StaticKeypair, bodies: Vec<JobBody>) -> Result<ClientReport, ClientError> {
+    let mut core = JobCore::new(config.job.clone(), config.window);
+    let mut report = ClientReport::default();
+    for body in bodies {
+        core.send(body);
+        report.messages += 1;
+    }
+    let mut failures = 0u32;
+    let mut backoff = config.backoff;
+    while !core.is_idle() {
+        let outcome = match connect(config, keypair).await {
+            Ok((stream, reader, transport)) => {
+                report.connections += 1;
+                core.handle_connected();
+                pump(&mut core, stream, reader, transport, &mut report).await
+            }
+            Err(err) => Err(err),
+        };
+        core.handle_disconnect();
+        match outcome {
+            Ok(Ok(())) => break,
+            Ok(Err(refused)) => return Err(ClientError::Refused(refused)),
+            Err(last) => {
+                failures += 1;
+                if failures >= config.max_attempts {
+                    return Err(ClientError::GaveUp { attempts: failures, last });
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(config.max_backoff);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Drives one connection until the core is idle (`Ok(Ok)`), the scheduler refuses a message
+/// (`Ok(Err)`), or the connection fails (`Err`).
+async fn pump(
+    core: &mut JobCore,
+    mut stream: TcpStream,
+    mut reader: FrameReader,
+    mut transport: Transport,
+    report: &mut ClientReport,
+) -> Result<Result<(), JobClientError>, ConnError> {
+    let mut plain = Vec::with_capacity(128);
+    let mut sealed = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(1024);
+    loop {
+        while let Some(message) = core.poll_transmit() {
+            plain.clear();
+            message.encode(&mut plain);
+            transport.encrypt(&plain, &mut sealed)?;
+            push_frame(&mut out, &sealed)?;
+            report.transmissions += 1;
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
+        if core.is_idle() {
+            return Ok(Ok(()));
+        }
+        loop {
+            let Some(frame) = reader.next_frame()? else { break };
+            transport.decrypt(frame, &mut plain)?;
+            let reply = Reply::decode(&plain)?;
+            if let Err(refused) = core.handle_reply(reply) {
+                return Ok(Err(refused));
+            }
+        }
+        if core.is_idle() {
+            return Ok(Ok(()));
+        }
+        if core.unacked() > 0 {
+            reader.fill(&mut stream).await?;
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! One job connection: the Noise handshake under a deadline and a cap, then a loop that
+//! decrypts frames into the core's queue and encrypts the core's replies back. Any bad frame,
+//! failed decrypt or undecodable message closes this connection and nothing else.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol_core::noise::{Responder, Transport};
+use protocol_core::wire::{Message, Reply, MAX_FRAME};
+use protocol_core::{PublicKey, StaticKeypair};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::core_task::{ConnId, CoreInput};
+use super::stats::{bump, Stats};
+use crate::framing::{push_frame, with_timeout, ConnError, FrameReader};
+
+/// Handshake frames are tiny; anything longer is refused before any cryptography.
+pub(crate) const MAX_HANDSHAKE_FRAME: usize = 1024;
+
+pub(crate) struct Shared {
+    pub keypair: StaticKeypair,
+    pub prologue: Vec<u8>,
+    pub stats: Arc<Stats>,
+    pub core: mpsc::Sender<CoreInput>,
+    pub handshakes: Semaphore,
+    pub connections: AtomicUsize,
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub window: usize,
+}
+
+pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: ConnId) {
+    let Ok(permit) = shared.handshakes.try_acquire() else {
+        bump(&shared.stats.connections_refused);
+        return;
+    };
+    if shared.connections.fetch_add(1, Ordering::Relaxed) >= shared.max_connections {
+        shared.connections.fetch_sub(1, Ordering::Relaxed);
+        bump(&shared.stats.connections_refused);
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let mut reader = FrameReader::new(MAX_HANDSHAKE_FRAME);
+    let handshake = with_timeout(shared.handshake_timeout, handshake(&shared, &mut stream, &mut reader, conn)).await;
+    drop(permit);
+    match handshake {
+        Ok((transport, peer, replies)) => {
+            bump(&shared.stats.handshakes_completed);
+            reader.set_max(MAX_FRAME);
+            if serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn).await.is_err() {
+                bump(&shared.stats.connections_dropped);
+            }
+            let _ = shared.core.send(CoreInput::Closed { conn }).await;
+        }
+        Err(_) => bump(&shared.stats.handshakes_failed),
+    }
+    shared.connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn handshake(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    reader: &mut FrameReader,
+    conn: ConnId,
+) -> Result<(Transport, PublicKey, mpsc::UnboundedReceiver<Reply>), ConnError> {
+    let first = reader.read_frame(stream).await?;
+    let mut responder = Responder::new(&shared.keypair, &shared.prologue)?;
+    let first = responder.read_first(&first)?;
+    let (replies_tx, replies) = mpsc::unbounded_channel();
+    let (respond, verdict) = oneshot::channel();
+    let peer = first.peer;
+    shared
+        .core
+        .send(CoreInput::Handshake { conn, peer, payload: first.payload, replies: replies_tx, respond })
+        .await
+        .map_err(|_| ConnError::Closed)?;
+    // A refused key gets no answer at all: the peer learns nothing about the registry.
+    verdict.await.map_err(|_| ConnError::Closed)?.map_err(|_| ConnError::Closed)?;
+    let (second, transport) = responder.write_second()?;
+    let mut out = Vec::with_capacity(second.len() + 2);
+    push_frame(&mut out, &second)?;
+    stream.write_all(&out).await?;
+    Ok((transport, peer, replies))
+}
+
+async fn serve_messages(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    mut reader: FrameReader,
+    mut transport: Transport,
+    peer: PublicKey,
+    mut replies: mpsc::UnboundedReceiver<Reply>,
+    conn: ConnId,
+) -> Result<(), ConnError> {
+    let (mut rd, mut wr) = stream.split();
+    let mut plain = Vec::with_capacity(128);
+    let mut sealed = Vec::with_capacity(128);
+    let mut out = Vec::with_capacity(256);
+    let mut outstanding = 0usize;
+    loop {
+        // Stop reading once a window's worth awaits replies: a peer that never reads its
+        // acknowledgements cannot make the scheduler buffer without bound.
+        while outstanding < shared.window {
+            let Some(frame) = reader.next_frame()? else { break };
+            transport.decrypt(frame, &mut plain)?;
+            let message = Message::decode(&plain)?;
+            shared.core.send(CoreInput::Message { conn, peer, message }).await.map_err(|_| ConnError::Closed)?;
+            outstanding += 1;
+        }
+        tokio::select! {
+            biased;
+            reply = replies.recv() => {
+                // `None`: the scheduler dropped us (revocation or shutdown).
+                let Some(reply) = reply else { return Ok(()) };
+                let mut next = Some(reply);
+                while let Some(reply) = next {
+                    plain.clear();
+                    reply.encode(&mut plain);
+                    transport.encrypt(&plain, &mut sealed)?;
+                    push_frame(&mut out, &sealed)?;
+                    outstanding = outstanding.saturating_sub(1);
+                    next = replies.try_recv().ok();
+                }
+                wr.write_all(&out).await?;
+                out.clear();
+            }
+            filled = reader.fill(&mut rd), if outstanding < shared.window => filled?,
+            () = tokio::time::sleep(shared.idle_timeout) => return Err(ConnError::Timeout(shared.idle_timeout)),
+        }
+    }
+}

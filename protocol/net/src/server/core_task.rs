@@ -1,0 +1,268 @@
+//! The task that owns the scheduler core: applies inputs in arrival order, batches the events
+//! they produce into group commits, and hands each batch with the replies that depend on it to
+//! the log writer, which sends those replies only after the batch is durable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use protocol_core::bootstrap::Offer;
+use protocol_core::scheduler::{Accepted, JobSpec, JobState, LaunchError, Rejected, SchedulerCore, Session};
+use protocol_core::wire::{Message, Reply};
+use protocol_core::{JobId, Millis, PublicKey};
+use tokio::sync::{mpsc, oneshot};
+use zeroize::Zeroizing;
+
+use super::stats::{bump, Stats};
+use crate::eventlog::EventLog;
+
+/// Identifies one connection for the lifetime of the server.
+pub(crate) type ConnId = u64;
+
+/// Largest number of inputs folded into one group commit.
+const MAX_BATCH: usize = 8192;
+
+/// Inputs to the core task.
+pub(crate) enum CoreInput {
+    Handshake {
+        conn: ConnId,
+        peer: PublicKey,
+        payload: Zeroizing<Vec<u8>>,
+        replies: mpsc::UnboundedSender<Reply>,
+        respond: oneshot::Sender<Result<Session, Rejected>>,
+    },
+    Message {
+        conn: ConnId,
+        peer: PublicKey,
+        message: Message,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    Launch {
+        spec: JobSpec,
+        respond: oneshot::Sender<Result<Offer, LaunchError>>,
+    },
+    BootstrapReply {
+        job: JobId,
+        key: [u8; 32],
+        respond: oneshot::Sender<Result<(), String>>,
+    },
+    LaunchFailed {
+        job: JobId,
+        reason: String,
+    },
+    Revoke {
+        job: JobId,
+        respond: oneshot::Sender<bool>,
+    },
+    Jobs {
+        respond: oneshot::Sender<Vec<(JobId, JobState)>>,
+    },
+    /// Resolves once everything before it is durable.
+    Sync {
+        respond: oneshot::Sender<()>,
+    },
+}
+
+/// One group commit: bytes to append, then replies to release.
+pub(crate) struct Batch {
+    pub bytes: Vec<u8>,
+    pub replies: Vec<(mpsc::UnboundedSender<Reply>, Reply)>,
+    pub verdicts: Vec<(oneshot::Sender<Result<(), String>>, Result<(), String>)>,
+    pub synced: Vec<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self { bytes: Vec::new(), replies: Vec::new(), verdicts: Vec::new(), synced: Vec::new() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes.is_empty() && self.replies.is_empty() && self.verdicts.is_empty() && self.synced.is_empty()
+    }
+}
+
+struct Conn {
+    peer: PublicKey,
+    replies: mpsc::UnboundedSender<Reply>,
+}
+
+pub(crate) struct CoreTask {
+    pub core: SchedulerCore,
+    pub stats: Arc<Stats>,
+    pub public_key: PublicKey,
+    pub advertise: String,
+    conns: BTreeMap<ConnId, Conn>,
+    batch: Batch,
+}
+
+impl CoreTask {
+    pub fn new(core: SchedulerCore, stats: Arc<Stats>, public_key: PublicKey, advertise: String) -> Self {
+        Self { core, stats, public_key, advertise, conns: BTreeMap::new(), batch: Batch::new() }
+    }
+
+    pub async fn run(mut self, mut inputs: mpsc::Receiver<CoreInput>, writer: mpsc::Sender<Batch>) {
+        loop {
+            let input = match self.core.poll_timeout() {
+                Some(deadline) => {
+                    let wait = deadline.0.saturating_sub(Millis::now().0).saturating_add(1);
+                    tokio::select! {
+                        input = inputs.recv() => input,
+                        () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
+                            self.core.handle_timeout(Millis::now());
+                            self.drain_events();
+                            if self.flush(&writer).await.is_err() { return; }
+                            continue;
+                        }
+                    }
+                }
+                None => inputs.recv().await,
+            };
+            let Some(input) = input else { break };
+            self.handle(input);
+            let mut n = 1;
+            while n < MAX_BATCH {
+                match inputs.try_recv() {
+                    Ok(input) => self.handle(input),
+                    Err(_) => break,
+                }
+                n += 1;
+            }
+            self.drain_events();
+            if self.flush(&writer).await.is_err() {
+                return;
+            }
+        }
+        self.drain_events();
+        let _ = self.flush(&writer).await;
+    }
+
+    async fn flush(&mut self, writer: &mpsc::Sender<Batch>) -> Result<(), ()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Batch::new());
+        writer.send(batch).await.map_err(|_| ())
+    }
+
+    fn drain_events(&mut self) {
+        EventLog::encode(std::iter::from_fn(|| self.core.poll_event()), &mut self.batch.bytes);
+    }
+
+    fn reply_to(&mut self, conn: ConnId, reply: Reply) {
+        if let Some(c) = self.conns.get(&conn) {
+            self.batch.replies.push((c.replies.clone(), reply));
+        }
+    }
+
+    fn verdict(&mut self, conn: ConnId, seq: u64, verdict: Result<Accepted, Rejected>) {
+        let reply = match verdict {
+            Ok(Accepted::New { .. }) => {
+                bump(&self.stats.accepted);
+                Reply::Ack { seq }
+            }
+            Ok(Accepted::Duplicate { .. }) => {
+                bump(&self.stats.duplicates);
+                Reply::Ack { seq }
+            }
+            Err(rejected) => {
+                self.stats.reject(rejected.check());
+                Reply::Rejected { seq, code: rejected.code() }
+            }
+        };
+        self.reply_to(conn, reply);
+    }
+
+    fn handle(&mut self, input: CoreInput) {
+        let now = Millis::now();
+        match input {
+            CoreInput::Handshake { conn, peer, payload, replies, respond } => {
+                let seq = Message::decode(&payload).map(|m| m.seq()).unwrap_or(0);
+                let result = self.core.handle_handshake(now, &peer, &payload);
+                match &result {
+                    Ok(session) => {
+                        self.conns.insert(conn, Conn { peer, replies });
+                        if let Some(verdict) = session.first_payload.clone() {
+                            self.verdict(conn, seq, verdict);
+                        }
+                    }
+                    Err(rejected) => self.stats.refuse(rejected.check()),
+                }
+                let _ = respond.send(result);
+            }
+            CoreInput::Message { conn, peer, message } => {
+                let seq = message.seq();
+                let verdict = self.core.handle_message(now, &peer, message);
+                self.verdict(conn, seq, verdict);
+            }
+            CoreInput::Closed { conn } => {
+                self.conns.remove(&conn);
+            }
+            CoreInput::Launch { spec, respond } => {
+                let job = spec.id.clone();
+                let result = self.core.launch(now, spec).map(|()| Offer::new(job, self.public_key, self.advertise.clone()));
+                let _ = respond.send(result);
+            }
+            CoreInput::BootstrapReply { job, key, respond } => {
+                let verdict = match self.core.handle_bootstrap_reply(now, &job, key) {
+                    Ok(_) => {
+                        bump(&self.stats.launched);
+                        Ok(())
+                    }
+                    Err(err) => {
+                        bump(&self.stats.launch_failed);
+                        if let Some(check) = err.check() {
+                            self.stats.refuse(check);
+                        }
+                        Err(err.to_string())
+                    }
+                };
+                // The job may connect as soon as it hears this, so the registration must be
+                // durable first: the verdict rides in this batch.
+                self.batch.verdicts.push((respond, verdict));
+            }
+            CoreInput::LaunchFailed { job, reason } => {
+                bump(&self.stats.launch_failed);
+                self.core.handle_launch_failed(&job, &reason);
+            }
+            CoreInput::Revoke { job, respond } => {
+                let revoked = self.core.revoke(&job);
+                if let Some(key) = revoked {
+                    // Dropping the reply senders closes the job's connections at once.
+                    self.conns.retain(|_, c| c.peer != key);
+                }
+                let _ = respond.send(revoked.is_some());
+            }
+            CoreInput::Jobs { respond } => {
+                let _ = respond.send(self.core.jobs().map(|(id, r)| (id.clone(), r.state())).collect());
+            }
+            CoreInput::Sync { respond } => self.batch.synced.push(respond),
+        }
+    }
+}
+
+/// The log writer: appends each batch, syncs, then releases its replies. Runs on its own
+/// thread because `fdatasync` blocks.
+pub(crate) fn run_writer(mut log: EventLog, mut batches: mpsc::Receiver<Batch>, stats: Arc<Stats>, failure: Arc<std::sync::Mutex<Option<String>>>) {
+    while let Some(batch) = batches.blocking_recv() {
+        if !batch.bytes.is_empty() {
+            if let Err(err) = log.append_durable(&batch.bytes) {
+                // Nothing in this batch may be acknowledged; stop so the scheduler fails loudly.
+                if let Ok(mut slot) = failure.lock() {
+                    *slot = Some(err.to_string());
+                }
+                return;
+            }
+            bump(&stats.log_batches);
+        }
+        for (tx, reply) in batch.replies {
+            let _ = tx.send(reply);
+        }
+        for (respond, verdict) in batch.verdicts {
+            let _ = respond.send(verdict);
+        }
+        for done in batch.synced {
+            let _ = done.send(());
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The scheduler server: a tokio driver around [`SchedulerCore`].
+//!
+//! Tasks: an accept loop (one task per connection, see [`conn`]), the core task that owns the
+//! sans-IO core ([`core_task`]), a log-writer thread that makes each group commit durable
+//! before releasing its acknowledgements, and one task per launch for the bootstrap channel.
+
+mod conn;
+mod core_task;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use protocol_core::bootstrap::Registration;
+use protocol_core::noise::prologue;
+use protocol_core::scheduler::{JobSpec, JobState, LaunchError, SchedulerConfig, SchedulerCore};
+use protocol_core::{Defences, JobId, PublicKey, StaticKeypair};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use stats::{Stats, StatsSnapshot};
+
+use crate::eventlog::{EventLog, EventLogError};
+use crate::launcher::{reap, Launcher};
+use core_task::{CoreInput, CoreTask};
+
+/// Settings of a scheduler server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen. Port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The core's settings (workflow, bootstrap timeout, de-duplication window).
+    pub core: SchedulerConfig,
+    /// The event log file.
+    pub event_log: PathBuf,
+    /// How long a connection has to complete its handshake.
+    pub handshake_timeout: Duration,
+    /// How many handshakes may be in progress at once; more connections are closed at once.
+    pub max_handshakes_in_flight: usize,
+    /// How many connections may be open at once.
+    pub max_connections: usize,
+    /// An established connection silent for this long is closed (the job reconnects).
+    pub idle_timeout: Duration,
+    /// The address given to jobs in the offer; defaults to the bound address.
+    pub advertise: Option<String>,
+    /// The defences the core applies (the full set except in weakened verification builds).
+    pub defences: Defences,
+}
+
+impl ServerConfig {
+    /// Defaults for a workflow, listening on `listen`.
+    #[must_use]
+    pub fn new(core: SchedulerConfig, listen: SocketAddr, event_log: PathBuf) -> Self {
+        Self {
+            listen,
+            core,
+            event_log,
+            handshake_timeout: Duration::from_secs(5),
+            max_handshakes_in_flight: 512,
+            max_connections: 20_000,
+            idle_timeout: Duration::from_secs(600),
+            advertise: None,
+            defences: Defences::all(),
+        }
+    }
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The event log failed.
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    /// The log writer failed mid-run; nothing after the failure was acknowledged.
+    #[error("event log write failed: {0}")]
+    LogWrite(String),
+    /// The core refused a launch.
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    /// The server has stopped.
+    #[error("the scheduler has stopped")]
+    Stopped,
+}
+
+/// A cheap, cloneable handle for talking to a running scheduler.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    core: mpsc::Sender<CoreInput>,
+    launcher: Arc<dyn Launcher>,
+    stats: Arc<Stats>,
+    bootstrap_timeout: Duration,
+    reaped: Arc<Mutex<Vec<(JobId, Option<std::process::ExitStatus>)>>>,
+}
+
+impl std::fmt::Debug for SchedulerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerHandle").finish_non_exhaustive()
+    }
+}
+
+impl SchedulerHandle {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> CoreInput) -> Result<T, ServerError> {
+        let (tx, rx) = oneshot::channel();
+        self.core.send(make(tx)).await.map_err(|_| ServerError::Stopped)?;
+        rx.await.map_err(|_| ServerError::Stopped)
+    }
+
+    /// Launches a job: registers the launch with the core, then runs the bootstrap exchange
+    /// in the background. Returns once the launch has begun.
+    ///
+    /// # Errors
+    /// [`ServerError::Launch`] if the core refuses, [`ServerError::Stopped`].
+    pub async fn launch(&self, spec: JobSpec) -> Result<(), ServerError> {
+        let job = spec.id.clone();
+        let offer = self.ask(|respond| CoreInput::Launch { spec, respond }).await??;
+        let bootstrap = self.launcher.launch(offer, self.bootstrap_timeout);
+        let core = self.core.clone();
+        let reaped = Arc::clone(&self.reaped);
+        tokio::spawn(async move {
+            match bootstrap.await {
+                Ok(mut launched) => {
+                    let (respond, verdict) = oneshot::channel();
+                    let _ = core.send(CoreInput::BootstrapReply { job: job.clone(), key: launched.key, respond }).await;
+                    let registration = match verdict.await {
+                        Ok(Ok(())) => Registration::accepted(),
+                        Ok(Err(reason)) => Registration::refused(reason),
+                        Err(_) => Registration::refused("scheduler stopped".into()),
+                    };
+                    launched.confirm(&registration).await;
+                    if let Some(child) = launched.process.take() {
+                        let status = reap(child).await;
+                        if let Ok(mut r) = reaped.lock() {
+                            r.push((job, status));
+                        }
+                    }
+                }
+                Err(err) => {
+                    let _ = core.send(CoreInput::LaunchFailed { job, reason: err.to_string() }).await;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Revokes a job's key and closes its connections. Returns whether the job had a key.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn revoke(&self, job: JobId) -> Result<bool, ServerError> {
+        self.ask(|respond| CoreInput::Revoke { job, respond }).await
+    }
+
+    /// Every job and its state.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn jobs(&self) -> Result<Vec<(JobId, JobState)>, ServerError> {
+        self.ask(|respond| CoreInput::Jobs { respond }).await
+    }
+
+    /// Resolves once everything the core has done so far is durable.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn sync(&self) -> Result<(), ServerError> {
+        self.ask(|respond| CoreInput::Sync { respond }).await
+    }
+
+    /// Waits until every job is terminal, polling every 20 ms, for at most `limit`.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`]. Returns the states reached either way.
+    pub async fn wait_until_terminal(&self, limit: Duration) -> Result<Vec<(JobId, JobState)>, ServerError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let jobs = self.jobs().await?;
+            if jobs.iter().all(|(_, s)| s.is_terminal()) || tokio::time::Instant::now() >= deadline {
+                return Ok(jobs);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Exit statuses of launched processes that have ended.
+    #[must_use]
+    pub fn exits(&self) -> Vec<(JobId, Option<std::process::ExitStatus>)> {
+        self.reaped.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+}
+
+/// A running scheduler server.
+pub struct Scheduler {
+    handle: SchedulerHandle,
+    local_addr: SocketAddr,
+    public_key: PublicKey,
+    accept: JoinHandle<()>,
+    core_task: JoinHandle<()>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler").field("local_addr", &self.local_addr).field("public_key", &self.public_key).finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// Opens the event log (restoring state from it), binds the listener and starts serving.
+    /// The keypair is moved in and lives only in this server's memory.
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`] or [`ServerError::EventLog`].
+    pub async fn start(config: ServerConfig, keypair: StaticKeypair, launcher: Arc<dyn Launcher>) -> Result<Self, ServerError> {
+        let (log, history) = EventLog::open(&config.event_log)?;
+        let mut core = SchedulerCore::with_defences(config.core.clone(), config.defences.clone());
+        for event in &history {
+            core.restore(event);
+        }
+        let listener = TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let public_key = keypair.public();
+        let stats = Arc::new(Stats::default());
+        let failure = Arc::new(Mutex::new(None));
+
+        let (core_tx, core_rx) = mpsc::channel(16_384);
+        let (writer_tx, writer_rx) = mpsc::channel(1);
+        let writer = {
+            let (stats, failure) = (Arc::clone(&stats), Arc::clone(&failure));
+            std::thread::Builder::new()
+                .name("event-log".into())
+                .spawn(move || core_task::run_writer(log, writer_rx, stats, failure))
+                .map_err(|source| ServerError::EventLog(EventLogError::Io { path: config.event_log.clone(), source }))?
+        };
+        let advertise = config.advertise.clone().unwrap_or_else(|| local_addr.to_string());
+        let core_task = tokio::spawn(CoreTask::new(core, Arc::clone(&stats), public_key, advertise).run(core_rx, writer_tx));
+
+        let shared = Arc::new(conn::Shared {
+            prologue: prologue(&config.core.workflow),
+            keypair,
+            stats: Arc::clone(&stats),
+            core: core_tx.clone(),
+            handshakes: Semaphore::new(config.max_handshakes_in_flight),
+            connections: AtomicUsize::new(0),
+            max_connections: config.max_connections,
+            handshake_timeout: config.handshake_timeout,
+            idle_timeout: config.idle_timeout,
+            window: usize::try_from(config.core.dedup_window).unwrap_or(64),
+        });
+        let accept = tokio::spawn(async move {
+            let mut next: u64 = 0;
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        next += 1;
+                        tokio::spawn(conn::serve(Arc::clone(&shared), stream, next));
+                    }
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        });
+        let handle = SchedulerHandle {
+            core: core_tx,
+            launcher,
+            stats,
+            bootstrap_timeout: config.core.bootstrap_timeout,
+            reaped: Arc::new(Mutex::new(Vec::new())),
+        };
+        Ok(Self { handle, local_addr, public_key, accept, core_task, writer: Some(writer), failure })
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The scheduler's public key.
+    #[must_use]
+    pub const fn public_key(&self) -> PublicKey {
+        self.public_key
+    }
+
+    /// A handle for launching, revoking and querying.
+    #[must_use]
+    pub fn handle(&self) -> SchedulerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, makes everything durable, and returns the final counters.
+    ///
+    /// # Errors
+    /// [`ServerError::LogWrite`] if the log writer failed at any point.
+    pub async fn shutdown(mut self) -> Result<StatsSnapshot, ServerError> {
+        self.accept.abort();
+        let _ = self.handle.sync().await;
+        let stats = self.handle.stats();
+        drop(self.handle);
+        // Connection tasks hold senders to the core; aborting the core task ends them all.
+        self.core_task.abort();
+        let _ = (&mut self.core_task).await;
+        if let Some(writer) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        match self.failure.lock().ok().and_then(|mut f| f.take()) {
+            Some(err) => Err(ServerError::LogWrite(err)),
+            None => Ok(stats),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Counters a scheduler keeps for operators, the demo and the defender (story S14).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use protocol_core::Check;
+use serde::Serialize;
+
+/// Live counters, shared between the server's tasks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) handshakes_completed: AtomicU64,
+    pub(crate) handshakes_failed: AtomicU64,
+    pub(crate) connections_dropped: AtomicU64,
+    pub(crate) launched: AtomicU64,
+    pub(crate) launch_failed: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) rejected_by_check: [AtomicU64; Check::ALL.len()],
+    pub(crate) log_batches: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Stats {
+    /// A message rejected by `check`.
+    pub(crate) fn reject(&self, check: Check) {
+        bump(&self.rejected);
+        self.refuse(check);
+    }
+
+    /// A handshake or registration refused by `check`.
+    pub(crate) fn refuse(&self, check: Check) {
+        if let Some(i) = Check::ALL.iter().position(|c| *c == check) {
+            bump(&self.rejected_by_check[i]);
+        }
+    }
+
+    /// A consistent-enough copy for printing.
+    #[must_use]
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            connections_refused: get(&self.connections_refused),
+            handshakes_completed: get(&self.handshakes_completed),
+            handshakes_failed: get(&self.handshakes_failed),
+            connections_dropped: get(&self.connections_dropped),
+            launched: get(&self.launched),
+            launch_failed: get(&self.launch_failed),
+            accepted: get(&self.accepted),
+            duplicates: get(&self.duplicates),
+            rejected: get(&self.rejected),
+            rejected_by_check: Check::ALL
+                .iter()
+                .zip(&self.rejected_by_check)
+                .filter(|(_, n)| get(n) > 0)
+                .map(|(c, n)| (c.name(), get(n)))
+                .collect(),
+            log_batches: get(&self.log_batches),
+        }
+    }
+}
+
+/// A copy of the counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatsSnapshot {
+    /// Connections closed at once: too many handshakes in flight or connections open.
+    pub connections_refused: u64,
+    /// Handshakes that completed and were let through by the core.
+    pub handshakes_completed: u64,
+    /// Handshakes that failed: timeout, bad frame, bad crypto, or refused by the core.
+    pub handshakes_failed: u64,
+    /// Established connections closed for a bad frame, message or decrypt failure.
+    pub connections_dropped: u64,
+    /// Jobs whose key was registered.
+    pub launched: u64,
+    /// Launches that failed.
+    pub launch_failed: u64,
+    /// Messages accepted and made durable.
+    pub accepted: u64,
+    /// Retransmissions acknowledged without effect.
+    pub duplicates: u64,
+    /// Messages rejected by a check.
+    pub rejected: u64,
+    /// Refusals by check name: messages, handshakes and registrations.
+    pub rejected_by_check: Vec<(&'static str, u64)>,
+    /// Group commits written.
+    pub log_batches: u64,
+}
