@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "threatcheck", version, about = "Prove, attack and report on the security design of a multi-user workflow engine")]
+#[command(
+    name = "threatcheck",
+    version,
+    about = "Prove, attack and report on the security design of a multi-user workflow engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -87,13 +87,21 @@ impl Registration {
     /// The key was registered.
     #[must_use]
     pub const fn accepted() -> Self {
-        Self { v: BOOTSTRAP_VERSION, registered: true, reason: None }
+        Self {
+            v: BOOTSTRAP_VERSION,
+            registered: true,
+            reason: None,
+        }
     }
 
     /// The key was refused, for `reason`.
     #[must_use]
     pub fn refused(reason: String) -> Self {
-        Self { v: BOOTSTRAP_VERSION, registered: false, reason: Some(reason) }
+        Self {
+            v: BOOTSTRAP_VERSION,
+            registered: false,
+            reason: Some(reason),
+        }
     }
 }
 
@@ -113,7 +121,13 @@ impl Offer {
     /// Builds an offer.
     #[must_use]
     pub fn new(job: JobId, scheduler_key: PublicKey, address: String) -> Self {
-        Self { v: BOOTSTRAP_VERSION, workflow: job.workflow().clone(), job, scheduler_key: scheduler_key.to_hex(), address }
+        Self {
+            v: BOOTSTRAP_VERSION,
+            workflow: job.workflow().clone(),
+            job,
+            scheduler_key: scheduler_key.to_hex(),
+            address,
+        }
     }
 
     /// The scheduler key, validated.
@@ -129,7 +143,10 @@ impl KeyReply {
     /// Builds a reply.
     #[must_use]
     pub fn new(job_key: PublicKey) -> Self {
-        Self { v: BOOTSTRAP_VERSION, job_key: job_key.to_hex() }
+        Self {
+            v: BOOTSTRAP_VERSION,
+            job_key: job_key.to_hex(),
+        }
     }
 }
 
@@ -149,7 +166,10 @@ fn decode<'a, T: Deserialize<'a>>(line: &'a [u8], expected: &'static str) -> Res
     }
     let text = std::str::from_utf8(line).map_err(|_| BootstrapError::NotUtf8)?;
     let text = text.strip_suffix('\n').unwrap_or(text);
-    serde_json::from_str(text).map_err(|e| BootstrapError::Malformed { expected, detail: e.to_string() })
+    serde_json::from_str(text).map_err(|e| BootstrapError::Malformed {
+        expected,
+        detail: e.to_string(),
+    })
 }
 
 /// Decodes an offer line (job side).
@@ -162,7 +182,10 @@ pub fn decode_offer(line: &[u8]) -> Result<Offer, BootstrapError> {
         return Err(BootstrapError::Version(offer.v));
     }
     if offer.job.workflow() != &offer.workflow {
-        return Err(BootstrapError::Malformed { expected: "offer", detail: "job and workflow disagree".into() });
+        return Err(BootstrapError::Malformed {
+            expected: "offer",
+            detail: "job and workflow disagree".into(),
+        });
     }
     offer.scheduler_key()?;
     Ok(offer)
@@ -204,26 +227,44 @@ mod tests {
         assert_eq!(line.matches('\n').count(), 1);
         assert_eq!(decode_offer(line.as_bytes()), Ok(offer));
         let key = StaticKeypair::generate_from_os().public();
-        assert_eq!(decode_key_reply(encode_line(&KeyReply::new(key)).as_bytes()), Ok(*key.as_bytes()));
+        assert_eq!(
+            decode_key_reply(encode_line(&KeyReply::new(key)).as_bytes()),
+            Ok(*key.as_bytes())
+        );
     }
 
     #[test]
     fn registration_lines_round_trip() {
-        for reg in [Registration::accepted(), Registration::refused("key already registered".into())] {
+        for reg in [
+            Registration::accepted(),
+            Registration::refused("key already registered".into()),
+        ] {
             assert_eq!(decode_registration(encode_line(&reg).as_bytes()), Ok(reg));
         }
     }
 
     #[test]
     fn garbage_oversize_and_unknown_fields_are_refused() {
-        assert!(matches!(decode_key_reply(b"hello\n"), Err(BootstrapError::Malformed { .. })));
-        assert_eq!(decode_key_reply(&[b'x'; MAX_BOOTSTRAP_LINE + 1]), Err(BootstrapError::TooLong));
+        assert!(matches!(
+            decode_key_reply(b"hello\n"),
+            Err(BootstrapError::Malformed { .. })
+        ));
+        assert_eq!(
+            decode_key_reply(&[b'x'; MAX_BOOTSTRAP_LINE + 1]),
+            Err(BootstrapError::TooLong)
+        );
         assert_eq!(decode_key_reply(b"\xff\xfe\n"), Err(BootstrapError::NotUtf8));
         let extra = format!("{{\"v\":1,\"job_key\":\"{}\",\"job\":\"x\"}}\n", "11".repeat(32));
-        assert!(matches!(decode_key_reply(extra.as_bytes()), Err(BootstrapError::Malformed { .. })));
+        assert!(matches!(
+            decode_key_reply(extra.as_bytes()),
+            Err(BootstrapError::Malformed { .. })
+        ));
         let v2 = format!("{{\"v\":2,\"job_key\":\"{}\"}}\n", "11".repeat(32));
         assert_eq!(decode_key_reply(v2.as_bytes()), Err(BootstrapError::Version(2)));
         let short = "{\"v\":1,\"job_key\":\"abcd\"}\n";
-        assert!(matches!(decode_key_reply(short.as_bytes()), Err(BootstrapError::BadKey(_))));
+        assert!(matches!(
+            decode_key_reply(short.as_bytes()),
+            Err(BootstrapError::BadKey(_))
+        ));
     }
 }

@@ -79,7 +79,10 @@ impl FromStr for Check {
     type Err = UnknownCheck;
 
     fn from_str(s: &str) -> Result<Self, UnknownCheck> {
-        Self::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| UnknownCheck(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| UnknownCheck(s.to_owned()))
     }
 }
 

@@ -40,7 +40,11 @@ pub enum IdError {
 
 fn check(what: &'static str, s: &str, max: usize, ok: impl Fn(usize, u8) -> bool) -> Result<(), IdError> {
     if s.is_empty() || s.len() > max {
-        return Err(IdError::Length { what, max, len: s.len() });
+        return Err(IdError::Length {
+            what,
+            max,
+            len: s.len(),
+        });
     }
     match s.bytes().enumerate().find(|&(i, b)| !ok(i, b)) {
         Some((at, _)) => Err(IdError::Character { what, at }),
@@ -92,11 +96,17 @@ impl WorkflowId {
         let mut at = 0;
         for segment in name.split('/') {
             if segment.is_empty() || segment == "." || segment == ".." || segment.starts_with('.') {
-                return Err(IdError::Character { what: "workflow name", at });
+                return Err(IdError::Character {
+                    what: "workflow name",
+                    at,
+                });
             }
             at += segment.len() + 1;
         }
-        Ok(Self { owner, name: name.to_owned() })
+        Ok(Self {
+            owner,
+            name: name.to_owned(),
+        })
     }
 
     /// The owner.
@@ -148,8 +158,13 @@ impl FromStr for WorkflowId {
 }
 
 /// One submission of one task instance: `~owner/workflow//cycle/task/NN`, Cylc 8's job id.
+///
+/// Shared behind an `Arc`: job ids are cloned into every event, verdict and map key.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JobId {
+pub struct JobId(std::sync::Arc<JobIdParts>);
+
+#[derive(PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct JobIdParts {
     workflow: WorkflowId,
     cycle: String,
     task: String,
@@ -172,37 +187,46 @@ impl JobId {
         if !(1..=99).contains(&submit) {
             return Err(IdError::SubmitNumber);
         }
-        Ok(Self { workflow, cycle: cycle.to_owned(), task: task.to_owned(), submit })
+        Ok(Self(std::sync::Arc::new(JobIdParts {
+            workflow,
+            cycle: cycle.to_owned(),
+            task: task.to_owned(),
+            submit,
+        })))
     }
 
     /// The workflow the job belongs to.
     #[must_use]
-    pub const fn workflow(&self) -> &WorkflowId {
-        &self.workflow
+    pub fn workflow(&self) -> &WorkflowId {
+        &self.0.workflow
     }
 
     /// The cycle point.
     #[must_use]
     pub fn cycle(&self) -> &str {
-        &self.cycle
+        &self.0.cycle
     }
 
     /// The task name.
     #[must_use]
     pub fn task(&self) -> &str {
-        &self.task
+        &self.0.task
     }
 
     /// The submit number.
     #[must_use]
-    pub const fn submit(&self) -> u8 {
-        self.submit
+    pub fn submit(&self) -> u8 {
+        self.0.submit
     }
 }
 
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}//{}/{}/{:02}", self.workflow, self.cycle, self.task, self.submit)
+        write!(
+            f,
+            "{}//{}/{}/{:02}",
+            self.0.workflow, self.0.cycle, self.0.task, self.0.submit
+        )
     }
 }
 
@@ -218,8 +242,7 @@ impl FromStr for JobId {
     fn from_str(s: &str) -> Result<Self, IdError> {
         let (workflow, rest) = s.split_once("//").ok_or(IdError::JobIdShape)?;
         let mut parts = rest.split('/');
-        let (Some(cycle), Some(task), Some(submit), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(cycle), Some(task), Some(submit), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(IdError::JobIdShape);
         };

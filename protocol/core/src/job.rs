@@ -66,7 +66,11 @@ impl JobCore {
     pub fn send(&mut self, body: JobBody) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.queued.push_back(JobMessage { seq, claim: self.id.clone(), body });
+        self.queued.push_back(JobMessage {
+            seq,
+            claim: self.id.clone(),
+            body,
+        });
         seq
     }
 
@@ -138,7 +142,10 @@ mod tests {
     use crate::ids::WorkflowId;
 
     fn core() -> JobCore {
-        JobCore::new(JobId::new(WorkflowId::new("alice", "wf").expect("valid"), "1", "a", 1).expect("valid"), 2)
+        JobCore::new(
+            JobId::new(WorkflowId::new("alice", "wf").expect("valid"), "1", "a", 1).expect("valid"),
+            2,
+        )
     }
 
     #[test]
@@ -164,13 +171,25 @@ mod tests {
     #[test]
     fn job_refuses_an_ack_for_a_message_it_did_not_send() {
         let mut job = core();
-        assert_eq!(job.handle_reply(Reply::Ack { seq: 9 }), Err(JobClientError::UnexpectedAck(9)));
+        assert_eq!(
+            job.handle_reply(Reply::Ack { seq: 9 }),
+            Err(JobClientError::UnexpectedAck(9))
+        );
     }
 
     #[test]
     fn job_stops_on_a_rejection() {
         let mut job = core();
-        let rej = Reply::Rejected { seq: 1, code: RejectCode::RevokedKey };
-        assert_eq!(job.handle_reply(rej), Err(JobClientError::Rejected { seq: 1, code: RejectCode::RevokedKey }));
+        let rej = Reply::Rejected {
+            seq: 1,
+            code: RejectCode::RevokedKey,
+        };
+        assert_eq!(
+            job.handle_reply(rej),
+            Err(JobClientError::Rejected {
+                seq: 1,
+                code: RejectCode::RevokedKey
+            })
+        );
     }
 }

@@ -40,15 +40,13 @@ pub const LOW_ORDER_POINTS: [[u8; KEY_LEN]; 5] = [
     },
     // 325606250916557431795983626356110631294008115727848805560023387167927233504 (order 8)
     [
-        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
-        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
-        0xb8, 0x00,
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09,
+        0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
     ],
     // 39382357235489614581723060781553021112529911719440698176882885853963445705823 (order 8)
     [
-        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
-        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
-        0x11, 0x57,
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04, 0x44,
+        0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
     ],
     // p - 1
     {
@@ -163,9 +161,7 @@ fn is_canonical(bytes: &[u8; KEY_LEN]) -> bool {
 /// # Errors
 /// [`KeyError::WrongLength`], [`KeyError::NonCanonical`] or [`KeyError::LowOrder`].
 pub fn validate_public_key(bytes: &[u8]) -> Result<PublicKey, KeyError> {
-    let array: [u8; KEY_LEN] = bytes
-        .try_into()
-        .map_err(|_| KeyError::WrongLength(bytes.len()))?;
+    let array: [u8; KEY_LEN] = bytes.try_into().map_err(|_| KeyError::WrongLength(bytes.len()))?;
     if !is_canonical(&array) {
         return Err(KeyError::NonCanonical);
     }
@@ -217,13 +213,8 @@ impl StaticKeypair {
     ///
     /// # Errors
     /// [`KeyError::ZeroSharedSecret`] when the peer's key is of small order.
-    pub fn diffie_hellman_checked(
-        &self,
-        peer: &[u8; KEY_LEN],
-    ) -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
-        let shared = self
-            .secret
-            .diffie_hellman(&x25519_dalek::PublicKey::from(*peer));
+    pub fn diffie_hellman_checked(&self, peer: &[u8; KEY_LEN]) -> Result<Zeroizing<[u8; KEY_LEN]>, KeyError> {
+        let shared = self.secret.diffie_hellman(&x25519_dalek::PublicKey::from(*peer));
         if !shared.was_contributory() {
             return Err(KeyError::ZeroSharedSecret);
         }
@@ -253,18 +244,66 @@ mod tests {
     /// Known-bad keys: libsodium's blacklist (canonical and non-canonical aliases) plus edge
     /// encodings. Each row names the refusal it must get.
     const KNOWN_BAD: &[(&str, &str, KeyError)] = &[
-        ("zero", "0000000000000000000000000000000000000000000000000000000000000000", KeyError::LowOrder),
-        ("one", "0100000000000000000000000000000000000000000000000000000000000000", KeyError::LowOrder),
-        ("order 8 (a)", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800", KeyError::LowOrder),
-        ("order 8 (b)", "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157", KeyError::LowOrder),
-        ("p - 1", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", KeyError::LowOrder),
-        ("p (alias of 0)", "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", KeyError::NonCanonical),
-        ("p + 1 (alias of 1)", "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", KeyError::NonCanonical),
-        ("2^255 - 1", "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", KeyError::NonCanonical),
-        ("order 8 (a) with top bit", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880", KeyError::NonCanonical),
-        ("order 8 (b) with top bit", "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7", KeyError::NonCanonical),
-        ("zero with top bit", "0000000000000000000000000000000000000000000000000000000000000080", KeyError::NonCanonical),
-        ("p - 1 with top bit", "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", KeyError::NonCanonical),
+        (
+            "zero",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            KeyError::LowOrder,
+        ),
+        (
+            "one",
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            KeyError::LowOrder,
+        ),
+        (
+            "order 8 (a)",
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+            KeyError::LowOrder,
+        ),
+        (
+            "order 8 (b)",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+            KeyError::LowOrder,
+        ),
+        (
+            "p - 1",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            KeyError::LowOrder,
+        ),
+        (
+            "p (alias of 0)",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            KeyError::NonCanonical,
+        ),
+        (
+            "p + 1 (alias of 1)",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            KeyError::NonCanonical,
+        ),
+        (
+            "2^255 - 1",
+            "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            KeyError::NonCanonical,
+        ),
+        (
+            "order 8 (a) with top bit",
+            "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880",
+            KeyError::NonCanonical,
+        ),
+        (
+            "order 8 (b) with top bit",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7",
+            KeyError::NonCanonical,
+        ),
+        (
+            "zero with top bit",
+            "0000000000000000000000000000000000000000000000000000000000000080",
+            KeyError::NonCanonical,
+        ),
+        (
+            "p - 1 with top bit",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            KeyError::NonCanonical,
+        ),
     ];
 
     #[test]
@@ -317,7 +356,10 @@ mod tests {
         assert_eq!(validate_public_key(&[7u8; 31]), Err(KeyError::WrongLength(31)));
         assert_eq!(validate_public_key(&[]), Err(KeyError::WrongLength(0)));
         assert!(matches!(PublicKey::from_hex("abcd"), Err(KeyError::WrongLength(_))));
-        assert!(matches!(PublicKey::from_hex(&"zz".repeat(32)), Err(KeyError::WrongLength(_))));
+        assert!(matches!(
+            PublicKey::from_hex(&"zz".repeat(32)),
+            Err(KeyError::WrongLength(_))
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::fmt;
 use zeroize::Zeroizing;
 
 use crate::ids::WorkflowId;
-use crate::keys::{KeyError, PublicKey, StaticKeypair, validate_public_key, KEY_LEN};
+use crate::keys::{KEY_LEN, KeyError, PublicKey, StaticKeypair, validate_public_key};
 use crate::wire::{MAX_FRAME, MAX_PLAINTEXT};
 
 /// The Noise protocol name.
@@ -110,7 +110,10 @@ impl Initiator {
     /// [`NoiseError::State`].
     pub fn write_first_with_payload(&mut self, payload: &[u8]) -> Result<Vec<u8>, NoiseError> {
         let mut out = vec![0u8; FIRST_MESSAGE_LEN + payload.len()];
-        let n = self.state.write_message(payload, &mut out).map_err(|_| NoiseError::State)?;
+        let n = self
+            .state
+            .write_message(payload, &mut out)
+            .map_err(|_| NoiseError::State)?;
         out.truncate(n);
         Ok(out)
     }
@@ -121,11 +124,17 @@ impl Initiator {
     /// [`NoiseError::HandshakeLength`], [`NoiseError::BadEphemeral`] or [`NoiseError::Handshake`].
     pub fn read_second(mut self, message: &[u8]) -> Result<Transport, NoiseError> {
         if message.len() != SECOND_MESSAGE_LEN {
-            return Err(NoiseError::HandshakeLength { got: message.len(), expected: SECOND_MESSAGE_LEN });
+            return Err(NoiseError::HandshakeLength {
+                got: message.len(),
+                expected: SECOND_MESSAGE_LEN,
+            });
         }
         check_ephemeral(message)?;
         let mut payload = [0u8; SECOND_MESSAGE_LEN];
-        let n = self.state.read_message(message, &mut payload).map_err(|_| NoiseError::Handshake)?;
+        let n = self
+            .state
+            .read_message(message, &mut payload)
+            .map_err(|_| NoiseError::Handshake)?;
         if n != 0 {
             return Err(NoiseError::Handshake);
         }
@@ -174,11 +183,17 @@ impl Responder {
     /// [`NoiseError::BadEphemeral`], [`NoiseError::BadStatic`] or [`NoiseError::Handshake`].
     pub fn read_first(&mut self, message: &[u8]) -> Result<FirstMessage, NoiseError> {
         if message.len() < FIRST_MESSAGE_LEN || message.len() > MAX_FRAME {
-            return Err(NoiseError::HandshakeLength { got: message.len(), expected: FIRST_MESSAGE_LEN });
+            return Err(NoiseError::HandshakeLength {
+                got: message.len(),
+                expected: FIRST_MESSAGE_LEN,
+            });
         }
         check_ephemeral(message)?;
         let mut payload = Zeroizing::new(vec![0u8; message.len()]);
-        let n = self.state.read_message(message, &mut payload).map_err(|_| NoiseError::Handshake)?;
+        let n = self
+            .state
+            .read_message(message, &mut payload)
+            .map_err(|_| NoiseError::Handshake)?;
         payload.truncate(n);
         let peer = self.state.get_remote_static().ok_or(NoiseError::Handshake)?;
         let peer = validate_public_key(peer).map_err(NoiseError::BadStatic)?;
@@ -210,7 +225,9 @@ pub struct Transport {
 
 impl Transport {
     fn from_handshake(state: snow::HandshakeState) -> Result<Self, NoiseError> {
-        Ok(Self { state: state.into_transport_mode().map_err(|_| NoiseError::State)? })
+        Ok(Self {
+            state: state.into_transport_mode().map_err(|_| NoiseError::State)?,
+        })
     }
 
     /// Encrypts one plaintext into `out` (cleared first), ready to frame.
@@ -223,7 +240,10 @@ impl Transport {
         }
         out.clear();
         out.resize(plaintext.len() + TAG_LEN, 0);
-        let n = self.state.write_message(plaintext, out).map_err(|_| NoiseError::State)?;
+        let n = self
+            .state
+            .write_message(plaintext, out)
+            .map_err(|_| NoiseError::State)?;
         out.truncate(n);
         Ok(())
     }
@@ -258,7 +278,12 @@ mod tests {
         WorkflowId::new("alice", name).expect("valid")
     }
 
-    fn handshake(job: &StaticKeypair, sched: &StaticKeypair, job_wf: &str, sched_wf: &str) -> Result<(Transport, Transport, PublicKey), NoiseError> {
+    fn handshake(
+        job: &StaticKeypair,
+        sched: &StaticKeypair,
+        job_wf: &str,
+        sched_wf: &str,
+    ) -> Result<(Transport, Transport, PublicKey), NoiseError> {
         let mut init = Initiator::new(job, &sched.public(), &prologue(&wf(job_wf)))?;
         let mut resp = Responder::new(sched, &prologue(&wf(sched_wf)))?;
         let first = resp.read_first(&init.write_first()?)?;
@@ -283,7 +308,10 @@ mod tests {
     fn handshake_fails_when_the_prologue_names_another_workflow() {
         let job = StaticKeypair::generate_from_os();
         let sched = StaticKeypair::generate_from_os();
-        assert!(matches!(handshake(&job, &sched, "wf", "other"), Err(NoiseError::Handshake)));
+        assert!(matches!(
+            handshake(&job, &sched, "wf", "other"),
+            Err(NoiseError::Handshake)
+        ));
     }
 
     #[test]
@@ -293,7 +321,10 @@ mod tests {
         let impostor = StaticKeypair::generate_from_os();
         let mut init = Initiator::new(&job, &real.public(), &prologue(&wf("wf"))).expect("init");
         let mut resp = Responder::new(&impostor, &prologue(&wf("wf"))).expect("resp");
-        assert_eq!(resp.read_first(&init.write_first().expect("write")), Err(NoiseError::Handshake));
+        assert_eq!(
+            resp.read_first(&init.write_first().expect("write")),
+            Err(NoiseError::Handshake)
+        );
     }
 
     #[test]
@@ -328,7 +359,9 @@ mod tests {
         let sched = StaticKeypair::generate_from_os();
         let mut init = Initiator::new(&job, &sched.public(), &prologue(&wf("wf"))).expect("init");
         let mut resp = Responder::new(&sched, &prologue(&wf("wf"))).expect("resp");
-        let first = resp.read_first(&init.write_first_with_payload(b"act on me").expect("write")).expect("read");
+        let first = resp
+            .read_first(&init.write_first_with_payload(b"act on me").expect("write"))
+            .expect("read");
         assert_eq!(first.payload.as_slice(), b"act on me");
     }
 }

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use protocol_core::job::{JobClientError, JobCore};
-use protocol_core::noise::{prologue, Initiator, Transport};
-use protocol_core::wire::{JobBody, Reply, MAX_FRAME};
+use protocol_core::noise::{Initiator, Transport, prologue};
+use protocol_core::wire::{JobBody, MAX_FRAME, Reply};
 use protocol_core::{JobId, PublicKey, StaticKeypair, WorkflowId};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::framing::{push_frame, with_timeout, ConnError, FrameReader};
+use crate::framing::{ConnError, FrameReader, push_frame, with_timeout};
 
 /// Settings of a job client.
 #[derive(Debug, Clone)]
@@ -32,7 +32,8 @@ pub struct ClientConfig {
     pub backoff: Duration,
     /// Longest pause between attempts.
     pub max_backoff: Duration,
-    /// Give up after this many consecutive failed attempts.
+    /// Give up after this many consecutive failed attempts (a completed handshake resets the
+    /// count, so a job survives any number of dropped connections).
     pub max_attempts: u32,
 }
 
@@ -85,7 +86,10 @@ pub struct ClientReport {
 ///
 /// # Errors
 /// [`ConnError`] for a refused connection, timeout or failed handshake.
-pub async fn connect(config: &ClientConfig, keypair: &StaticKeypair) -> Result<(TcpStream, FrameReader, Transport), ConnError> {
+pub async fn connect(
+    config: &ClientConfig,
+    keypair: &StaticKeypair,
+) -> Result<(TcpStream, FrameReader, Transport), ConnError> {
     with_timeout(config.connect_timeout, async {
         let mut stream = TcpStream::connect(config.address).await?;
         stream.set_nodelay(true)?;
@@ -106,7 +110,11 @@ pub async fn connect(config: &ClientConfig, keypair: &StaticKeypair) -> Result<(
 ///
 /// # Errors
 /// [`ClientError::Refused`] if the scheduler rejects a message, [`ClientError::GaveUp`].
-pub async fn run_job(config: &ClientConfig, keypair: &StaticKeypair, bodies: Vec<JobBody>) -> Result<ClientReport, ClientError> {
+pub async fn run_job(
+    config: &ClientConfig,
+    keypair: &StaticKeypair,
+    bodies: Vec<JobBody>,
+) -> Result<ClientReport, ClientError> {
     let mut core = JobCore::new(config.job.clone(), config.window);
     let mut report = ClientReport::default();
     for body in bodies {
@@ -119,6 +127,8 @@ pub async fn run_job(config: &ClientConfig, keypair: &StaticKeypair, bodies: Vec
         let outcome = match connect(config, keypair).await {
             Ok((stream, reader, transport)) => {
                 report.connections += 1;
+                failures = 0;
+                backoff = config.backoff;
                 core.handle_connected();
                 pump(&mut core, stream, reader, transport, &mut report).await
             }
@@ -131,7 +141,10 @@ pub async fn run_job(config: &ClientConfig, keypair: &StaticKeypair, bodies: Vec
             Err(last) => {
                 failures += 1;
                 if failures >= config.max_attempts {
-                    return Err(ClientError::GaveUp { attempts: failures, last });
+                    return Err(ClientError::GaveUp {
+                        attempts: failures,
+                        last,
+                    });
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(config.max_backoff);
@@ -168,8 +181,7 @@ async fn pump(
         if core.is_idle() {
             return Ok(Ok(()));
         }
-        loop {
-            let Some(frame) = reader.next_frame()? else { break };
+        while let Some(frame) = reader.next_frame()? {
             transport.decrypt(frame, &mut plain)?;
             let reply = Reply::decode(&plain)?;
             if let Err(refused) = core.handle_reply(reply) {

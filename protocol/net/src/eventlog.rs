@@ -47,8 +47,16 @@ impl EventLog {
     /// # Errors
     /// [`EventLogError::Io`] or [`EventLogError::Corrupt`].
     pub fn open(path: &Path) -> Result<(Self, Vec<Event>), EventLogError> {
-        let io = |source| EventLogError::Io { path: path.to_owned(), source };
-        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
+        let io = |source| EventLogError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
         let mut events = Vec::new();
         let mut good_len: u64 = 0;
         let mut reader = BufReader::new(&mut file);
@@ -79,7 +87,13 @@ impl EventLog {
             file.set_len(good_len).map_err(io)?;
             file.sync_data().map_err(io)?;
         }
-        Ok((Self { path: path.to_owned(), file }, events))
+        Ok((
+            Self {
+                path: path.to_owned(),
+                file,
+            },
+            events,
+        ))
     }
 
     /// Serialises events into a batch buffer (no I/O).
@@ -98,7 +112,10 @@ impl EventLog {
     /// # Errors
     /// [`EventLogError::Io`]; the batch must then not be acknowledged.
     pub fn append_durable(&mut self, batch: &[u8]) -> Result<(), EventLogError> {
-        let io = |source| EventLogError::Io { path: self.path.clone(), source };
+        let io = |source| EventLogError::Io {
+            path: self.path.clone(),
+            source,
+        };
         self.file.write_all(batch).map_err(io)?;
         self.file.sync_data().map_err(io)
     }
@@ -118,7 +135,10 @@ mod tests {
 
     fn event(task: &str) -> Event {
         let job = JobId::new(WorkflowId::new("alice", "wf").expect("valid"), "1", task, 1).expect("valid");
-        Event::Revoked { job, reason: RevokeReason::Operator }
+        Event::Revoked {
+            job,
+            reason: RevokeReason::Operator,
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use protocol_core::noise::NoiseError;
-use protocol_core::wire::{frame_length, DecodeError, FrameError, FRAME_HEADER};
+use protocol_core::wire::{DecodeError, FRAME_HEADER, FrameError, frame_length};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why a connection ended or was refused. Only that connection is affected.
@@ -44,7 +44,11 @@ impl FrameReader {
     /// A reader refusing frames longer than `max`.
     #[must_use]
     pub fn new(max: usize) -> Self {
-        Self { buf: Vec::with_capacity(256), start: 0, max }
+        Self {
+            buf: Vec::with_capacity(256),
+            start: 0,
+            max,
+        }
     }
 
     /// Changes the frame limit (handshake frames are capped tighter than transport frames).
@@ -136,5 +140,7 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, body: &[u8]) -> 
 /// # Errors
 /// [`ConnError::Timeout`], or the future's own error.
 pub async fn with_timeout<T>(limit: Duration, fut: impl Future<Output = Result<T, ConnError>>) -> Result<T, ConnError> {
-    tokio::time::timeout(limit, fut).await.unwrap_or(Err(ConnError::Timeout(limit)))
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or(Err(ConnError::Timeout(limit)))
 }

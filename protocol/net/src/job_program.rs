@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 
-use protocol_core::bootstrap::{decode_offer, decode_registration, encode_line, KeyReply, Offer};
-use protocol_core::wire::{JobBody, Severity};
 use protocol_core::StaticKeypair;
+use protocol_core::bootstrap::{KeyReply, Offer, decode_offer, decode_registration, encode_line};
+use protocol_core::wire::{JobBody, Severity};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
-use crate::client::{run_job, ClientConfig, ClientError, ClientReport};
-use crate::launcher::{read_bootstrap_line, LaunchFailure};
+use crate::client::{ClientConfig, ClientError, ClientReport, run_job};
+use crate::launcher::{LaunchFailure, read_bootstrap_line};
 
 /// What the reference job reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,10 @@ impl JobPlan {
     pub fn bodies(&self) -> Vec<JobBody> {
         let mut bodies = vec![JobBody::Started];
         for i in 0..self.messages {
-            bodies.push(JobBody::Message { severity: Severity::Info, text: format!("progress {i}") });
+            bodies.push(JobBody::Message {
+                severity: Severity::Info,
+                text: format!("progress {i}"),
+            });
         }
         bodies.push(if self.fail {
             JobBody::Failed(protocol_core::wire::FailReason::Exit(1))
@@ -68,7 +71,10 @@ where
     let line = read_bootstrap_line(&mut reader).await?;
     let offer = decode_offer(&line).map_err(LaunchFailure::Bootstrap)?;
     let keypair = StaticKeypair::generate_from_os();
-    stdout.write_all(encode_line(&KeyReply::new(keypair.public())).as_bytes()).await.map_err(LaunchFailure::Io)?;
+    stdout
+        .write_all(encode_line(&KeyReply::new(keypair.public())).as_bytes())
+        .await
+        .map_err(LaunchFailure::Io)?;
     stdout.flush().await.map_err(LaunchFailure::Io)?;
     let line = read_bootstrap_line(&mut reader).await?;
     let registration = decode_registration(&line).map_err(LaunchFailure::Bootstrap)?;
@@ -89,7 +95,10 @@ where
 {
     let (offer, keypair) = bootstrap(stdin, &mut stdout).await?;
     drop(stdout);
-    let address: SocketAddr = offer.address.parse().map_err(|_| JobProgramError::Address(offer.address.clone()))?;
+    let address: SocketAddr = offer
+        .address
+        .parse()
+        .map_err(|_| JobProgramError::Address(offer.address.clone()))?;
     let scheduler_key = offer.scheduler_key().map_err(LaunchFailure::Bootstrap)?;
     let config = ClientConfig::new(address, scheduler_key, offer.job.clone());
     Ok(run_job(&config, &keypair, plan.bodies()).await?)

@@ -11,7 +11,9 @@ use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use protocol_core::bootstrap::{decode_key_reply, encode_line, BootstrapError, Offer, Registration, MAX_BOOTSTRAP_LINE};
+use protocol_core::bootstrap::{
+    BootstrapError, MAX_BOOTSTRAP_LINE, Offer, Registration, decode_key_reply, encode_line,
+};
 use protocol_core::keys::KEY_LEN;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
@@ -45,7 +47,9 @@ pub struct Launched {
 
 impl std::fmt::Debug for Launched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Launched").field("process", &self.process).finish_non_exhaustive()
+        f.debug_struct("Launched")
+            .field("process", &self.process)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +86,11 @@ impl ProcessLauncher {
     /// A launcher for `program args…`.
     #[must_use]
     pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
-        Self { program: program.into(), args, quiet: false }
+        Self {
+            program: program.into(),
+            args,
+            quiet: false,
+        }
     }
 
     /// Parses a command line with shell-style quoting (no expansion of any kind).
@@ -134,9 +142,18 @@ pub async fn read_bootstrap_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>
 }
 
 async fn exchange(child: &mut Child, offer: &Offer) -> Result<([u8; KEY_LEN], ChildStdin), LaunchFailure> {
-    let mut stdin = child.stdin.take().ok_or_else(|| LaunchFailure::Io(std::io::ErrorKind::BrokenPipe.into()))?;
-    let stdout = child.stdout.take().ok_or_else(|| LaunchFailure::Io(std::io::ErrorKind::BrokenPipe.into()))?;
-    stdin.write_all(encode_line(offer).as_bytes()).await.map_err(LaunchFailure::Io)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| LaunchFailure::Io(std::io::ErrorKind::BrokenPipe.into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| LaunchFailure::Io(std::io::ErrorKind::BrokenPipe.into()))?;
+    stdin
+        .write_all(encode_line(offer).as_bytes())
+        .await
+        .map_err(LaunchFailure::Io)?;
     stdin.flush().await.map_err(LaunchFailure::Io)?;
     let mut reader = BufReader::with_capacity(MAX_BOOTSTRAP_LINE, stdout);
     let line = read_bootstrap_line(&mut reader).await?;
@@ -159,7 +176,11 @@ impl Launcher for ProcessLauncher {
                 Err(_) => Err(LaunchFailure::Timeout(deadline)),
             };
             match outcome {
-                Ok((key, stdin)) => Ok(Launched { key, channel: Some(Box::new(stdin)), process: Some(child) }),
+                Ok((key, stdin)) => Ok(Launched {
+                    key,
+                    channel: Some(Box::new(stdin)),
+                    process: Some(child),
+                }),
                 Err(err) => {
                     // A failed launch must not leave a job running that the scheduler will
                     // never hear from.

@@ -11,6 +11,6 @@ pub mod job_program;
 pub mod launcher;
 pub mod server;
 
-pub use client::{run_job, ClientConfig, ClientError, ClientReport};
+pub use client::{ClientConfig, ClientError, ClientReport, run_job};
 pub use launcher::{Launcher, ProcessLauncher};
 pub use server::{Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use protocol_core::scheduler::SchedulerConfig;
 use protocol_core::WorkflowId;
+use protocol_core::scheduler::SchedulerConfig;
 use protocol_net::{ProcessLauncher, ServerConfig};
 
-use super::scheduler::run_jobs;
 use super::Outcome;
+use super::scheduler::run_jobs;
 
 /// Arguments of `threatcheck demo`.
 #[derive(Debug, clap::Args)]
@@ -24,15 +24,29 @@ pub struct DemoArgs {
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let exe = std::env::current_exe()?;
-    let launcher = ProcessLauncher::new(exe.to_string_lossy(), vec!["job".into(), "--messages".into(), args.messages.to_string()]);
+    let launcher = ProcessLauncher::new(
+        exe.to_string_lossy(),
+        vec!["job".into(), "--messages".into(), args.messages.to_string()],
+    );
     let state = tempfile::tempdir()?;
     let workflow = WorkflowId::new("demo", "workflow")?;
-    let config = ServerConfig::new(SchedulerConfig::new(workflow), "127.0.0.1:0".parse()?, state.path().join("events.jsonl"));
+    let config = ServerConfig::new(
+        SchedulerConfig::new(workflow),
+        "127.0.0.1:0".parse()?,
+        state.path().join("events.jsonl"),
+    );
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(run_jobs(config, launcher, args.jobs, Duration::from_secs(120)))?;
     let sent = u64::from(args.jobs) * (u64::from(args.messages) + 2);
     summary.print(args.jobs, Some(sent));
     let green = summary.all_green(args.jobs, Some(sent));
-    println!("{}", if green { "result: every message accepted exactly once" } else { "result: FAILED" });
+    println!(
+        "{}",
+        if green {
+            "result: every message accepted exactly once"
+        } else {
+            "result: FAILED"
+        }
+    );
     Ok(if green { Outcome::Green } else { Outcome::Finding })
 }

@@ -1,7 +1,7 @@
 //! `threatcheck job`: the reference job program. It speaks SPEC.md on stdin/stdout, so any
 //! scheduler can launch it with `--job-command "threatcheck job"`.
 
-use protocol_net::job_program::{run_reference_job, JobPlan};
+use protocol_net::job_program::{JobPlan, run_reference_job};
 
 use super::Outcome;
 
@@ -19,7 +19,10 @@ pub struct JobArgs {
 /// Runs the reference job on this process's stdin and stdout.
 pub fn run(args: JobArgs) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let plan = JobPlan { messages: args.messages, fail: args.fail };
+    let plan = JobPlan {
+        messages: args.messages,
+        fail: args.fail,
+    };
     runtime.block_on(run_reference_job(tokio::io::stdin(), tokio::io::stdout(), plan))?;
     Ok(Outcome::Green)
 }

@@ -62,14 +62,24 @@ pub struct RunSummary {
 ///
 /// # Errors
 /// Server start-up, launch or event-log errors.
-pub async fn run_jobs(config: ServerConfig, launcher: ProcessLauncher, jobs: u32, wait: Duration) -> anyhow::Result<RunSummary> {
+pub async fn run_jobs(
+    config: ServerConfig,
+    launcher: ProcessLauncher,
+    jobs: u32,
+    wait: Duration,
+) -> anyhow::Result<RunSummary> {
     let workflow = config.core.workflow.clone();
     let log_path = config.event_log.clone();
     let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), Arc::new(launcher)).await?;
     let handle = scheduler.handle();
     for i in 1..=jobs {
         let id = JobId::new(workflow.clone(), "1", &format!("job{i:05}"), 1)?;
-        handle.launch(JobSpec { id, outputs: BTreeSet::new() }).await?;
+        handle
+            .launch(JobSpec {
+                id,
+                outputs: BTreeSet::new(),
+            })
+            .await?;
     }
     let states = handle.wait_until_terminal(wait).await?;
     let stats = scheduler.shutdown().await?;
@@ -142,5 +152,9 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(run_jobs(config, launcher, args.jobs, Duration::from_secs(args.wait)))?;
     summary.print(args.jobs, None);
-    Ok(if summary.all_green(args.jobs, None) { Outcome::Green } else { Outcome::Finding })
+    Ok(if summary.all_green(args.jobs, None) {
+        Outcome::Green
+    } else {
+        Outcome::Finding
+    })
 }

@@ -13,13 +13,13 @@ use std::time::Duration;
 use blake2::{Blake2s256, Digest};
 
 pub use types::{
-    Accepted, Event, JobSpec, JobState, LaunchError, RegistrationError, Rejected, RevokeReason,
-    TransitionError, RESERVED_OUTPUTS,
+    Accepted, Event, JobSpec, JobState, LaunchError, RESERVED_OUTPUTS, RegistrationError, Rejected, RevokeReason,
+    TransitionError,
 };
 
 use crate::checks::{Check, Defences, Flaw};
 use crate::ids::{JobId, WorkflowId};
-use crate::keys::{validate_public_key, PublicKey, KEY_LEN};
+use crate::keys::{KEY_LEN, PublicKey, validate_public_key};
 use crate::time::Millis;
 use crate::wire::{JobBody, JobMessage, Message, OutputName};
 
@@ -42,7 +42,11 @@ impl SchedulerConfig {
     /// Defaults: 30 s bootstrap timeout, 64-message window.
     #[must_use]
     pub fn new(workflow: WorkflowId) -> Self {
-        Self { workflow, bootstrap_timeout: Duration::from_secs(30), dedup_window: 64 }
+        Self {
+            workflow,
+            bootstrap_timeout: Duration::from_secs(30),
+            dedup_window: 64,
+        }
     }
 }
 
@@ -141,7 +145,13 @@ impl SchedulerCore {
     /// A core with the given defences (only weakened builds can make anything but the full set).
     #[must_use]
     pub fn with_defences(config: SchedulerConfig, defences: Defences) -> Self {
-        Self { config, defences, registry: BTreeMap::new(), jobs: BTreeMap::new(), events: VecDeque::new() }
+        Self {
+            config,
+            defences,
+            registry: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            events: VecDeque::new(),
+        }
     }
 
     /// The configuration.
@@ -181,7 +191,11 @@ impl SchedulerCore {
     /// The earliest launch deadline still pending, for the driver's timer.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.jobs.values().filter(|j| j.state == JobState::Launching).map(|j| j.deadline).min()
+        self.jobs
+            .values()
+            .filter(|j| j.state == JobState::Launching)
+            .map(|j| j.deadline)
+            .min()
     }
 
     /// Begins a launch: the job waits for its key until `now + bootstrap_timeout`.
@@ -221,12 +235,17 @@ impl SchedulerCore {
     ///
     /// # Errors
     /// [`RegistrationError`] naming the check that fired.
-    pub fn handle_bootstrap_reply(&mut self, now: Millis, job: &JobId, key: [u8; KEY_LEN]) -> Result<PublicKey, RegistrationError> {
+    pub fn handle_bootstrap_reply(
+        &mut self,
+        now: Millis,
+        job: &JobId,
+        key: [u8; KEY_LEN],
+    ) -> Result<PublicKey, RegistrationError> {
         let result = self.register(now, job, key);
-        if let Err(err) = &result {
-            if !matches!(err, RegistrationError::NotAwaitingKey(_)) {
-                self.fail_launch(job, &err.to_string());
-            }
+        if let Err(err) = &result
+            && !matches!(err, RegistrationError::NotAwaitingKey(_))
+        {
+            self.fail_launch(job, &err.to_string());
         }
         result
     }
@@ -238,17 +257,26 @@ impl SchedulerCore {
             .filter(|r| r.state == JobState::Launching)
             .ok_or_else(|| RegistrationError::NotAwaitingKey(job.clone()))?;
         if self.defences.is_on(Check::BootstrapDeadline) && now > record.deadline {
-            return Err(RegistrationError::LateReply { job: job.clone(), late_ms: now.0 - record.deadline.0 });
+            return Err(RegistrationError::LateReply {
+                job: job.clone(),
+                late_ms: now.0 - record.deadline.0,
+            });
         }
         let key = if self.defences.is_on(Check::KeyValidation) {
-            validate_public_key(&key).map_err(|reason| RegistrationError::BadKey { job: job.clone(), reason })?
+            validate_public_key(&key).map_err(|reason| RegistrationError::BadKey {
+                job: job.clone(),
+                reason,
+            })?
         } else {
             PublicKey::from_trusted_bytes(key)
         };
-        if let Some(holder) = self.registry.get(&key) {
-            if self.defences.is_on(Check::UniqueKey) {
-                return Err(RegistrationError::DuplicateKey { job: job.clone(), holder: holder.job.clone() });
-            }
+        if let Some(holder) = self.registry.get(&key)
+            && self.defences.is_on(Check::UniqueKey)
+        {
+            return Err(RegistrationError::DuplicateKey {
+                job: job.clone(),
+                holder: holder.job.clone(),
+            });
         }
         self.bind(job, key);
         self.events.push_back(Event::Registered { job: job.clone(), key });
@@ -257,7 +285,13 @@ impl SchedulerCore {
 
     fn bind(&mut self, job: &JobId, key: PublicKey) {
         // Without `unique-key` this overwrites another job's binding: the flaw the model finds.
-        self.registry.insert(key, Binding { job: job.clone(), status: KeyStatus::Active });
+        self.registry.insert(
+            key,
+            Binding {
+                job: job.clone(),
+                status: KeyStatus::Active,
+            },
+        );
         if let Some(record) = self.jobs.get_mut(job) {
             record.key = Some(key);
             record.state = JobState::Submitted;
@@ -274,7 +308,10 @@ impl SchedulerCore {
     fn fail_launch(&mut self, job: &JobId, reason: &str) {
         if let Some(record) = self.jobs.get_mut(job) {
             record.state = JobState::LaunchFailed;
-            self.events.push_back(Event::LaunchFailed { job: job.clone(), reason: reason.to_owned() });
+            self.events.push_back(Event::LaunchFailed {
+                job: job.clone(),
+                reason: reason.to_owned(),
+            });
         }
     }
 
@@ -301,7 +338,10 @@ impl SchedulerCore {
         if let Some(binding) = self.registry.get_mut(&key) {
             binding.status = KeyStatus::Revoked;
         }
-        self.events.push_back(Event::Revoked { job: job.clone(), reason: RevokeReason::Operator });
+        self.events.push_back(Event::Revoked {
+            job: job.clone(),
+            reason: RevokeReason::Operator,
+        });
         Some(key)
     }
 
@@ -310,28 +350,43 @@ impl SchedulerCore {
     /// # Errors
     /// [`Rejected::UnknownKey`], [`Rejected::RevokedKey`] or
     /// [`Rejected::NonEmptyFirstPayload`].
-    pub fn handle_handshake(&mut self, now: Millis, peer: &PublicKey, first_payload: &[u8]) -> Result<Session, Rejected> {
+    pub fn handle_handshake(
+        &mut self,
+        now: Millis,
+        peer: &PublicKey,
+        first_payload: &[u8],
+    ) -> Result<Session, Rejected> {
         if self.defences.is_on(Check::EmptyFirstPayload) && !first_payload.is_empty() {
-            return Err(Rejected::NonEmptyFirstPayload { len: first_payload.len() });
+            return Err(Rejected::NonEmptyFirstPayload {
+                len: first_payload.len(),
+            });
         }
         let job = match self.registry.get(peer) {
             Some(b) if b.status == KeyStatus::Revoked && self.defences.is_on(Check::AuthenticatedKey) => {
                 return Err(Rejected::RevokedKey { job: b.job.clone() });
             }
             Some(b) => b.job.clone(),
-            None if self.defences.has_flaw(Flaw::IdentityFromClaim) => return Ok(Session { job: None, first_payload: None }),
+            None if self.defences.has_flaw(Flaw::IdentityFromClaim) => {
+                return Ok(Session {
+                    job: None,
+                    first_payload: None,
+                });
+            }
             None => return Err(Rejected::UnknownKey(*peer)),
         };
-        if self.defences.has_flaw(Flaw::DedupBySession) {
-            if let Some(record) = self.jobs.get_mut(&job) {
-                record.session_fresh = true;
-            }
+        if self.defences.has_flaw(Flaw::DedupBySession)
+            && let Some(record) = self.jobs.get_mut(&job)
+        {
+            record.session_fresh = true;
         }
         let first_payload = (!first_payload.is_empty()).then(|| match Message::decode(first_payload) {
             Ok(message) => self.handle_message(now, peer, message),
             Err(_) => Err(Rejected::MalformedFirstPayload),
         });
-        Ok(Session { job: Some(job), first_payload })
+        Ok(Session {
+            job: Some(job),
+            first_payload,
+        })
     }
 
     /// A decoded message from the holder of `peer`'s private key. Applies the acceptance
@@ -345,7 +400,11 @@ impl SchedulerCore {
         let Message::Job(message) = message else {
             let state = self.jobs.get(&job).map_or(JobState::LaunchFailed, |r| r.state);
             // Commands come only from UI servers' client keys, never from a job's key.
-            return Err(Rejected::TypeNotAllowed { job, kind: "command", state });
+            return Err(Rejected::TypeNotAllowed {
+                job,
+                kind: "command",
+                state,
+            });
         };
         let Some(record) = self.jobs.get(&job) else {
             return Err(Rejected::UnknownKey(*peer));
@@ -355,26 +414,34 @@ impl SchedulerCore {
             return outcome;
         }
         if self.defences.is_on(Check::AllowedType) && !record.state.allows(&message.body) {
-            return Err(Rejected::TypeNotAllowed { job, kind: message.body.kind_name(), state: record.state });
+            return Err(Rejected::TypeNotAllowed {
+                job,
+                kind: message.body.kind_name(),
+                state: record.state,
+            });
         }
-        if self.defences.is_on(Check::ValidTransition) {
-            if let JobBody::Output(name) = &message.body {
-                let reason = if RESERVED_OUTPUTS.contains(&name.as_str()) {
-                    Some(TransitionError::ReservedOutput(name.clone()))
-                } else if !record.declared.contains(name) {
-                    Some(TransitionError::UndeclaredOutput(name.clone()))
-                } else if record.completed.contains(name.as_str()) {
-                    Some(TransitionError::OutputAlreadyCompleted(name.clone()))
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    return Err(Rejected::InvalidTransition { job, reason });
-                }
+        if self.defences.is_on(Check::ValidTransition)
+            && let JobBody::Output(name) = &message.body
+        {
+            let reason = if RESERVED_OUTPUTS.contains(&name.as_str()) {
+                Some(TransitionError::ReservedOutput(name.clone()))
+            } else if !record.declared.contains(name) {
+                Some(TransitionError::UndeclaredOutput(name.clone()))
+            } else if record.completed.contains(name.as_str()) {
+                Some(TransitionError::OutputAlreadyCompleted(name.clone()))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Rejected::InvalidTransition { job, reason });
             }
         }
         self.apply(&job, message.seq, digest, &message.body);
-        self.events.push_back(Event::Accepted { job: job.clone(), seq: message.seq, body: message.body });
+        self.events.push_back(Event::Accepted {
+            job: job.clone(),
+            seq: message.seq,
+            body: message.body,
+        });
         Ok(Accepted::New { job, seq: message.seq })
     }
 
@@ -384,19 +451,24 @@ impl SchedulerCore {
             Message::Job(m) => Some(&m.claim),
             Message::Command(_) => None,
         };
-        if self.defences.has_flaw(Flaw::IdentityFromClaim) {
-            if let Some(claimed) = claimed {
-                return Ok(claimed.clone());
-            }
+        if self.defences.has_flaw(Flaw::IdentityFromClaim)
+            && let Some(claimed) = claimed
+        {
+            return Ok(claimed.clone());
         }
         let binding = self.registry.get(peer).ok_or(Rejected::UnknownKey(*peer))?;
         if binding.status == KeyStatus::Revoked && self.defences.is_on(Check::AuthenticatedKey) {
-            return Err(Rejected::RevokedKey { job: binding.job.clone() });
+            return Err(Rejected::RevokedKey {
+                job: binding.job.clone(),
+            });
         }
         match claimed {
             Some(claimed) if *claimed != binding.job => {
                 if self.defences.is_on(Check::BoundIdentity) {
-                    Err(Rejected::IdentityMismatch { bound: binding.job.clone(), claimed: claimed.clone() })
+                    Err(Rejected::IdentityMismatch {
+                        bound: binding.job.clone(),
+                        claimed: claimed.clone(),
+                    })
                 } else {
                     // The weakened core believes the claim: the flaw the model must find.
                     Ok(claimed.clone())
@@ -407,7 +479,13 @@ impl SchedulerCore {
     }
 
     /// `fresh-sequence`: `Some` ends the pipeline (duplicate or refusal), `None` continues.
-    fn check_sequence(&self, job: &JobId, record: &JobRecord, seq: u64, digest: &MessageDigest) -> Option<Result<Accepted, Rejected>> {
+    fn check_sequence(
+        &self,
+        job: &JobId,
+        record: &JobRecord,
+        seq: u64,
+        digest: &MessageDigest,
+    ) -> Option<Result<Accepted, Rejected>> {
         if !self.defences.is_on(Check::FreshSequence) {
             return None;
         }
@@ -418,11 +496,19 @@ impl SchedulerCore {
         if seq == last.saturating_add(1) {
             None
         } else if seq > last {
-            Some(Err(Rejected::SequenceGap { job: job.clone(), expected: last + 1, got: seq }))
+            Some(Err(Rejected::SequenceGap {
+                job: job.clone(),
+                expected: last + 1,
+                got: seq,
+            }))
         } else if record.window.get(&seq) == Some(digest) {
             Some(Ok(Accepted::Duplicate { job: job.clone(), seq }))
         } else {
-            Some(Err(Rejected::ReplayedSequence { job: job.clone(), seq, last }))
+            Some(Err(Rejected::ReplayedSequence {
+                job: job.clone(),
+                seq,
+                last,
+            }))
         }
     }
 
@@ -457,13 +543,15 @@ impl SchedulerCore {
             }
             JobBody::Message { .. } | JobBody::Heartbeat => false,
         };
-        if finished {
-            if let Some(binding) = record.key.and_then(|k| self.registry.get_mut(&k)) {
-                if binding.status == KeyStatus::Active {
-                    binding.status = KeyStatus::Finished;
-                    self.events.push_back(Event::Revoked { job: job.clone(), reason: RevokeReason::Terminal });
-                }
-            }
+        if finished
+            && let Some(binding) = record.key.and_then(|k| self.registry.get_mut(&k))
+            && binding.status == KeyStatus::Active
+        {
+            binding.status = KeyStatus::Finished;
+            self.events.push_back(Event::Revoked {
+                job: job.clone(),
+                reason: RevokeReason::Terminal,
+            });
         }
     }
 
@@ -478,13 +566,23 @@ impl SchedulerCore {
             Event::Registered { job, key } => self.bind(job, *key),
             Event::LaunchFailed { job, reason } => self.fail_launch(job, reason),
             Event::Accepted { job, seq, body } => {
-                let message = JobMessage { seq: *seq, claim: job.clone(), body: body.clone() };
+                let message = JobMessage {
+                    seq: *seq,
+                    claim: job.clone(),
+                    body: body.clone(),
+                };
                 self.apply(job, *seq, digest(&message), body);
             }
-            Event::Revoked { job, reason: RevokeReason::Operator } => {
+            Event::Revoked {
+                job,
+                reason: RevokeReason::Operator,
+            } => {
                 let _ = self.revoke(job);
             }
-            Event::Revoked { reason: RevokeReason::Terminal, .. } => {}
+            Event::Revoked {
+                reason: RevokeReason::Terminal,
+                ..
+            } => {}
         }
         self.events.clear();
     }

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::*;
-use crate::keys::{StaticKeypair, LOW_ORDER_POINTS};
-use crate::wire::{ClientCommand, CommandOp, FailReason};
 use crate::Owner;
+use crate::keys::{LOW_ORDER_POINTS, StaticKeypair};
+use crate::wire::{ClientCommand, CommandOp, FailReason};
 
 struct Fixture {
     core: SchedulerCore,
@@ -28,7 +28,10 @@ fn job(task: &str) -> JobId {
 }
 
 fn spec(id: &JobId) -> JobSpec {
-    JobSpec { id: id.clone(), outputs: BTreeSet::from([OutputName::new("file-ready").expect("valid")]) }
+    JobSpec {
+        id: id.clone(),
+        outputs: BTreeSet::from([OutputName::new("file-ready").expect("valid")]),
+    }
 }
 
 fn fixture_with(defences: Defences) -> Fixture {
@@ -48,7 +51,11 @@ fn fixture() -> Fixture {
 }
 
 fn msg(claim: &JobId, seq: u64, body: JobBody) -> Message {
-    Message::Job(JobMessage { seq, claim: claim.clone(), body })
+    Message::Job(JobMessage {
+        seq,
+        claim: claim.clone(),
+        body,
+    })
 }
 
 fn output(name: &str) -> JobBody {
@@ -66,7 +73,9 @@ impl Fixture {
     }
 
     fn accepted_events(&mut self) -> usize {
-        std::iter::from_fn(|| self.core.poll_event()).filter(|e| matches!(e, Event::Accepted { .. })).count()
+        std::iter::from_fn(|| self.core.poll_event())
+            .filter(|e| matches!(e, Event::Accepted { .. }))
+            .count()
     }
 }
 
@@ -75,13 +84,25 @@ fn scheduler_accepts_a_job_lifecycle_in_order() {
     let mut f = fixture();
     let (ka, a) = (f.ka, f.a.clone());
     f.send(ka, &a, 1, JobBody::Started).expect("started");
-    f.send(ka, &a, 2, JobBody::Message { severity: crate::wire::Severity::Info, text: "hi".into() }).expect("message");
+    f.send(
+        ka,
+        &a,
+        2,
+        JobBody::Message {
+            severity: crate::wire::Severity::Info,
+            text: "hi".into(),
+        },
+    )
+    .expect("message");
     f.send(ka, &a, 3, output("file-ready")).expect("output");
     f.send(ka, &a, 4, JobBody::Heartbeat).expect("heartbeat");
     f.send(ka, &a, 5, JobBody::Succeeded).expect("succeeded");
     let record = f.core.job(&a).expect("job");
     assert_eq!(record.state(), JobState::Succeeded);
-    assert_eq!(record.completed_outputs(), &BTreeSet::from(["started".into(), "file-ready".into(), "succeeded".into()]));
+    assert_eq!(
+        record.completed_outputs(),
+        &BTreeSet::from(["started".into(), "file-ready".into(), "succeeded".into()])
+    );
     assert_eq!(f.core.binding(&ka).map(|(_, s)| s), Some(KeyStatus::Finished));
 }
 
@@ -90,8 +111,14 @@ fn scheduler_rejects_message_from_an_unknown_key() {
     let mut f = fixture();
     let stranger = StaticKeypair::generate_from_os().public();
     let a = f.a.clone();
-    assert_eq!(f.send(stranger, &a, 1, JobBody::Started), Err(Rejected::UnknownKey(stranger)));
-    assert_eq!(f.core.handle_handshake(T0, &stranger, &[]), Err(Rejected::UnknownKey(stranger)));
+    assert_eq!(
+        f.send(stranger, &a, 1, JobBody::Started),
+        Err(Rejected::UnknownKey(stranger))
+    );
+    assert_eq!(
+        f.core.handle_handshake(T0, &stranger, &[]),
+        Err(Rejected::UnknownKey(stranger))
+    );
 }
 
 #[test]
@@ -100,8 +127,14 @@ fn scheduler_rejects_messages_and_handshakes_from_a_revoked_key() {
     f.start_a();
     let (ka, a) = (f.ka, f.a.clone());
     assert_eq!(f.core.revoke(&a), Some(ka));
-    assert_eq!(f.send(ka, &a, 2, JobBody::Heartbeat), Err(Rejected::RevokedKey { job: a.clone() }));
-    assert_eq!(f.core.handle_handshake(T0, &ka, &[]), Err(Rejected::RevokedKey { job: a }));
+    assert_eq!(
+        f.send(ka, &a, 2, JobBody::Heartbeat),
+        Err(Rejected::RevokedKey { job: a.clone() })
+    );
+    assert_eq!(
+        f.core.handle_handshake(T0, &ka, &[]),
+        Err(Rejected::RevokedKey { job: a })
+    );
 }
 
 #[test]
@@ -113,14 +146,24 @@ fn scheduler_refuses_a_handshake_whose_first_payload_is_not_empty() {
         f.core.handle_handshake(T0, &ka, &payload),
         Err(Rejected::NonEmptyFirstPayload { len: payload.len() })
     );
-    assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Submitted), "payload was not acted on");
+    assert_eq!(
+        f.core.job(&a).map(JobRecord::state),
+        Some(JobState::Submitted),
+        "payload was not acted on"
+    );
 }
 
 #[test]
 fn scheduler_rejects_message_claiming_another_jobs_identity() {
     let mut f = fixture();
     let (kb, a, b) = (f.kb, f.a.clone(), f.b.clone());
-    assert_eq!(f.send(kb, &a, 1, JobBody::Started), Err(Rejected::IdentityMismatch { bound: b, claimed: a.clone() }));
+    assert_eq!(
+        f.send(kb, &a, 1, JobBody::Started),
+        Err(Rejected::IdentityMismatch {
+            bound: b,
+            claimed: a.clone()
+        })
+    );
     assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Submitted));
 }
 
@@ -128,7 +171,14 @@ fn scheduler_rejects_message_claiming_another_jobs_identity() {
 fn scheduler_rejects_message_with_a_sequence_gap() {
     let mut f = fixture();
     let (ka, a) = (f.ka, f.a.clone());
-    assert_eq!(f.send(ka, &a, 2, JobBody::Started), Err(Rejected::SequenceGap { job: a, expected: 1, got: 2 }));
+    assert_eq!(
+        f.send(ka, &a, 2, JobBody::Started),
+        Err(Rejected::SequenceGap {
+            job: a,
+            expected: 1,
+            got: 2
+        })
+    );
 }
 
 #[test]
@@ -138,7 +188,10 @@ fn scheduler_rejects_message_with_replayed_sequence() {
     let (ka, a) = (f.ka, f.a.clone());
     f.send(ka, &a, 2, JobBody::Heartbeat).expect("heartbeat");
     let replay = f.send(ka, &a, 2, output("file-ready"));
-    assert!(matches!(replay, Err(Rejected::ReplayedSequence { seq: 2, last: 2, .. })), "{replay:?}");
+    assert!(
+        matches!(replay, Err(Rejected::ReplayedSequence { seq: 2, last: 2, .. })),
+        "{replay:?}"
+    );
 }
 
 #[test]
@@ -147,7 +200,10 @@ fn scheduler_acknowledges_a_faithful_retransmission_without_a_second_effect() {
     f.start_a();
     let (ka, a) = (f.ka, f.a.clone());
     assert_eq!(f.accepted_events(), 1);
-    assert_eq!(f.send(ka, &a, 1, JobBody::Started), Ok(Accepted::Duplicate { job: a.clone(), seq: 1 }));
+    assert_eq!(
+        f.send(ka, &a, 1, JobBody::Started),
+        Ok(Accepted::Duplicate { job: a.clone(), seq: 1 })
+    );
     assert_eq!(f.accepted_events(), 0, "a duplicate has no effect");
 }
 
@@ -160,12 +216,20 @@ fn scheduler_refuses_retransmissions_older_than_the_window() {
     let key = StaticKeypair::generate_from_os().public();
     core.launch(T0, spec(&a)).expect("launch");
     core.handle_bootstrap_reply(T0, &a, *key.as_bytes()).expect("register");
-    core.handle_message(T0, &key, msg(&a, 1, JobBody::Started)).expect("started");
+    core.handle_message(T0, &key, msg(&a, 1, JobBody::Started))
+        .expect("started");
     for seq in 2..=4 {
-        core.handle_message(T0, &key, msg(&a, seq, JobBody::Heartbeat)).expect("heartbeat");
+        core.handle_message(T0, &key, msg(&a, seq, JobBody::Heartbeat))
+            .expect("heartbeat");
     }
-    assert!(matches!(core.handle_message(T0, &key, msg(&a, 1, JobBody::Started)), Err(Rejected::ReplayedSequence { .. })));
-    assert!(matches!(core.handle_message(T0, &key, msg(&a, 4, JobBody::Heartbeat)), Ok(Accepted::Duplicate { .. })));
+    assert!(matches!(
+        core.handle_message(T0, &key, msg(&a, 1, JobBody::Started)),
+        Err(Rejected::ReplayedSequence { .. })
+    ));
+    assert!(matches!(
+        core.handle_message(T0, &key, msg(&a, 4, JobBody::Heartbeat)),
+        Ok(Accepted::Duplicate { .. })
+    ));
 }
 
 #[test]
@@ -173,13 +237,35 @@ fn scheduler_rejects_message_types_not_allowed_in_the_jobs_state() {
     let mut f = fixture();
     let (ka, a) = (f.ka, f.a.clone());
     let early = f.send(ka, &a, 1, output("file-ready"));
-    assert_eq!(early, Err(Rejected::TypeNotAllowed { job: a.clone(), kind: "output", state: JobState::Submitted }));
+    assert_eq!(
+        early,
+        Err(Rejected::TypeNotAllowed {
+            job: a.clone(),
+            kind: "output",
+            state: JobState::Submitted
+        })
+    );
     f.start_a();
     let again = f.send(ka, &a, 2, JobBody::Started);
-    assert_eq!(again, Err(Rejected::TypeNotAllowed { job: a.clone(), kind: "started", state: JobState::Running }));
-    f.send(ka, &a, 2, JobBody::Failed(FailReason::Signal(15))).expect("failed");
+    assert_eq!(
+        again,
+        Err(Rejected::TypeNotAllowed {
+            job: a.clone(),
+            kind: "started",
+            state: JobState::Running
+        })
+    );
+    f.send(ka, &a, 2, JobBody::Failed(FailReason::Signal(15)))
+        .expect("failed");
     let after = f.send(ka, &a, 3, JobBody::Heartbeat);
-    assert!(matches!(after, Err(Rejected::TypeNotAllowed { kind: "heartbeat", state: JobState::Failed(_), .. })));
+    assert!(matches!(
+        after,
+        Err(Rejected::TypeNotAllowed {
+            kind: "heartbeat",
+            state: JobState::Failed(_),
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -194,7 +280,10 @@ fn scheduler_rejects_a_command_sent_with_a_job_key() {
         target: "1/b".into(),
     });
     let verdict = f.core.handle_message(T0, &ka, command);
-    assert!(matches!(verdict, Err(Rejected::TypeNotAllowed { kind: "command", .. })), "{verdict:?}");
+    assert!(
+        matches!(verdict, Err(Rejected::TypeNotAllowed { kind: "command", .. })),
+        "{verdict:?}"
+    );
 }
 
 #[test]
@@ -203,16 +292,35 @@ fn scheduler_rejects_undeclared_reserved_and_repeated_outputs() {
     f.start_a();
     let (ka, a) = (f.ka, f.a.clone());
     let cases = [
-        ("other", TransitionError::UndeclaredOutput(OutputName::new("other").expect("valid"))),
-        ("succeeded", TransitionError::ReservedOutput(OutputName::new("succeeded").expect("valid"))),
+        (
+            "other",
+            TransitionError::UndeclaredOutput(OutputName::new("other").expect("valid")),
+        ),
+        (
+            "succeeded",
+            TransitionError::ReservedOutput(OutputName::new("succeeded").expect("valid")),
+        ),
     ];
     for (name, reason) in cases {
-        assert_eq!(f.send(ka, &a, 2, output(name)), Err(Rejected::InvalidTransition { job: a.clone(), reason }));
+        assert_eq!(
+            f.send(ka, &a, 2, output(name)),
+            Err(Rejected::InvalidTransition { job: a.clone(), reason })
+        );
     }
     f.send(ka, &a, 2, output("file-ready")).expect("first completion");
     let again = f.send(ka, &a, 3, output("file-ready"));
-    assert!(matches!(again, Err(Rejected::InvalidTransition { reason: TransitionError::OutputAlreadyCompleted(_), .. })));
-    assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Running), "still running: not marked succeeded");
+    assert!(matches!(
+        again,
+        Err(Rejected::InvalidTransition {
+            reason: TransitionError::OutputAlreadyCompleted(_),
+            ..
+        })
+    ));
+    assert_eq!(
+        f.core.job(&a).map(JobRecord::state),
+        Some(JobState::Running),
+        "still running: not marked succeeded"
+    );
 }
 
 #[test]
@@ -224,7 +332,10 @@ fn registration_refuses_a_key_that_arrives_after_the_deadline() {
     let key = StaticKeypair::generate_from_os().public();
     assert_eq!(
         core.handle_bootstrap_reply(late, &a, *key.as_bytes()),
-        Err(RegistrationError::LateReply { job: a.clone(), late_ms: 1000 })
+        Err(RegistrationError::LateReply {
+            job: a.clone(),
+            late_ms: 1000
+        })
     );
     assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::LaunchFailed));
     assert_eq!(core.binding(&key), None);
@@ -237,7 +348,16 @@ fn registration_refuses_low_order_keys() {
         let a = job("a");
         core.launch(T0, spec(&a)).expect("launch");
         let got = core.handle_bootstrap_reply(T0, &a, point);
-        assert!(matches!(got, Err(RegistrationError::BadKey { reason: crate::keys::KeyError::LowOrder, .. })), "{got:?}");
+        assert!(
+            matches!(
+                got,
+                Err(RegistrationError::BadKey {
+                    reason: crate::keys::KeyError::LowOrder,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
     }
 }
 
@@ -247,7 +367,13 @@ fn registration_refuses_a_key_already_bound_to_another_job() {
     let c = job("c");
     f.core.launch(T0, spec(&c)).expect("launch");
     let got = f.core.handle_bootstrap_reply(T0, &c, *f.ka.as_bytes());
-    assert_eq!(got, Err(RegistrationError::DuplicateKey { job: c, holder: f.a.clone() }));
+    assert_eq!(
+        got,
+        Err(RegistrationError::DuplicateKey {
+            job: c,
+            holder: f.a.clone()
+        })
+    );
     assert_eq!(f.core.binding(&f.ka).map(|(j, _)| j.clone()), Some(f.a.clone()));
 }
 
@@ -256,7 +382,10 @@ fn registration_refuses_a_second_answer_for_the_same_launch() {
     let mut f = fixture();
     let a = f.a.clone();
     let other = StaticKeypair::generate_from_os().public();
-    assert_eq!(f.core.handle_bootstrap_reply(T0, &a, *other.as_bytes()), Err(RegistrationError::NotAwaitingKey(a)));
+    assert_eq!(
+        f.core.handle_bootstrap_reply(T0, &a, *other.as_bytes()),
+        Err(RegistrationError::NotAwaitingKey(a))
+    );
 }
 
 #[test]
@@ -276,7 +405,10 @@ fn a_launch_without_a_key_fails_at_its_deadline() {
 fn launches_for_other_workflows_or_reserved_outputs_are_refused() {
     let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
     let foreign = JobId::new(WorkflowId::new("bob", "wf").expect("valid"), "1", "a", 1).expect("valid");
-    assert_eq!(core.launch(T0, spec(&foreign)), Err(LaunchError::WrongWorkflow(foreign)));
+    assert_eq!(
+        core.launch(T0, spec(&foreign)),
+        Err(LaunchError::WrongWorkflow(foreign))
+    );
     let mut bad = spec(&job("a"));
     bad.outputs.insert(OutputName::new("succeeded").expect("valid"));
     assert!(matches!(core.launch(T0, bad), Err(LaunchError::ReservedOutput(_))));
@@ -288,9 +420,18 @@ fn a_terminal_job_gets_duplicate_acks_but_nothing_new() {
     f.start_a();
     let (ka, a) = (f.ka, f.a.clone());
     f.send(ka, &a, 2, JobBody::Succeeded).expect("succeeded");
-    assert!(f.core.handle_handshake(T0, &ka, &[]).is_ok(), "a finished job may reconnect to collect acks");
-    assert_eq!(f.send(ka, &a, 2, JobBody::Succeeded), Ok(Accepted::Duplicate { job: a.clone(), seq: 2 }));
-    assert!(matches!(f.send(ka, &a, 3, JobBody::Heartbeat), Err(Rejected::TypeNotAllowed { .. })));
+    assert!(
+        f.core.handle_handshake(T0, &ka, &[]).is_ok(),
+        "a finished job may reconnect to collect acks"
+    );
+    assert_eq!(
+        f.send(ka, &a, 2, JobBody::Succeeded),
+        Ok(Accepted::Duplicate { job: a.clone(), seq: 2 })
+    );
+    assert!(matches!(
+        f.send(ka, &a, 3, JobBody::Heartbeat),
+        Err(Rejected::TypeNotAllowed { .. })
+    ));
 }
 
 #[test]
@@ -307,7 +448,10 @@ fn restoring_from_the_event_log_rebuilds_the_same_state() {
         restored.restore(event);
     }
     assert_eq!(restored, f.core);
-    assert_eq!(restored.handle_message(T0, &ka, msg(&a, 3, JobBody::Heartbeat)), Err(Rejected::RevokedKey { job: a }));
+    assert_eq!(
+        restored.handle_message(T0, &ka, msg(&a, 3, JobBody::Heartbeat)),
+        Err(Rejected::RevokedKey { job: a })
+    );
 }
 
 #[cfg(feature = "weaken")]
@@ -338,7 +482,8 @@ mod weakened {
     fn without_bound_identity_one_job_finishes_another() {
         both(Check::BoundIdentity, |f| {
             let (kb, a) = (f.kb, f.a.clone());
-            f.send(kb, &a, 1, JobBody::Started).is_ok() && f.core.job(&a).map(JobRecord::state) == Some(JobState::Running)
+            f.send(kb, &a, 1, JobBody::Started).is_ok()
+                && f.core.job(&a).map(JobRecord::state) == Some(JobState::Running)
         });
     }
 
@@ -378,7 +523,9 @@ mod weakened {
         both(Check::EmptyFirstPayload, |f| {
             let (ka, a) = (f.ka, f.a.clone());
             let payload = msg(&a, 1, JobBody::Started).to_bytes();
-            f.core.handle_handshake(T0, &ka, &payload).is_ok_and(|s| matches!(s.first_payload, Some(Ok(_))))
+            f.core
+                .handle_handshake(T0, &ka, &payload)
+                .is_ok_and(|s| matches!(s.first_payload, Some(Ok(_))))
         });
     }
 
@@ -388,7 +535,8 @@ mod weakened {
             let c = job("c");
             f.core.launch(T0, spec(&c)).expect("launch");
             let ka = f.ka;
-            f.core.handle_bootstrap_reply(T0, &c, *ka.as_bytes()).is_ok() && f.core.binding(&ka).map(|(j, _)| j.clone()) == Some(c)
+            f.core.handle_bootstrap_reply(T0, &c, *ka.as_bytes()).is_ok()
+                && f.core.binding(&ka).map(|(j, _)| j.clone()) == Some(c)
         });
     }
 

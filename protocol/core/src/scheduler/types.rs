@@ -66,7 +66,14 @@ impl fmt::Display for JobState {
 }
 
 /// Outputs the scheduler itself derives from job states; a job may not complete them directly.
-pub const RESERVED_OUTPUTS: [&str; 6] = ["submitted", "submit-failed", "started", "succeeded", "failed", "expired"];
+pub const RESERVED_OUTPUTS: [&str; 6] = [
+    "submitted",
+    "submit-failed",
+    "started",
+    "succeeded",
+    "failed",
+    "expired",
+];
 
 /// What a launch asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -140,7 +140,11 @@ impl OutputName {
     /// [`DecodeError::BadOutputName`] or [`DecodeError::TooLong`].
     pub fn new(s: &str) -> Result<Self, DecodeError> {
         if s.len() > MAX_OUTPUT_NAME {
-            return Err(DecodeError::TooLong { field: "output name", len: s.len(), max: MAX_OUTPUT_NAME });
+            return Err(DecodeError::TooLong {
+                field: "output name",
+                len: s.len(),
+                max: MAX_OUTPUT_NAME,
+            });
         }
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(DecodeError::BadOutputName);
@@ -395,13 +399,20 @@ impl Message {
                         let severity = Severity::from_u8(r.array::<1>("severity")?[0])?;
                         let len = usize::from(u16::from_be_bytes(r.array::<2>("text length")?));
                         if len > MAX_MESSAGE_TEXT {
-                            return Err(DecodeError::TooLong { field: "message text", len, max: MAX_MESSAGE_TEXT });
+                            return Err(DecodeError::TooLong {
+                                field: "message text",
+                                len,
+                                max: MAX_MESSAGE_TEXT,
+                            });
                         }
                         let text = r.utf8(len, "message text")?;
                         if text.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
                             return Err(DecodeError::ControlCharacter("message text"));
                         }
-                        JobBody::Message { severity, text: text.to_owned() }
+                        JobBody::Message {
+                            severity,
+                            text: text.to_owned(),
+                        }
                     }
                     kind::OUTPUT => JobBody::Output(OutputName::new(r.short_str("output name")?)?),
                     _ => JobBody::Heartbeat,
@@ -413,12 +424,21 @@ impl Message {
                 let op = CommandOp::from_u8(r.array::<1>("operation")?[0])?;
                 let target = r.short_str("target")?;
                 if target.len() > MAX_TARGET {
-                    return Err(DecodeError::TooLong { field: "target", len: target.len(), max: MAX_TARGET });
+                    return Err(DecodeError::TooLong {
+                        field: "target",
+                        len: target.len(),
+                        max: MAX_TARGET,
+                    });
                 }
                 if target.chars().any(char::is_control) {
                     return Err(DecodeError::ControlCharacter("target"));
                 }
-                Self::Command(ClientCommand { seq, actor, op, target: target.to_owned() })
+                Self::Command(ClientCommand {
+                    seq,
+                    actor,
+                    op,
+                    target: target.to_owned(),
+                })
             }
             other => return Err(DecodeError::UnknownKind(other)),
         };
@@ -454,7 +474,10 @@ impl RejectCode {
     ];
 
     fn from_u8(b: u8) -> Result<Self, DecodeError> {
-        Self::ALL.into_iter().find(|c| *c as u8 == b).ok_or(DecodeError::BadRejectCode(b))
+        Self::ALL
+            .into_iter()
+            .find(|c| *c as u8 == b)
+            .ok_or(DecodeError::BadRejectCode(b))
     }
 }
 
@@ -495,7 +518,10 @@ impl Reply {
         let mut r = Reader(bytes);
         let reply = match r.header()? {
             (kind::ACK, seq) => Self::Ack { seq },
-            (kind::REJECTED, seq) => Self::Rejected { seq, code: RejectCode::from_u8(r.array::<1>("code")?[0])? },
+            (kind::REJECTED, seq) => Self::Rejected {
+                seq,
+                code: RejectCode::from_u8(r.array::<1>("code")?[0])?,
+            },
             (other, _) => return Err(DecodeError::UnknownKind(other)),
         };
         r.finish()?;
@@ -520,7 +546,10 @@ struct Reader<'a>(&'a [u8]);
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.0.len() < n {
-            return Err(DecodeError::Truncated { field, need: n - self.0.len() });
+            return Err(DecodeError::Truncated {
+                field,
+                need: n - self.0.len(),
+            });
         }
         let (head, tail) = self.0.split_at(n);
         self.0 = tail;
@@ -555,7 +584,11 @@ impl<'a> Reader<'a> {
     }
 
     fn finish(self) -> Result<(), DecodeError> {
-        if self.0.is_empty() { Ok(()) } else { Err(DecodeError::TrailingBytes(self.0.len())) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes(self.0.len()))
+        }
     }
 }
 
@@ -574,7 +607,10 @@ mod tests {
             JobBody::Succeeded,
             JobBody::Failed(FailReason::Exit(3)),
             JobBody::Failed(FailReason::Signal(9)),
-            JobBody::Message { severity: Severity::Warning, text: "disk\tfull\nsoon ☂".into() },
+            JobBody::Message {
+                severity: Severity::Warning,
+                text: "disk\tfull\nsoon ☂".into(),
+            },
             JobBody::Output(OutputName::new("file-ready").expect("valid")),
             JobBody::Heartbeat,
         ]
@@ -584,7 +620,13 @@ mod tests {
     fn every_message_kind_round_trips_canonically() {
         let mut messages: Vec<Message> = all_job_bodies()
             .into_iter()
-            .map(|body| Message::Job(JobMessage { seq: 7, claim: claim(), body }))
+            .map(|body| {
+                Message::Job(JobMessage {
+                    seq: 7,
+                    claim: claim(),
+                    body,
+                })
+            })
             .collect();
         messages.push(Message::Command(ClientCommand {
             seq: 1,
@@ -601,7 +643,11 @@ mod tests {
 
     #[test]
     fn started_message_matches_the_worked_example_in_spec() {
-        let m = Message::Job(JobMessage { seq: 1, claim: claim(), body: JobBody::Started });
+        let m = Message::Job(JobMessage {
+            seq: 1,
+            claim: claim(),
+            body: JobBody::Started,
+        });
         assert_eq!(
             hex::encode(m.to_bytes()),
             "01010000000000000001117e616c6963652f77662f2f312f612f3031"
@@ -615,7 +661,10 @@ mod tests {
         ack.encode(&mut out);
         assert_eq!(hex::encode(&out), "01800000000000000001");
         assert_eq!(Reply::decode(&out), Ok(ack));
-        let rej = Reply::Rejected { seq: 2, code: RejectCode::TypeNotAllowed };
+        let rej = Reply::Rejected {
+            seq: 2,
+            code: RejectCode::TypeNotAllowed,
+        };
         let mut out = Vec::new();
         rej.encode(&mut out);
         assert_eq!(Reply::decode(&out), Ok(rej));
@@ -623,14 +672,34 @@ mod tests {
 
     #[test]
     fn malformed_messages_get_their_own_error() {
-        let good = Message::Job(JobMessage { seq: 1, claim: claim(), body: JobBody::Started }).to_bytes();
+        let good = Message::Job(JobMessage {
+            seq: 1,
+            claim: claim(),
+            body: JobBody::Started,
+        })
+        .to_bytes();
         let cases: Vec<(Vec<u8>, DecodeError)> = vec![
-            (vec![], DecodeError::Truncated { field: "header", need: 2 }),
+            (
+                vec![],
+                DecodeError::Truncated {
+                    field: "header",
+                    need: 2,
+                },
+            ),
             ([&[2u8], &good[1..]].concat(), DecodeError::UnsupportedVersion(2)),
-            ([&good[..1], &[0x7f], &good[2..]].concat(), DecodeError::UnknownKind(0x7f)),
+            (
+                [&good[..1], &[0x7f], &good[2..]].concat(),
+                DecodeError::UnknownKind(0x7f),
+            ),
             ([&good[..], &[0]].concat(), DecodeError::TrailingBytes(1)),
             ([&good[..2], &[0; 8], &good[10..]].concat(), DecodeError::ZeroSequence),
-            (good[..good.len() - 1].to_vec(), DecodeError::Truncated { field: "job id", need: 1 }),
+            (
+                good[..good.len() - 1].to_vec(),
+                DecodeError::Truncated {
+                    field: "job id",
+                    need: 1,
+                },
+            ),
         ];
         for (bytes, expected) in cases {
             assert_eq!(Message::decode(&bytes), Err(expected));
@@ -642,22 +711,36 @@ mod tests {
         let mut bytes = Message::Job(JobMessage {
             seq: 1,
             claim: claim(),
-            body: JobBody::Message { severity: Severity::Info, text: "a".repeat(MAX_MESSAGE_TEXT + 1) },
+            body: JobBody::Message {
+                severity: Severity::Info,
+                text: "a".repeat(MAX_MESSAGE_TEXT + 1),
+            },
         })
         .to_bytes();
         assert!(matches!(Message::decode(&bytes), Err(DecodeError::TooLong { .. })));
         bytes = Message::Job(JobMessage {
             seq: 1,
             claim: claim(),
-            body: JobBody::Message { severity: Severity::Info, text: "line\r2000-01-01 forged".into() },
+            body: JobBody::Message {
+                severity: Severity::Info,
+                text: "line\r2000-01-01 forged".into(),
+            },
         })
         .to_bytes();
-        assert_eq!(Message::decode(&bytes), Err(DecodeError::ControlCharacter("message text")));
+        assert_eq!(
+            Message::decode(&bytes),
+            Err(DecodeError::ControlCharacter("message text"))
+        );
     }
 
     #[test]
     fn a_failure_with_exit_status_zero_is_refused() {
-        let mut bytes = Message::Job(JobMessage { seq: 1, claim: claim(), body: JobBody::Failed(FailReason::Exit(1)) }).to_bytes();
+        let mut bytes = Message::Job(JobMessage {
+            seq: 1,
+            claim: claim(),
+            body: JobBody::Failed(FailReason::Exit(1)),
+        })
+        .to_bytes();
         let last = bytes.len() - 1;
         bytes[last] = 0;
         assert_eq!(Message::decode(&bytes), Err(DecodeError::BadFailReason));

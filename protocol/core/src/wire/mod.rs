@@ -8,8 +8,8 @@
 pub mod message;
 
 pub use message::{
-    CommandOp, DecodeError, FailReason, JobBody, JobMessage, Message, OutputName, Reply,
-    RejectCode, Severity, ClientCommand, MAX_MESSAGE_TEXT, MAX_OUTPUT_NAME,
+    ClientCommand, CommandOp, DecodeError, FailReason, JobBody, JobMessage, MAX_MESSAGE_TEXT, MAX_OUTPUT_NAME, Message,
+    OutputName, RejectCode, Reply, Severity,
 };
 
 /// Largest Noise message (and so largest frame body), fixed by the Noise specification.
@@ -40,7 +40,10 @@ pub enum FrameError {
 /// # Errors
 /// [`FrameError::Empty`] or [`FrameError::Oversize`] when the body cannot be framed.
 pub fn encode_frame(body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-    let len = u16::try_from(body.len()).map_err(|_| FrameError::Oversize { len: body.len(), max: MAX_FRAME })?;
+    let len = u16::try_from(body.len()).map_err(|_| FrameError::Oversize {
+        len: body.len(),
+        max: MAX_FRAME,
+    })?;
     if len == 0 {
         return Err(FrameError::Empty);
     }
@@ -75,7 +78,10 @@ impl FrameDecoder {
     /// A decoder that refuses frames longer than `max` bytes (at most [`MAX_FRAME`]).
     #[must_use]
     pub fn new(max: usize) -> Self {
-        Self { buf: Vec::new(), max: max.min(MAX_FRAME) }
+        Self {
+            buf: Vec::new(),
+            max: max.min(MAX_FRAME),
+        }
     }
 
     /// Appends received bytes.
@@ -137,7 +143,10 @@ mod tests {
         assert_eq!(encode_frame(&[], &mut out), Err(FrameError::Empty));
         assert_eq!(
             encode_frame(&vec![0u8; MAX_FRAME + 1], &mut out),
-            Err(FrameError::Oversize { len: MAX_FRAME + 1, max: MAX_FRAME })
+            Err(FrameError::Oversize {
+                len: MAX_FRAME + 1,
+                max: MAX_FRAME
+            })
         );
         assert!(out.is_empty());
     }

@@ -2,20 +2,20 @@
 //! decrypts frames into the core's queue and encrypts the core's replies back. Any bad frame,
 //! failed decrypt or undecodable message closes this connection and nothing else.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use protocol_core::noise::{Responder, Transport};
-use protocol_core::wire::{Message, Reply, MAX_FRAME};
+use protocol_core::wire::{MAX_FRAME, Message, Reply};
 use protocol_core::{PublicKey, StaticKeypair};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::core_task::{ConnId, CoreInput};
-use super::stats::{bump, Stats};
-use crate::framing::{push_frame, with_timeout, ConnError, FrameReader};
+use super::stats::{Stats, bump};
+use crate::framing::{ConnError, FrameReader, push_frame, with_timeout};
 
 /// Handshake frames are tiny; anything longer is refused before any cryptography.
 pub(crate) const MAX_HANDSHAKE_FRAME: usize = 1024;
@@ -45,13 +45,20 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
     }
     let _ = stream.set_nodelay(true);
     let mut reader = FrameReader::new(MAX_HANDSHAKE_FRAME);
-    let handshake = with_timeout(shared.handshake_timeout, handshake(&shared, &mut stream, &mut reader, conn)).await;
+    let handshake = with_timeout(
+        shared.handshake_timeout,
+        handshake(&shared, &mut stream, &mut reader, conn),
+    )
+    .await;
     drop(permit);
     match handshake {
         Ok((transport, peer, replies)) => {
             bump(&shared.stats.handshakes_completed);
             reader.set_max(MAX_FRAME);
-            if serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn).await.is_err() {
+            if serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn)
+                .await
+                .is_err()
+            {
                 bump(&shared.stats.connections_dropped);
             }
             let _ = shared.core.send(CoreInput::Closed { conn }).await;
@@ -75,11 +82,20 @@ async fn handshake(
     let peer = first.peer;
     shared
         .core
-        .send(CoreInput::Handshake { conn, peer, payload: first.payload, replies: replies_tx, respond })
+        .send(CoreInput::Handshake {
+            conn,
+            peer,
+            payload: first.payload,
+            replies: replies_tx,
+            respond,
+        })
         .await
         .map_err(|_| ConnError::Closed)?;
     // A refused key gets no answer at all: the peer learns nothing about the registry.
-    verdict.await.map_err(|_| ConnError::Closed)?.map_err(|_| ConnError::Closed)?;
+    verdict
+        .await
+        .map_err(|_| ConnError::Closed)?
+        .map_err(|_| ConnError::Closed)?;
     let (second, transport) = responder.write_second()?;
     let mut out = Vec::with_capacity(second.len() + 2);
     push_frame(&mut out, &second)?;
@@ -108,7 +124,11 @@ async fn serve_messages(
             let Some(frame) = reader.next_frame()? else { break };
             transport.decrypt(frame, &mut plain)?;
             let message = Message::decode(&plain)?;
-            shared.core.send(CoreInput::Message { conn, peer, message }).await.map_err(|_| ConnError::Closed)?;
+            shared
+                .core
+                .send(CoreInput::Message { conn, peer, message })
+                .await
+                .map_err(|_| ConnError::Closed)?;
             outstanding += 1;
         }
         tokio::select! {

@@ -12,7 +12,7 @@ use protocol_core::{JobId, Millis, PublicKey};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
-use super::stats::{bump, Stats};
+use super::stats::{Stats, bump};
 use crate::eventlog::EventLog;
 
 /// Identifies one connection for the lifetime of the server.
@@ -64,17 +64,25 @@ pub(crate) enum CoreInput {
     },
 }
 
+/// Tells a launch task whether its job's key was registered (the reason when not).
+pub(crate) type RegistrationVerdict = (oneshot::Sender<Result<(), String>>, Result<(), String>);
+
 /// One group commit: bytes to append, then replies to release.
 pub(crate) struct Batch {
     pub bytes: Vec<u8>,
     pub replies: Vec<(mpsc::UnboundedSender<Reply>, Reply)>,
-    pub verdicts: Vec<(oneshot::Sender<Result<(), String>>, Result<(), String>)>,
+    pub verdicts: Vec<RegistrationVerdict>,
     pub synced: Vec<oneshot::Sender<()>>,
 }
 
 impl Batch {
     fn new() -> Self {
-        Self { bytes: Vec::new(), replies: Vec::new(), verdicts: Vec::new(), synced: Vec::new() }
+        Self {
+            bytes: Vec::new(),
+            replies: Vec::new(),
+            verdicts: Vec::new(),
+            synced: Vec::new(),
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -98,7 +106,14 @@ pub(crate) struct CoreTask {
 
 impl CoreTask {
     pub fn new(core: SchedulerCore, stats: Arc<Stats>, public_key: PublicKey, advertise: String) -> Self {
-        Self { core, stats, public_key, advertise, conns: BTreeMap::new(), batch: Batch::new() }
+        Self {
+            core,
+            stats,
+            public_key,
+            advertise,
+            conns: BTreeMap::new(),
+            batch: Batch::new(),
+        }
     }
 
     pub async fn run(mut self, mut inputs: mpsc::Receiver<CoreInput>, writer: mpsc::Sender<Batch>) {
@@ -167,7 +182,10 @@ impl CoreTask {
             }
             Err(rejected) => {
                 self.stats.reject(rejected.check());
-                Reply::Rejected { seq, code: rejected.code() }
+                Reply::Rejected {
+                    seq,
+                    code: rejected.code(),
+                }
             }
         };
         self.reply_to(conn, reply);
@@ -176,7 +194,13 @@ impl CoreTask {
     fn handle(&mut self, input: CoreInput) {
         let now = Millis::now();
         match input {
-            CoreInput::Handshake { conn, peer, payload, replies, respond } => {
+            CoreInput::Handshake {
+                conn,
+                peer,
+                payload,
+                replies,
+                respond,
+            } => {
                 let seq = Message::decode(&payload).map(|m| m.seq()).unwrap_or(0);
                 let result = self.core.handle_handshake(now, &peer, &payload);
                 match &result {
@@ -200,7 +224,10 @@ impl CoreTask {
             }
             CoreInput::Launch { spec, respond } => {
                 let job = spec.id.clone();
-                let result = self.core.launch(now, spec).map(|()| Offer::new(job, self.public_key, self.advertise.clone()));
+                let result = self
+                    .core
+                    .launch(now, spec)
+                    .map(|()| Offer::new(job, self.public_key, self.advertise.clone()));
                 let _ = respond.send(result);
             }
             CoreInput::BootstrapReply { job, key, respond } => {
@@ -243,7 +270,12 @@ impl CoreTask {
 
 /// The log writer: appends each batch, syncs, then releases its replies. Runs on its own
 /// thread because `fdatasync` blocks.
-pub(crate) fn run_writer(mut log: EventLog, mut batches: mpsc::Receiver<Batch>, stats: Arc<Stats>, failure: Arc<std::sync::Mutex<Option<String>>>) {
+pub(crate) fn run_writer(
+    mut log: EventLog,
+    mut batches: mpsc::Receiver<Batch>,
+    stats: Arc<Stats>,
+    failure: Arc<std::sync::Mutex<Option<String>>>,
+) {
     while let Some(batch) = batches.blocking_recv() {
         if !batch.bytes.is_empty() {
             if let Err(err) = log.append_durable(&batch.bytes) {

@@ -19,13 +19,13 @@ use protocol_core::noise::prologue;
 use protocol_core::scheduler::{JobSpec, JobState, LaunchError, SchedulerConfig, SchedulerCore};
 use protocol_core::{Defences, JobId, PublicKey, StaticKeypair};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use stats::{Stats, StatsSnapshot};
 
 use crate::eventlog::{EventLog, EventLogError};
-use crate::launcher::{reap, Launcher};
+use crate::launcher::{Launcher, reap};
 use core_task::{CoreInput, CoreTask};
 
 /// Settings of a scheduler server.
@@ -94,6 +94,9 @@ pub enum ServerError {
     Stopped,
 }
 
+/// Exit statuses of launched job processes, as they are reaped.
+type Exits = Arc<Mutex<Vec<(JobId, Option<std::process::ExitStatus>)>>>;
+
 /// A cheap, cloneable handle for talking to a running scheduler.
 #[derive(Clone)]
 pub struct SchedulerHandle {
@@ -101,7 +104,7 @@ pub struct SchedulerHandle {
     launcher: Arc<dyn Launcher>,
     stats: Arc<Stats>,
     bootstrap_timeout: Duration,
-    reaped: Arc<Mutex<Vec<(JobId, Option<std::process::ExitStatus>)>>>,
+    reaped: Exits,
 }
 
 impl std::fmt::Debug for SchedulerHandle {
@@ -132,7 +135,13 @@ impl SchedulerHandle {
             match bootstrap.await {
                 Ok(mut launched) => {
                     let (respond, verdict) = oneshot::channel();
-                    let _ = core.send(CoreInput::BootstrapReply { job: job.clone(), key: launched.key, respond }).await;
+                    let _ = core
+                        .send(CoreInput::BootstrapReply {
+                            job: job.clone(),
+                            key: launched.key,
+                            respond,
+                        })
+                        .await;
                     let registration = match verdict.await {
                         Ok(Ok(())) => Registration::accepted(),
                         Ok(Err(reason)) => Registration::refused(reason),
@@ -147,7 +156,12 @@ impl SchedulerHandle {
                     }
                 }
                 Err(err) => {
-                    let _ = core.send(CoreInput::LaunchFailed { job, reason: err.to_string() }).await;
+                    let _ = core
+                        .send(CoreInput::LaunchFailed {
+                            job,
+                            reason: err.to_string(),
+                        })
+                        .await;
                 }
             }
         });
@@ -219,7 +233,10 @@ pub struct Scheduler {
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scheduler").field("local_addr", &self.local_addr).field("public_key", &self.public_key).finish_non_exhaustive()
+        f.debug_struct("Scheduler")
+            .field("local_addr", &self.local_addr)
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -229,14 +246,26 @@ impl Scheduler {
     ///
     /// # Errors
     /// [`ServerError::Bind`] or [`ServerError::EventLog`].
-    pub async fn start(config: ServerConfig, keypair: StaticKeypair, launcher: Arc<dyn Launcher>) -> Result<Self, ServerError> {
+    pub async fn start(
+        config: ServerConfig,
+        keypair: StaticKeypair,
+        launcher: Arc<dyn Launcher>,
+    ) -> Result<Self, ServerError> {
         let (log, history) = EventLog::open(&config.event_log)?;
         let mut core = SchedulerCore::with_defences(config.core.clone(), config.defences.clone());
         for event in &history {
             core.restore(event);
         }
-        let listener = TcpListener::bind(config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let public_key = keypair.public();
         let stats = Arc::new(Stats::default());
         let failure = Arc::new(Mutex::new(None));
@@ -248,10 +277,16 @@ impl Scheduler {
             std::thread::Builder::new()
                 .name("event-log".into())
                 .spawn(move || core_task::run_writer(log, writer_rx, stats, failure))
-                .map_err(|source| ServerError::EventLog(EventLogError::Io { path: config.event_log.clone(), source }))?
+                .map_err(|source| {
+                    ServerError::EventLog(EventLogError::Io {
+                        path: config.event_log.clone(),
+                        source,
+                    })
+                })?
         };
         let advertise = config.advertise.clone().unwrap_or_else(|| local_addr.to_string());
-        let core_task = tokio::spawn(CoreTask::new(core, Arc::clone(&stats), public_key, advertise).run(core_rx, writer_tx));
+        let core_task =
+            tokio::spawn(CoreTask::new(core, Arc::clone(&stats), public_key, advertise).run(core_rx, writer_tx));
 
         let shared = Arc::new(conn::Shared {
             prologue: prologue(&config.core.workflow),
@@ -285,7 +320,15 @@ impl Scheduler {
             bootstrap_timeout: config.core.bootstrap_timeout,
             reaped: Arc::new(Mutex::new(Vec::new())),
         };
-        Ok(Self { handle, local_addr, public_key, accept, core_task, writer: Some(writer), failure })
+        Ok(Self {
+            handle,
+            local_addr,
+            public_key,
+            accept,
+            core_task,
+            writer: Some(writer),
+            failure,
+        })
     }
 
     /// The bound address.

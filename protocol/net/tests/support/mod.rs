@@ -1,0 +1,107 @@
+//! Shared fixtures: schedulers on 127.0.0.1, a launcher that hands over keys made by the test
+//! (the launcher trait is the edge the issue allows to be replaced), and a connection killer.
+
+pub mod killer;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use protocol_core::scheduler::{JobSpec, SchedulerConfig};
+use protocol_core::wire::OutputName;
+use protocol_core::{JobId, StaticKeypair, WorkflowId};
+use protocol_net::launcher::{LaunchFailure, LaunchFuture, Launched};
+use protocol_net::{ClientConfig, Launcher, Scheduler, ServerConfig};
+
+pub fn workflow() -> WorkflowId {
+    WorkflowId::new("alice", "wf").expect("valid")
+}
+
+pub fn job(task: &str) -> JobId {
+    JobId::new(workflow(), "1", task, 1).expect("valid")
+}
+
+pub fn spec(id: &JobId) -> JobSpec {
+    JobSpec {
+        id: id.clone(),
+        outputs: BTreeSet::from([OutputName::new("file-ready").expect("valid")]),
+    }
+}
+
+pub fn config(dir: &Path) -> ServerConfig {
+    let mut core = SchedulerConfig::new(workflow());
+    core.bootstrap_timeout = Duration::from_secs(5);
+    ServerConfig::new(core, "127.0.0.1:0".parse().expect("addr"), dir.join("events.jsonl"))
+}
+
+/// Launches nothing: answers each offer with the public key the test registered for the job.
+#[derive(Default, Clone)]
+pub struct KeyLauncher {
+    keys: Arc<Mutex<BTreeMap<JobId, [u8; 32]>>>,
+}
+
+impl KeyLauncher {
+    pub fn will_answer(&self, job: &JobId, key: [u8; 32]) {
+        self.keys.lock().expect("lock").insert(job.clone(), key);
+    }
+}
+
+impl Launcher for KeyLauncher {
+    fn launch(&self, offer: protocol_core::bootstrap::Offer, _deadline: Duration) -> LaunchFuture {
+        let key = self.keys.lock().expect("lock").get(&offer.job).copied();
+        Box::pin(async move {
+            let key = key.ok_or(LaunchFailure::Timeout(Duration::ZERO))?;
+            Ok(Launched {
+                key,
+                channel: None,
+                process: None,
+            })
+        })
+    }
+}
+
+/// A scheduler with `n` jobs registered through a [`KeyLauncher`].
+pub struct Running {
+    pub scheduler: Scheduler,
+    pub jobs: Vec<(JobId, StaticKeypair)>,
+}
+
+impl Running {
+    pub async fn start(config: ServerConfig, n: usize) -> Self {
+        let launcher = KeyLauncher::default();
+        let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), Arc::new(launcher.clone()))
+            .await
+            .expect("start");
+        let handle = scheduler.handle();
+        let mut jobs = Vec::new();
+        for i in 0..n {
+            let id = job(&format!("j{i}"));
+            let keypair = StaticKeypair::generate_from_os();
+            launcher.will_answer(&id, *keypair.public().as_bytes());
+            handle.launch(spec(&id)).await.expect("launch");
+            jobs.push((id, keypair));
+        }
+        wait_for(|| handle.stats().launched == n as u64).await;
+        Self { scheduler, jobs }
+    }
+
+    pub fn client(&self, i: usize) -> ClientConfig {
+        ClientConfig::new(
+            self.scheduler.local_addr(),
+            self.scheduler.public_key(),
+            self.jobs[i].0.clone(),
+        )
+    }
+}
+
+/// Polls `cond` every 10 ms for up to 10 s.
+pub async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached within 10 s");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the job channel over real loopback sockets and real child processes.
+
+mod support;
+
+mod bootstrap;
+mod exactly_once;
+mod restart;
+mod robustness;
+mod secrets;
