@@ -157,6 +157,9 @@ impl FromStr for WorkflowId {
     }
 }
 
+/// Longest job id in its text form.
+pub const MAX_JOB_ID: usize = 255;
+
 /// One submission of one task instance: `~owner/workflow//cycle/task/NN`, Cylc 8's job id.
 ///
 /// Shared behind an `Arc`: job ids are cloned into every event, verdict and map key.
@@ -186,6 +189,15 @@ impl JobId {
         })?;
         if !(1..=99).contains(&submit) {
             return Err(IdError::SubmitNumber);
+        }
+        // The wire carries a job id as a short string (SPEC.md §5.2).
+        let len = workflow.to_string().len() + cycle.len() + task.len() + 6;
+        if len > MAX_JOB_ID {
+            return Err(IdError::Length {
+                what: "job id",
+                max: MAX_JOB_ID,
+                len,
+            });
         }
         Ok(Self(std::sync::Arc::new(JobIdParts {
             workflow,
@@ -303,6 +315,11 @@ mod tests {
         assert!(JobId::new(wf(), "1234", "-climb", 1).is_err());
         assert!(JobId::new(wf(), "12 34", "climb", 1).is_err());
         assert_eq!(JobId::new(wf(), "1", "climb", 0), Err(IdError::SubmitNumber));
+        let long = WorkflowId::new(&"a".repeat(32), &"w".repeat(128)).expect("valid");
+        assert!(matches!(
+            JobId::new(long, &"1".repeat(32), &"t".repeat(64), 1),
+            Err(IdError::Length { what: "job id", .. })
+        ));
     }
 
     #[test]

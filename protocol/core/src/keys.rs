@@ -191,6 +191,15 @@ impl StaticKeypair {
         Self { secret, public }
     }
 
+    /// A keypair from secret bytes the caller already holds (test vectors; keys derived in
+    /// memory). The scheduler and the reference job never load keys from storage.
+    #[must_use]
+    pub fn from_secret(secret: Zeroizing<[u8; KEY_LEN]>) -> Self {
+        let secret = x25519_dalek::StaticSecret::from(*secret);
+        let public = PublicKey(x25519_dalek::PublicKey::from(&secret).to_bytes());
+        Self { secret, public }
+    }
+
     /// Makes a keypair from the operating system's random source.
     #[must_use]
     pub fn generate_from_os() -> Self {

@@ -82,14 +82,14 @@ pub struct ClientReport {
     pub connections: u64,
 }
 
+/// An established job connection: the socket, its frame buffer and the Noise transport.
+pub type Connection = (TcpStream, FrameReader, Transport);
+
 /// Connects and completes the IK handshake.
 ///
 /// # Errors
 /// [`ConnError`] for a refused connection, timeout or failed handshake.
-pub async fn connect(
-    config: &ClientConfig,
-    keypair: &StaticKeypair,
-) -> Result<(TcpStream, FrameReader, Transport), ConnError> {
+pub async fn connect(config: &ClientConfig, keypair: &StaticKeypair) -> Result<Connection, ConnError> {
     with_timeout(config.connect_timeout, async {
         let mut stream = TcpStream::connect(config.address).await?;
         stream.set_nodelay(true)?;
@@ -125,12 +125,11 @@ pub async fn run_job(
     let mut backoff = config.backoff;
     while !core.is_idle() {
         let outcome = match connect(config, keypair).await {
-            Ok((stream, reader, transport)) => {
+            Ok(mut connection) => {
                 report.connections += 1;
                 failures = 0;
                 backoff = config.backoff;
-                core.handle_connected();
-                pump(&mut core, stream, reader, transport, &mut report).await
+                deliver(&mut core, &mut connection, &mut report).await
             }
             Err(err) => Err(err),
         };
@@ -155,14 +154,16 @@ pub async fn run_job(
 }
 
 /// Drives one connection until the core is idle (`Ok(Ok)`), the scheduler refuses a message
-/// (`Ok(Err)`), or the connection fails (`Err`).
-async fn pump(
+/// (`Ok(Err)`), or the connection fails (`Err`). The caller handles the disconnect.
+///
+/// # Errors
+/// [`ConnError`] when the connection fails.
+pub async fn deliver(
     core: &mut JobCore,
-    mut stream: TcpStream,
-    mut reader: FrameReader,
-    mut transport: Transport,
+    (stream, reader, transport): &mut Connection,
     report: &mut ClientReport,
 ) -> Result<Result<(), JobClientError>, ConnError> {
+    core.handle_connected();
     let mut plain = Vec::with_capacity(128);
     let mut sealed = Vec::with_capacity(128);
     let mut out = Vec::with_capacity(1024);
@@ -192,7 +193,7 @@ async fn pump(
             return Ok(Ok(()));
         }
         if core.unacked() > 0 {
-            reader.fill(&mut stream).await?;
+            reader.fill(stream).await?;
         }
     }
 }

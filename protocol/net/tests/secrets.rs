@@ -39,7 +39,7 @@ async fn the_scheduler_private_key_appears_in_no_file_it_writes() {
     let handle = scheduler.handle();
     let job_key = StaticKeypair::generate_from_os();
     let job_secret = job_key.secret_bytes();
-    launcher.will_answer(&job("a"), *job_key.public().as_bytes());
+    launcher.preset(&job("a"), *job_key.public().as_bytes());
     handle.launch(spec(&job("a"))).await.expect("launch");
     wait_for(|| handle.stats().launched == 1).await;
     let client = ClientConfig::new(scheduler.local_addr(), public, job("a"));

@@ -3,16 +3,15 @@
 
 pub mod killer;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol_core::scheduler::{JobSpec, SchedulerConfig};
 use protocol_core::wire::OutputName;
 use protocol_core::{JobId, StaticKeypair, WorkflowId};
-use protocol_net::launcher::{LaunchFailure, LaunchFuture, Launched};
-use protocol_net::{ClientConfig, Launcher, Scheduler, ServerConfig};
+use protocol_net::{ClientConfig, Scheduler, ServerConfig};
 
 pub fn workflow() -> WorkflowId {
     WorkflowId::new("alice", "wf").expect("valid")
@@ -35,31 +34,7 @@ pub fn config(dir: &Path) -> ServerConfig {
     ServerConfig::new(core, "127.0.0.1:0".parse().expect("addr"), dir.join("events.jsonl"))
 }
 
-/// Launches nothing: answers each offer with the public key the test registered for the job.
-#[derive(Default, Clone)]
-pub struct KeyLauncher {
-    keys: Arc<Mutex<BTreeMap<JobId, [u8; 32]>>>,
-}
-
-impl KeyLauncher {
-    pub fn will_answer(&self, job: &JobId, key: [u8; 32]) {
-        self.keys.lock().expect("lock").insert(job.clone(), key);
-    }
-}
-
-impl Launcher for KeyLauncher {
-    fn launch(&self, offer: protocol_core::bootstrap::Offer, _deadline: Duration) -> LaunchFuture {
-        let key = self.keys.lock().expect("lock").get(&offer.job).copied();
-        Box::pin(async move {
-            let key = key.ok_or(LaunchFailure::Timeout(Duration::ZERO))?;
-            Ok(Launched {
-                key,
-                channel: None,
-                process: None,
-            })
-        })
-    }
-}
+pub use protocol_net::launcher::PresetKeyLauncher as KeyLauncher;
 
 /// A scheduler with `n` jobs registered through a [`KeyLauncher`].
 pub struct Running {
@@ -78,7 +53,7 @@ impl Running {
         for i in 0..n {
             let id = job(&format!("j{i}"));
             let keypair = StaticKeypair::generate_from_os();
-            launcher.will_answer(&id, *keypair.public().as_bytes());
+            launcher.preset(&id, *keypair.public().as_bytes());
             handle.launch(spec(&id)).await.expect("launch");
             jobs.push((id, keypair));
         }
