@@ -4,6 +4,8 @@ pub mod audit;
 pub mod authz;
 pub mod demo;
 pub mod job;
+pub mod lint;
+pub mod report;
 pub mod scheduler;
 
 /// How a command ended, when it ended without an error.
