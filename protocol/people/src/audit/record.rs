@@ -1,0 +1,261 @@
+//! Audit records and their human form.
+//!
+//! ```text
+//! 2026-11-22T10:00:00Z User jacintar stopped atmosphere_stage.clouds.climb.1234
+//! 2026-11-22T10:00:00Z User jacintar raised privileges to execute
+//! 2026-11-22T10:00:00Z User mallory was denied trigger on atmosphere_stage.clouds (negated)
+//! ```
+//!
+//! Every variable field goes through [`escape`] (check `audit-escaping`): only
+//! `[A-Za-z0-9._-/:~@+%=,]` pass as they are; a backslash becomes `\\`, other ASCII `\xHH`
+//! (`\n`, `\r`, `\t` by name), anything else `\u{HHHH}`. So no field can end a line, fake a
+//! field boundary with a space, or hide text behind Unicode line separators (U+2028/9),
+//! NEL (U+0085) or bidirectional controls, and the escaping is reversible.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use protocol_core::ids::{Owner, WorkflowId};
+use protocol_core::time::Millis;
+
+use super::time::rfc3339;
+use crate::authz::Decision;
+use crate::ops::{Level, Operation};
+use crate::session::{Audience, SessionId};
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// An authenticated user.
+    User(Owner),
+    /// A name someone typed (a failed login): untrusted text.
+    Claimed(String),
+    /// A request whose token did not authenticate.
+    Unauthenticated,
+}
+
+/// Whether the attempt was let through.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Allowed: the effect follows this record.
+    Allowed,
+    /// Denied, with a short reason code (`not-granted`, `bad-credentials`…).
+    Denied {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// The outcome of an authorisation decision.
+    #[must_use]
+    pub fn of(decision: &Decision) -> Self {
+        match decision {
+            Decision::Allow(_) => Self::Allowed,
+            Decision::Deny(r) => Self::Denied {
+                reason: r.code().to_owned(),
+            },
+        }
+    }
+}
+
+/// What was attempted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AuditEvent {
+    /// An operation on a workflow (or on part of it: `target` is e.g. `climb.1234`).
+    Operation {
+        /// The operation.
+        op: Operation,
+        /// The workflow.
+        workflow: WorkflowId,
+        /// Task, cycle point, job… within the workflow, as the request named it (untrusted).
+        target: Option<String>,
+        /// Allowed or denied.
+        outcome: Outcome,
+    },
+    /// Raising a session's privileges.
+    Elevation {
+        /// The level asked for.
+        to: Level,
+        /// Allowed or denied.
+        outcome: Outcome,
+    },
+    /// Logging in.
+    Login {
+        /// Where.
+        audience: Audience,
+        /// Allowed or denied.
+        outcome: Outcome,
+    },
+    /// Logging out.
+    Logout {
+        /// Which session.
+        session: SessionId,
+    },
+    /// A defender revoked a session.
+    Revocation {
+        /// Which session.
+        session: SessionId,
+    },
+}
+
+/// One audit record: when, who, what.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuditRecord {
+    /// When (from the caller's clock).
+    pub at: Millis,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub event: AuditEvent,
+}
+
+/// Escapes an untrusted field so it is one visible token on one line.
+#[must_use]
+pub fn escape(s: &str) -> Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-/:~@+%=,".contains(c);
+    if s.chars().all(plain) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if plain(c) => out.push(c),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl AuditRecord {
+    /// The human line, without a newline. `escaped: false` is the weakened form, used only
+    /// when `audit-escaping` is removed.
+    #[must_use]
+    pub fn render(&self, escaped: bool) -> String {
+        let f = |s: &str| -> String { if escaped { escape(s).into_owned() } else { s.to_owned() } };
+        let who = match &self.actor {
+            Actor::User(u) => format!("User {}", f(u.as_str())),
+            Actor::Claimed(name) => format!("User {}", f(name)),
+            Actor::Unauthenticated => "An unauthenticated client".to_owned(),
+        };
+        let denied = |o: &Outcome| match o {
+            Outcome::Allowed => None,
+            Outcome::Denied { reason } => Some(f(reason)),
+        };
+        let what = match &self.event {
+            AuditEvent::Operation {
+                op,
+                workflow,
+                target,
+                outcome,
+            } => {
+                let mut t = format!("{}.{}", f(workflow.owner().as_str()), f(workflow.name()));
+                if let Some(target) = target {
+                    t.push('.');
+                    t.push_str(&f(target));
+                }
+                match denied(outcome) {
+                    None => format!("{} {t}", op.past_tense()),
+                    Some(r) => format!("was denied {op} on {t} ({r})"),
+                }
+            }
+            AuditEvent::Elevation { to, outcome } => match denied(outcome) {
+                None => format!("raised privileges to {to}"),
+                Some(r) => format!("was refused privileges to {to} ({r})"),
+            },
+            AuditEvent::Login { audience, outcome } => match denied(outcome) {
+                None => format!("logged in to {}", f(audience.as_str())),
+                Some(r) => format!("failed to log in to {} ({r})", f(audience.as_str())),
+            },
+            AuditEvent::Logout { session } => format!("logged out of session {session}"),
+            AuditEvent::Revocation { session } => format!("revoked session {session}"),
+        };
+        format!("{} {who} {what}", rfc3339(self.at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jacintar() -> Actor {
+        Actor::User(Owner::new("jacintar").expect("valid"))
+    }
+
+    fn clouds() -> WorkflowId {
+        WorkflowId::new("atmosphere_stage", "clouds").expect("valid")
+    }
+
+    const AT: Millis = Millis(1_795_341_600_000);
+
+    #[test]
+    fn an_allowed_stop_reads_as_in_seed_001() {
+        let r = AuditRecord {
+            at: AT,
+            actor: jacintar(),
+            event: AuditEvent::Operation {
+                op: Operation::Stop,
+                workflow: clouds(),
+                target: Some("climb.1234".into()),
+                outcome: Outcome::Allowed,
+            },
+        };
+        assert_eq!(
+            r.render(true),
+            "2026-11-22T10:00:00Z User jacintar stopped atmosphere_stage.clouds.climb.1234"
+        );
+    }
+
+    #[test]
+    fn elevation_and_denial_lines_read_plainly() {
+        let up = AuditRecord {
+            at: AT,
+            actor: jacintar(),
+            event: AuditEvent::Elevation {
+                to: Level::Execute,
+                outcome: Outcome::Allowed,
+            },
+        };
+        assert_eq!(
+            up.render(true),
+            "2026-11-22T10:00:00Z User jacintar raised privileges to execute"
+        );
+        let no = AuditRecord {
+            at: AT,
+            actor: Actor::User(Owner::new("mallory").expect("valid")),
+            event: AuditEvent::Operation {
+                op: Operation::Trigger,
+                workflow: clouds(),
+                target: None,
+                outcome: Outcome::Denied {
+                    reason: "not-granted".into(),
+                },
+            },
+        };
+        assert_eq!(
+            no.render(true),
+            "2026-11-22T10:00:00Z User mallory was denied trigger on atmosphere_stage.clouds (not-granted)"
+        );
+    }
+
+    #[test]
+    fn escaping_leaves_no_line_breaks_spaces_or_invisible_controls() {
+        let nasty = "a\nb\rc d\u{2028}e\u{2029}f\u{85}g\u{202e}h\\i\u{1b}[31m\0";
+        let e = escape(nasty);
+        assert_eq!(
+            e,
+            "a\\nb\\rc\\x20d\\u{2028}e\\u{2029}f\\u{0085}g\\u{202e}h\\\\i\\x1b\\x5b31m\\x00"
+        );
+        assert!(e.chars().all(|c| c.is_ascii_graphic()));
+        assert_eq!(escape("climb.1234"), Cow::Borrowed("climb.1234"));
+    }
+}

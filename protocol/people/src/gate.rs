@@ -1,0 +1,263 @@
+//! Putting the cores together so that "write the record, then act" is the only way through.
+//!
+//! [`Gate::authorize`] authenticates the token, resolves groups, decides, appends the audit
+//! record (allowed or denied) and only then hands out a [`Permit`], the one value an effect
+//! should demand. [`Gate::elevate`] records the elevation before applying it, and
+//! [`Gate::login`] records a login before the token leaves. If the record cannot be made
+//! durable, nothing happens.
+
+use std::fmt;
+
+use protocol_core::ids::{Owner, WorkflowId};
+use protocol_core::time::Millis;
+use rand_core::CryptoRngCore;
+
+use crate::audit::{Actor, AuditError, AuditEvent, AuditRecord, AuditSink, Outcome, Receipt};
+use crate::authz::{Authorizer, Decision, DenyReason};
+use crate::groups::{GroupError, GroupProvider};
+use crate::ops::{Level, Operation};
+use crate::session::{Audience, AuthSession, SessionError, SessionManager, Token};
+
+/// Leave to perform one operation: made only after its audit record is durable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Permit {
+    user: Owner,
+    workflow: WorkflowId,
+    op: Operation,
+    receipt: Receipt,
+}
+
+impl Permit {
+    /// Who may act.
+    #[must_use]
+    pub const fn user(&self) -> &Owner {
+        &self.user
+    }
+
+    /// On which workflow.
+    #[must_use]
+    pub const fn workflow(&self) -> &WorkflowId {
+        &self.workflow
+    }
+
+    /// Which operation.
+    #[must_use]
+    pub const fn op(&self) -> Operation {
+        self.op
+    }
+
+    /// The audit record that allowed it.
+    pub const fn receipt(&self) -> Receipt {
+        self.receipt
+    }
+}
+
+/// Why a request through the gate did not go ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum GateError {
+    /// The token or password was refused (recorded).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Group membership could not be established (recorded as a denial).
+    #[error(transparent)]
+    Groups(#[from] GroupError),
+    /// The policy refused (recorded).
+    #[error("denied: {0}")]
+    Denied(Decision),
+    /// The audit record could not be made durable, so nothing was done.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// A request to perform an operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The session's token.
+    pub token: &'a Token,
+    /// Where it is presented.
+    pub audience: &'a Audience,
+    /// The workflow.
+    pub workflow: &'a WorkflowId,
+    /// The operation.
+    pub op: Operation,
+    /// Task, cycle point… within the workflow (untrusted; escaped in the log).
+    pub target: Option<&'a str>,
+}
+
+/// The sessions, the authoriser, group lookup and the audit log of one gateway.
+pub struct Gate<'a, G: GroupProvider + ?Sized, S: AuditSink> {
+    /// Sessions.
+    pub sessions: &'a mut SessionManager,
+    /// The authoriser.
+    pub authorizer: &'a Authorizer,
+    /// Group lookup.
+    pub groups: &'a G,
+    /// The audit log.
+    pub audit: &'a mut S,
+}
+
+impl<G: GroupProvider + ?Sized, S: AuditSink> fmt::Debug for Gate<'_, G, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
+    fn record(&mut self, at: Millis, actor: Actor, event: AuditEvent) -> Result<Receipt, AuditError> {
+        self.audit.append(&AuditRecord { at, actor, event })
+    }
+
+    /// Records an attempt that has no effect to follow (a refusal).
+    fn note(&mut self, at: Millis, actor: Actor, event: AuditEvent) -> Result<(), AuditError> {
+        self.record(at, actor, event).map(drop)
+    }
+
+    /// Logs in; the token is returned only after the login is recorded.
+    ///
+    /// # Errors
+    /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
+    pub fn login(
+        &mut self,
+        now: Millis,
+        user: &str,
+        password: &str,
+        audience: &Audience,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Token, AuthSession), GateError> {
+        match self.sessions.login(now, user, password, audience, rng) {
+            Ok((token, session)) => {
+                let event = AuditEvent::Login {
+                    audience: audience.clone(),
+                    outcome: Outcome::Allowed,
+                };
+                let recorded = self.note(now, Actor::User(session.user.clone()), event);
+                if let Err(e) = recorded {
+                    // The token never leaves, so the session must not outlive the failure.
+                    let _ = self.sessions.revoke(session.id);
+                    return Err(e.into());
+                }
+                Ok((token, session))
+            }
+            Err(e) => {
+                let outcome = Outcome::Denied {
+                    reason: e.code().to_owned(),
+                };
+                let event = AuditEvent::Login {
+                    audience: audience.clone(),
+                    outcome,
+                };
+                self.note(now, Actor::Claimed(user.to_owned()), event)?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Re-authenticates and elevates: records the attempt, then applies it.
+    ///
+    /// # Errors
+    /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
+    pub fn elevate(
+        &mut self,
+        now: Millis,
+        token: &Token,
+        audience: &Audience,
+        password: &str,
+        to: Level,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Token, AuthSession), GateError> {
+        let actor = match self.sessions.peek(now, token, audience) {
+            Ok(s) => Actor::User(s.user),
+            Err(e) => {
+                let outcome = Outcome::Denied {
+                    reason: e.code().to_owned(),
+                };
+                self.note(now, Actor::Unauthenticated, AuditEvent::Elevation { to, outcome })?;
+                return Err(e.into());
+            }
+        };
+        match self.sessions.check_elevation(now, token, audience, password, to) {
+            Ok(pending) => {
+                let _receipt = self.record(
+                    now,
+                    actor,
+                    AuditEvent::Elevation {
+                        to,
+                        outcome: Outcome::Allowed,
+                    },
+                )?;
+                Ok(self.sessions.apply_elevation(now, &pending, rng)?)
+            }
+            Err(e) => {
+                let outcome = Outcome::Denied {
+                    reason: e.code().to_owned(),
+                };
+                self.note(now, actor, AuditEvent::Elevation { to, outcome })?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Authenticates, decides and records a request; a [`Permit`] means "act now".
+    ///
+    /// # Errors
+    /// [`GateError::Session`], [`GateError::Groups`] or [`GateError::Denied`] (each recorded),
+    /// or [`GateError::Audit`].
+    pub fn authorize(&mut self, now: Millis, req: &Request<'_>) -> Result<Permit, GateError> {
+        let event = |outcome| AuditEvent::Operation {
+            op: req.op,
+            workflow: req.workflow.clone(),
+            target: req.target.map(str::to_owned),
+            outcome,
+        };
+        let session = match self.sessions.authenticate(now, req.token, req.audience) {
+            Ok(s) => s,
+            Err(e) => {
+                let outcome = Outcome::Denied {
+                    reason: e.code().to_owned(),
+                };
+                self.note(now, Actor::Unauthenticated, event(outcome))?;
+                return Err(e.into());
+            }
+        };
+        let actor = Actor::User(session.user.clone());
+        let resolved = self
+            .groups
+            .person(&session.user)
+            .and_then(|p| self.groups.workflow(req.workflow).map(|w| (p, w)));
+        let (person, workflow) = match resolved {
+            Ok(pw) => pw,
+            Err(e) => {
+                self.note(
+                    now,
+                    actor,
+                    event(Outcome::Denied {
+                        reason: "group-lookup-failed".into(),
+                    }),
+                )?;
+                return Err(e.into());
+            }
+        };
+        let decision = self.authorizer.decide(&person, &workflow, req.op, session.level);
+        let receipt = self.record(now, actor, event(Outcome::of(&decision)))?;
+        match decision {
+            Decision::Allow(_) => Ok(Permit {
+                user: session.user,
+                workflow: req.workflow.clone(),
+                op: req.op,
+                receipt,
+            }),
+            Decision::Deny(reason) => Err(GateError::Denied(Decision::Deny(reason))),
+        }
+    }
+}
+
+/// Shorthand for the reason inside a [`GateError::Denied`].
+#[must_use]
+pub fn deny_reason(e: &GateError) -> Option<&DenyReason> {
+    match e {
+        GateError::Denied(Decision::Deny(r)) => Some(r),
+        _ => None,
+    }
+}
