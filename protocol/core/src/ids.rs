@@ -286,7 +286,16 @@ macro_rules! serde_via_string {
     };
 }
 
+impl FromStr for Owner {
+    type Err = IdError;
+
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::new(s)
+    }
+}
+
 serde_via_string!(JobId);
+serde_via_string!(Owner);
 serde_via_string!(WorkflowId);
 
 #[cfg(test)]

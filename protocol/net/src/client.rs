@@ -90,10 +90,32 @@ pub type Connection = (TcpStream, FrameReader, Transport);
 /// # Errors
 /// [`ConnError`] for a refused connection, timeout or failed handshake.
 pub async fn connect(config: &ClientConfig, keypair: &StaticKeypair) -> Result<Connection, ConnError> {
-    with_timeout(config.connect_timeout, async {
-        let mut stream = TcpStream::connect(config.address).await?;
+    connect_to(
+        config.address,
+        &config.scheduler_key,
+        &config.workflow,
+        keypair,
+        config.connect_timeout,
+    )
+    .await
+}
+
+/// Connects to a scheduler as any peer (a job, or a UI server with a registered client key)
+/// and completes the IK handshake.
+///
+/// # Errors
+/// [`ConnError`] for a refused connection, timeout or failed handshake.
+pub async fn connect_to(
+    address: SocketAddr,
+    scheduler_key: &PublicKey,
+    workflow: &WorkflowId,
+    keypair: &StaticKeypair,
+    timeout: Duration,
+) -> Result<Connection, ConnError> {
+    with_timeout(timeout, async {
+        let mut stream = TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
-        let mut initiator = Initiator::new(keypair, &config.scheduler_key, &prologue(&config.workflow))?;
+        let mut initiator = Initiator::new(keypair, scheduler_key, &prologue(workflow))?;
         let first = initiator.write_first()?;
         let mut out = Vec::with_capacity(first.len() + 2);
         push_frame(&mut out, &first)?;

@@ -3,6 +3,7 @@
 mod support;
 
 mod bootstrap;
+mod commands;
 mod exactly_once;
 mod restart;
 mod robustness;

@@ -5,6 +5,7 @@
 //! facts it produces with [`SchedulerCore::poll_event`]. It owns no socket, clock or random
 //! source, and its state is `Clone + Eq + Hash`, so the model checker explores this very code.
 
+mod clients;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use blake2::{Blake2s256, Digest};
 
+pub use clients::{ClientRegistrationError, WorkflowControl};
 pub use types::{
     Accepted, Event, JobSpec, JobState, LaunchError, RESERVED_OUTPUTS, RegistrationError, Rejected, RevokeReason,
     TransitionError,
@@ -21,7 +23,7 @@ use crate::checks::{Check, Defences, Flaw};
 use crate::ids::{JobId, WorkflowId};
 use crate::keys::{KEY_LEN, PublicKey, validate_public_key};
 use crate::time::Millis;
-use crate::wire::{JobBody, JobMessage, Message, OutputName};
+use crate::wire::{ClientCommand, JobBody, JobMessage, Message, OutputName};
 
 /// Digest of an accepted message, kept to recognise faithful retransmissions.
 type MessageDigest = [u8; 16];
@@ -110,9 +112,11 @@ impl JobRecord {
 /// A handshake the core let through.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Session {
-    /// The job bound to the key (`None` only under [`Flaw::IdentityFromClaim`], which lets
-    /// unregistered keys in).
+    /// The job bound to the key (`None` for a UI server's key, and under
+    /// [`Flaw::IdentityFromClaim`], which lets unregistered keys in).
     pub job: Option<JobId>,
+    /// The owner whose UI server holds the key, for a client key.
+    pub client: Option<crate::ids::Owner>,
     /// Only in builds without `empty-first-payload`: what acting on the first payload gave.
     pub first_payload: Option<Result<Accepted, Rejected>>,
 }
@@ -124,12 +128,17 @@ pub struct SchedulerCore {
     defences: Defences,
     registry: BTreeMap<PublicKey, Binding>,
     jobs: BTreeMap<JobId, JobRecord>,
+    clients: BTreeMap<PublicKey, clients::ClientRecord>,
+    control: WorkflowControl,
     events: VecDeque<Event>,
 }
 
 fn digest(message: &JobMessage) -> MessageDigest {
-    let bytes = Message::Job(message.clone()).to_bytes();
-    let full = Blake2s256::digest(&bytes);
+    digest_bytes(&Message::Job(message.clone()).to_bytes())
+}
+
+fn digest_bytes(bytes: &[u8]) -> MessageDigest {
+    let full = Blake2s256::digest(bytes);
     let mut out = [0u8; 16];
     out.copy_from_slice(&full[..16]);
     out
@@ -150,6 +159,8 @@ impl SchedulerCore {
             defences,
             registry: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            control: WorkflowControl::default(),
             events: VecDeque::new(),
         }
     }
@@ -366,13 +377,29 @@ impl SchedulerCore {
                 return Err(Rejected::RevokedKey { job: b.job.clone() });
             }
             Some(b) => b.job.clone(),
-            None if self.defences.has_flaw(Flaw::IdentityFromClaim) => {
-                return Ok(Session {
-                    job: None,
-                    first_payload: None,
-                });
+            None => {
+                if let Some(client) = self.clients.get(peer) {
+                    if client.status == KeyStatus::Revoked && self.defences.is_on(Check::AuthenticatedKey) {
+                        return Err(Rejected::RevokedClient {
+                            client: client.owner.clone(),
+                        });
+                    }
+                    // A UI server never needs a first payload either; it was refused above.
+                    return Ok(Session {
+                        job: None,
+                        client: Some(client.owner.clone()),
+                        first_payload: None,
+                    });
+                }
+                if self.defences.has_flaw(Flaw::IdentityFromClaim) {
+                    return Ok(Session {
+                        job: None,
+                        client: None,
+                        first_payload: None,
+                    });
+                }
+                return Err(Rejected::UnknownKey(*peer));
             }
-            None => return Err(Rejected::UnknownKey(*peer)),
         };
         if self.defences.has_flaw(Flaw::DedupBySession)
             && let Some(record) = self.jobs.get_mut(&job)
@@ -385,6 +412,7 @@ impl SchedulerCore {
         });
         Ok(Session {
             job: Some(job),
+            client: None,
             first_payload,
         })
     }
@@ -396,6 +424,9 @@ impl SchedulerCore {
     /// The [`Rejected`] variant of the first check that failed.
     pub fn handle_message(&mut self, now: Millis, peer: &PublicKey, message: Message) -> Result<Accepted, Rejected> {
         let _ = now;
+        if self.clients.contains_key(peer) {
+            return self.handle_client_message(peer, message);
+        }
         let job = self.authenticate(peer, &message)?;
         let Message::Job(message) = message else {
             let state = self.jobs.get(&job).map_or(JobState::LaunchFailed, |r| r.state);
@@ -583,6 +614,29 @@ impl SchedulerCore {
                 reason: RevokeReason::Terminal,
                 ..
             } => {}
+            Event::ClientRegistered { client, key } => {
+                let _ = self.register_client(*key.as_bytes(), client.clone());
+            }
+            Event::ClientRevoked { key } => {
+                self.revoke_client(key);
+            }
+            Event::Commanded {
+                key,
+                client,
+                actor,
+                op,
+                target,
+                seq,
+            } => {
+                let command = ClientCommand {
+                    seq: *seq,
+                    actor: actor.clone(),
+                    op: *op,
+                    target: target.clone(),
+                };
+                let digest = digest_bytes(&Message::Command(command.clone()).to_bytes());
+                self.apply_command(key, client, &command, digest);
+            }
         }
         self.events.clear();
     }

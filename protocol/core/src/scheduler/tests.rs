@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::ClientRegistrationError;
 use super::*;
 use crate::Owner;
 use crate::keys::{LOW_ORDER_POINTS, StaticKeypair};
@@ -452,6 +453,137 @@ fn restoring_from_the_event_log_rebuilds_the_same_state() {
         restored.handle_message(T0, &ka, msg(&a, 3, JobBody::Heartbeat)),
         Err(Rejected::RevokedKey { job: a })
     );
+}
+
+fn command(seq: u64, op: CommandOp, target: &str) -> Message {
+    Message::Command(ClientCommand {
+        seq,
+        actor: Owner::new("jacintar").expect("valid"),
+        op,
+        target: target.into(),
+    })
+}
+
+fn with_ui_server() -> (Fixture, PublicKey) {
+    let mut f = fixture();
+    let key = StaticKeypair::generate_from_os().public();
+    f.core
+        .register_client(*key.as_bytes(), Owner::new("alice").expect("valid"))
+        .expect("client");
+    (f, key)
+}
+
+#[test]
+fn commands_from_a_registered_ui_server_take_effect_on_behalf_of_the_acting_person() {
+    let (mut f, ui) = with_ui_server();
+    f.core.poll_event();
+    let session = f.core.handle_handshake(T0, &ui, &[]).expect("client handshake");
+    assert_eq!(session.client, Some(Owner::new("alice").expect("valid")));
+    assert_eq!(
+        f.core.handle_message(T0, &ui, command(1, CommandOp::Hold, "1/a")),
+        Ok(Accepted::Command {
+            client: Owner::new("alice").expect("valid"),
+            seq: 1
+        })
+    );
+    f.core
+        .handle_message(T0, &ui, command(2, CommandOp::Pause, "*"))
+        .expect("pause");
+    assert!(f.core.control().paused && f.core.control().held.contains("1/a"));
+    let events: Vec<Event> = std::iter::from_fn(|| f.core.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Commanded { actor, op: CommandOp::Hold, .. } if actor.as_str() == "jacintar"))
+    );
+}
+
+#[test]
+fn a_job_message_sent_with_a_ui_server_key_is_refused() {
+    let (mut f, ui) = with_ui_server();
+    let a = f.a.clone();
+    let verdict = f.core.handle_message(T0, &ui, msg(&a, 1, JobBody::Started));
+    assert!(
+        matches!(verdict, Err(Rejected::JobMessageFromClient { .. })),
+        "{verdict:?}"
+    );
+    assert_eq!(f.core.job(&a).map(JobRecord::state), Some(JobState::Submitted));
+}
+
+#[test]
+fn ui_server_commands_are_sequenced_deduplicated_and_checked_for_targets() {
+    let (mut f, ui) = with_ui_server();
+    f.core
+        .handle_message(T0, &ui, command(1, CommandOp::Hold, "1/a"))
+        .expect("hold");
+    assert!(matches!(
+        f.core.handle_message(T0, &ui, command(1, CommandOp::Hold, "1/a")),
+        Ok(Accepted::CommandDuplicate { .. })
+    ));
+    assert!(matches!(
+        f.core.handle_message(T0, &ui, command(1, CommandOp::Release, "1/a")),
+        Err(Rejected::ClientSequence {
+            expected: 2,
+            got: 1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        f.core.handle_message(T0, &ui, command(5, CommandOp::Release, "1/a")),
+        Err(Rejected::ClientSequence { got: 5, .. })
+    ));
+    assert!(matches!(
+        f.core.handle_message(T0, &ui, command(2, CommandOp::Kill, "9/zzz")),
+        Err(Rejected::UnknownTarget { .. })
+    ));
+    assert_eq!(f.core.control().commands, 1);
+}
+
+#[test]
+fn a_revoked_ui_server_is_refused_at_handshake_and_message() {
+    let (mut f, ui) = with_ui_server();
+    assert!(f.core.revoke_client(&ui));
+    assert!(matches!(
+        f.core.handle_handshake(T0, &ui, &[]),
+        Err(Rejected::RevokedClient { .. })
+    ));
+    assert!(matches!(
+        f.core.handle_message(T0, &ui, command(1, CommandOp::Stop, "*")),
+        Err(Rejected::RevokedClient { .. })
+    ));
+    assert!(!f.core.control().stopping);
+}
+
+#[test]
+fn ui_server_keys_are_validated_and_unique_across_jobs_and_clients() {
+    let mut f = fixture();
+    let alice = Owner::new("alice").expect("valid");
+    assert!(matches!(
+        f.core.register_client(LOW_ORDER_POINTS[1], alice.clone()),
+        Err(ClientRegistrationError::BadKey(_))
+    ));
+    assert_eq!(
+        f.core.register_client(*f.ka.as_bytes(), alice),
+        Err(ClientRegistrationError::DuplicateKey)
+    );
+}
+
+#[test]
+fn restoring_from_the_event_log_brings_back_ui_servers_and_their_commands() {
+    let (mut f, ui) = with_ui_server();
+    f.core
+        .handle_message(T0, &ui, command(1, CommandOp::Hold, "1/b"))
+        .expect("hold");
+    let log: Vec<Event> = std::iter::from_fn(|| f.core.poll_event()).collect();
+    let mut restored = SchedulerCore::new(SchedulerConfig::new(wf()));
+    for event in &log {
+        restored.restore(event);
+    }
+    assert_eq!(restored, f.core);
+    assert!(matches!(
+        restored.handle_message(T0, &ui, command(1, CommandOp::Hold, "1/b")),
+        Ok(Accepted::CommandDuplicate { .. })
+    ));
 }
 
 #[cfg(feature = "weaken")]

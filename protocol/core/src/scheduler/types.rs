@@ -6,9 +6,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Check;
-use crate::ids::JobId;
+use crate::ids::{JobId, Owner};
 use crate::keys::{KeyError, PublicKey};
-use crate::wire::{FailReason, JobBody, OutputName, RejectCode};
+use crate::wire::{CommandOp, FailReason, JobBody, OutputName, RejectCode};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -232,6 +232,37 @@ pub enum Rejected {
         /// Why.
         reason: TransitionError,
     },
+    /// A UI server's key was revoked (`authenticated-key`).
+    #[error("client key of {client}'s UI server has been revoked")]
+    RevokedClient {
+        /// The owner whose UI server held the key.
+        client: Owner,
+    },
+    /// A job message arrived on a UI server's key (`allowed-type`).
+    #[error("{client}'s UI server sent a job message")]
+    JobMessageFromClient {
+        /// The owner whose UI server sent it.
+        client: Owner,
+    },
+    /// A command's sequence number is not the next one, nor a faithful retransmission
+    /// (`fresh-sequence`).
+    #[error("{client}'s UI server: sequence {got}, expected {expected}")]
+    ClientSequence {
+        /// The owner whose UI server sent it.
+        client: Owner,
+        /// The next sequence number.
+        expected: u64,
+        /// The one received.
+        got: u64,
+    },
+    /// A command names nothing in this workflow (`valid-transition`).
+    #[error("{client}'s UI server: unknown target {target:?}")]
+    UnknownTarget {
+        /// The owner whose UI server sent it.
+        client: Owner,
+        /// The target named.
+        target: String,
+    },
 }
 
 impl Rejected {
@@ -239,12 +270,14 @@ impl Rejected {
     #[must_use]
     pub const fn check(&self) -> Check {
         match self {
-            Self::UnknownKey(_) | Self::RevokedKey { .. } => Check::AuthenticatedKey,
+            Self::UnknownKey(_) | Self::RevokedKey { .. } | Self::RevokedClient { .. } => Check::AuthenticatedKey,
             Self::NonEmptyFirstPayload { .. } | Self::MalformedFirstPayload => Check::EmptyFirstPayload,
             Self::IdentityMismatch { .. } => Check::BoundIdentity,
-            Self::SequenceGap { .. } | Self::ReplayedSequence { .. } => Check::FreshSequence,
-            Self::TypeNotAllowed { .. } => Check::AllowedType,
-            Self::InvalidTransition { .. } => Check::ValidTransition,
+            Self::SequenceGap { .. } | Self::ReplayedSequence { .. } | Self::ClientSequence { .. } => {
+                Check::FreshSequence
+            }
+            Self::TypeNotAllowed { .. } | Self::JobMessageFromClient { .. } => Check::AllowedType,
+            Self::InvalidTransition { .. } | Self::UnknownTarget { .. } => Check::ValidTransition,
         }
     }
 
@@ -253,7 +286,11 @@ impl Rejected {
     pub const fn code(&self) -> RejectCode {
         match self {
             Self::UnknownKey(_) => RejectCode::UnknownKey,
-            Self::RevokedKey { .. } => RejectCode::RevokedKey,
+            Self::RevokedKey { .. } | Self::RevokedClient { .. } => RejectCode::RevokedKey,
+            Self::JobMessageFromClient { .. } => RejectCode::TypeNotAllowed,
+            Self::ClientSequence { got, expected, .. } if *got > *expected => RejectCode::SequenceGap,
+            Self::ClientSequence { .. } => RejectCode::ReplayedSequence,
+            Self::UnknownTarget { .. } => RejectCode::InvalidTransition,
             Self::NonEmptyFirstPayload { .. } | Self::MalformedFirstPayload => RejectCode::TypeNotAllowed,
             Self::IdentityMismatch { .. } => RejectCode::IdentityMismatch,
             Self::SequenceGap { .. } => RejectCode::SequenceGap,
@@ -282,6 +319,20 @@ pub enum Accepted {
         /// Its sequence number.
         seq: u64,
     },
+    /// A UI server's command was applied and an [`Event::Commanded`] queued.
+    Command {
+        /// The owner whose UI server sent it.
+        client: Owner,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// A faithful retransmission of a command already applied.
+    CommandDuplicate {
+        /// The owner whose UI server sent it.
+        client: Owner,
+        /// Its sequence number.
+        seq: u64,
+    },
 }
 
 impl Accepted {
@@ -289,7 +340,10 @@ impl Accepted {
     #[must_use]
     pub const fn seq(&self) -> u64 {
         match self {
-            Self::New { seq, .. } | Self::Duplicate { seq, .. } => *seq,
+            Self::New { seq, .. }
+            | Self::Duplicate { seq, .. }
+            | Self::Command { seq, .. }
+            | Self::CommandDuplicate { seq, .. } => *seq,
         }
     }
 }
@@ -344,5 +398,32 @@ pub enum Event {
         job: JobId,
         /// Why.
         reason: RevokeReason,
+    },
+    /// A UI server's key was registered.
+    ClientRegistered {
+        /// The owner whose UI server it is.
+        client: Owner,
+        /// Its key.
+        key: PublicKey,
+    },
+    /// A UI server's key was revoked.
+    ClientRevoked {
+        /// The key.
+        key: PublicKey,
+    },
+    /// A command from a UI server was applied, on behalf of `actor`.
+    Commanded {
+        /// The UI server's key.
+        key: PublicKey,
+        /// The owner whose UI server sent it (authenticated by its key).
+        client: Owner,
+        /// The person the UI server authenticated and authorised.
+        actor: Owner,
+        /// The operation.
+        op: CommandOp,
+        /// Its target.
+        target: String,
+        /// The command's sequence number.
+        seq: u64,
     },
 }

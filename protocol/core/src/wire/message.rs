@@ -232,7 +232,8 @@ pub struct JobMessage {
 }
 
 /// Operations a UI server may ask a scheduler to perform (Cylc's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
 pub enum CommandOp {
     Hold = 1,

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use protocol_core::bootstrap::Offer;
 use protocol_core::scheduler::{Accepted, JobSpec, JobState, LaunchError, Rejected, SchedulerCore, Session};
+use protocol_core::scheduler::{ClientRegistrationError, WorkflowControl};
 use protocol_core::wire::{Message, Reply};
-use protocol_core::{JobId, Millis, PublicKey};
+use protocol_core::{JobId, Millis, Owner, PublicKey};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
@@ -58,6 +59,18 @@ pub(crate) enum CoreInput {
     Jobs {
         respond: oneshot::Sender<Vec<(JobId, JobState)>>,
     },
+    RegisterClient {
+        key: [u8; 32],
+        owner: Owner,
+        respond: oneshot::Sender<Result<PublicKey, ClientRegistrationError>>,
+    },
+    RevokeClient {
+        key: PublicKey,
+        respond: oneshot::Sender<bool>,
+    },
+    Control {
+        respond: oneshot::Sender<WorkflowControl>,
+    },
     /// Resolves once everything before it is durable.
     Sync {
         respond: oneshot::Sender<()>,
@@ -67,11 +80,18 @@ pub(crate) enum CoreInput {
 /// Tells a launch task whether its job's key was registered (the reason when not).
 pub(crate) type RegistrationVerdict = (oneshot::Sender<Result<(), String>>, Result<(), String>);
 
+/// Tells an operator whether a UI server's key was registered.
+pub(crate) type ClientVerdict = (
+    oneshot::Sender<Result<PublicKey, ClientRegistrationError>>,
+    Result<PublicKey, ClientRegistrationError>,
+);
+
 /// One group commit: bytes to append, then replies to release.
 pub(crate) struct Batch {
     pub bytes: Vec<u8>,
     pub replies: Vec<(mpsc::UnboundedSender<Reply>, Reply)>,
     pub verdicts: Vec<RegistrationVerdict>,
+    pub client_verdicts: Vec<ClientVerdict>,
     pub synced: Vec<oneshot::Sender<()>>,
 }
 
@@ -81,12 +101,17 @@ impl Batch {
             bytes: Vec::new(),
             replies: Vec::new(),
             verdicts: Vec::new(),
+            client_verdicts: Vec::new(),
             synced: Vec::new(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.bytes.is_empty() && self.replies.is_empty() && self.verdicts.is_empty() && self.synced.is_empty()
+        self.bytes.is_empty()
+            && self.replies.is_empty()
+            && self.verdicts.is_empty()
+            && self.client_verdicts.is_empty()
+            && self.synced.is_empty()
     }
 }
 
@@ -172,11 +197,11 @@ impl CoreTask {
 
     fn verdict(&mut self, conn: ConnId, seq: u64, verdict: Result<Accepted, Rejected>) {
         let reply = match verdict {
-            Ok(Accepted::New { .. }) => {
+            Ok(Accepted::New { .. } | Accepted::Command { .. }) => {
                 bump(&self.stats.accepted);
                 Reply::Ack { seq }
             }
-            Ok(Accepted::Duplicate { .. }) => {
+            Ok(Accepted::Duplicate { .. } | Accepted::CommandDuplicate { .. }) => {
                 bump(&self.stats.duplicates);
                 Reply::Ack { seq }
             }
@@ -264,6 +289,24 @@ impl CoreTask {
                 let _ = respond.send(self.core.jobs().map(|(id, r)| (id.clone(), r.state())).collect());
             }
             CoreInput::Sync { respond } => self.batch.synced.push(respond),
+            CoreInput::RegisterClient { key, owner, respond } => {
+                let result = self.core.register_client(key, owner);
+                if let Err(err) = &result {
+                    self.stats.refuse(err.check());
+                }
+                // Registered before any command from it can be accepted: rides in this batch.
+                self.batch.client_verdicts.push((respond, result));
+            }
+            CoreInput::RevokeClient { key, respond } => {
+                let revoked = self.core.revoke_client(&key);
+                if revoked {
+                    self.conns.retain(|_, c| c.peer != key);
+                }
+                let _ = respond.send(revoked);
+            }
+            CoreInput::Control { respond } => {
+                let _ = respond.send(self.core.control().clone());
+            }
         }
     }
 }
@@ -291,6 +334,9 @@ pub(crate) fn run_writer(
             let _ = tx.send(reply);
         }
         for (respond, verdict) in batch.verdicts {
+            let _ = respond.send(verdict);
+        }
+        for (respond, verdict) in batch.client_verdicts {
             let _ = respond.send(verdict);
         }
         for done in batch.synced {

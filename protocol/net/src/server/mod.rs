@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use protocol_core::bootstrap::Registration;
 use protocol_core::noise::prologue;
-use protocol_core::scheduler::{JobSpec, JobState, LaunchError, SchedulerConfig, SchedulerCore};
-use protocol_core::{Defences, JobId, PublicKey, StaticKeypair};
+use protocol_core::scheduler::{
+    ClientRegistrationError, JobSpec, JobState, LaunchError, SchedulerConfig, SchedulerCore, WorkflowControl,
+};
+use protocol_core::{Defences, JobId, Owner, PublicKey, StaticKeypair};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -89,6 +91,9 @@ pub enum ServerError {
     /// The core refused a launch.
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    /// The core refused a UI server's key.
+    #[error(transparent)]
+    Client(#[from] ClientRegistrationError),
     /// The server has stopped.
     #[error("the scheduler has stopped")]
     Stopped,
@@ -182,6 +187,34 @@ impl SchedulerHandle {
     /// [`ServerError::Stopped`].
     pub async fn jobs(&self) -> Result<Vec<(JobId, JobState)>, ServerError> {
         self.ask(|respond| CoreInput::Jobs { respond }).await
+    }
+
+    /// Registers the key of a UI server allowed to send commands on behalf of `owner`'s people.
+    /// Returns once the registration is durable.
+    ///
+    /// # Errors
+    /// [`ServerError::Client`] if the key is refused, [`ServerError::Stopped`].
+    pub async fn register_client(&self, key: PublicKey, owner: Owner) -> Result<PublicKey, ServerError> {
+        let key = *key.as_bytes();
+        Ok(self
+            .ask(|respond| CoreInput::RegisterClient { key, owner, respond })
+            .await??)
+    }
+
+    /// Revokes a UI server's key and closes its connections at once.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn revoke_client(&self, key: PublicKey) -> Result<bool, ServerError> {
+        self.ask(|respond| CoreInput::RevokeClient { key, respond }).await
+    }
+
+    /// What commands have done to the workflow (paused, stopping, held tasks).
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn control(&self) -> Result<WorkflowControl, ServerError> {
+        self.ask(|respond| CoreInput::Control { respond }).await
     }
 
     /// Resolves once everything the core has done so far is durable.
