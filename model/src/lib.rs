@@ -1,1 +1,13 @@
-//! Stateright models (in progress).
+//! Stateright models that drive the reference system's own sans-IO cores against a Dolev-Yao
+//! attacker: the properties they must keep, and the counterexamples the checker finds when a
+//! defence is removed.
+//!
+//! [`channel`] models the job key exchange and messaging with the real
+//! `protocol_core::scheduler::SchedulerCore` and `protocol_core::job::JobCore`; [`variants`]
+//! lists the weakened designs; [`run`] proves and searches; [`trace`] turns counterexamples
+//! into steps a person reads.
+
+pub mod channel;
+pub mod run;
+pub mod trace;
+pub mod variants;

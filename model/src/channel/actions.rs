@@ -1,0 +1,352 @@
+//! What can happen next, and what it does to the state: every step that touches the scheduler
+//! goes through the real core's `handle_*` functions.
+
+use protocol_core::Millis;
+use protocol_core::scheduler::{Accepted, Event, RevokeReason};
+use protocol_core::wire::{JobMessage, Message, Reply};
+use serde::Serialize;
+
+use super::ChannelModel;
+use super::state::{Body, Happening, KeySym, Link, Sender, State};
+
+/// One step of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Action {
+    /// A job's key reply reaches the scheduler on the bootstrap channel. For an honest job the
+    /// key is its own, unless the bootstrap is unauthenticated and the attacker substitutes
+    /// its key; for the compromised job the attacker picks any key it knows.
+    KeyReply {
+        /// The job.
+        job: u8,
+        /// The key in the reply.
+        key: KeySym,
+    },
+    /// Time passes beyond every launch deadline.
+    DeadlinePasses,
+    /// The attacker reads the job host's files (only useful in the Cylc 7 variant, where
+    /// job private keys are there).
+    ReadJobHostFiles,
+    /// An honest job connects (handshake with its own key).
+    Connect(u8),
+    /// An honest job writes its next message on its connection.
+    Transmit(u8),
+    /// The scheduler reads the next message on an honest job's connection.
+    Deliver(u8),
+    /// An honest job reads the next reply.
+    Receive(u8),
+    /// The attacker cuts an honest job's connection; whatever was in flight is lost.
+    Sever(u8),
+    /// The attacker opens a session as `key` and sends a message claiming `claim`.
+    Forge {
+        /// The key it handshakes with.
+        key: KeySym,
+        /// The job the message claims to come from.
+        claim: u8,
+        /// What it says.
+        body: Body,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// Knowing the scheduler's private key, the attacker forges a first handshake message as
+    /// `key` with a message in its payload (key-compromise impersonation).
+    ForgeFirstPayload {
+        /// The key it impersonates.
+        key: KeySym,
+        /// The job the message claims to come from.
+        claim: u8,
+        /// What it says.
+        body: Body,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// The defender revokes the compromised job's key.
+    Revoke(u8),
+}
+
+impl ChannelModel {
+    /// Keys the attacker can handshake with usefully: ones it holds that the core knows, plus
+    /// the low-order point once registered (anyone can use it). Unregistered keys are refused
+    /// at the handshake, so offering them adds states but no behaviour, except under the flaw
+    /// that accepts any key.
+    fn usable_keys(&self, state: &State) -> Vec<KeySym> {
+        let any_key = self.defences.has_flaw(protocol_core::Flaw::IdentityFromClaim);
+        state
+            .attacker
+            .keys
+            .iter()
+            .copied()
+            .chain(std::iter::once(KeySym::LowOrder))
+            .filter(|k| *k != KeySym::Scheduler)
+            .filter(|k| state.core.binding(&k.public()).is_some() || (any_key && *k == KeySym::Attacker))
+            .collect()
+    }
+
+    /// Fresh sequence numbers worth trying for a message claiming `claim` on `key`'s session:
+    /// the next one of the claimed job and of the job bound to the key. Stale numbers are
+    /// refused by `fresh-sequence` without effect, so they add nothing.
+    fn fresh_seqs(&self, state: &State, key: KeySym, claim: u8) -> Vec<u64> {
+        let last = |id: &protocol_core::JobId| state.core.job(id).map_or(0, |r| r.last_seq());
+        let mut seqs = vec![last(&self.ids()[usize::from(claim)]) + 1];
+        if let Some((bound, _)) = state.core.binding(&key.public()) {
+            let s = last(bound) + 1;
+            if !seqs.contains(&s) {
+                seqs.push(s);
+            }
+        }
+        seqs
+    }
+
+    pub(super) fn enumerate(&self, state: &State, actions: &mut Vec<Action>) {
+        let jobs = self.job_count();
+        for job in 0..jobs {
+            if state.answered[usize::from(job)] {
+                continue;
+            }
+            if self.is_honest(job) {
+                actions.push(Action::KeyReply {
+                    job,
+                    key: KeySym::Job(job),
+                });
+                if self.env.unauthenticated_bootstrap {
+                    actions.push(Action::KeyReply {
+                        job,
+                        key: KeySym::Attacker,
+                    });
+                }
+            } else {
+                // The compromised job answers with its own key, a low-order point, or an honest
+                // job's public key once that is registered (and so visible to the attacker).
+                actions.push(Action::KeyReply {
+                    job,
+                    key: KeySym::Job(job),
+                });
+                actions.push(Action::KeyReply {
+                    job,
+                    key: KeySym::LowOrder,
+                });
+                for honest in 0..self.bounds.honest_jobs {
+                    if state.core.binding(&KeySym::Job(honest).public()).is_some() {
+                        actions.push(Action::KeyReply {
+                            job,
+                            key: KeySym::Job(honest),
+                        });
+                    }
+                }
+            }
+        }
+        if self.bounds.deadline && state.now == Millis(0) && state.answered.iter().any(|a| !a) {
+            actions.push(Action::DeadlinePasses);
+        }
+        if self.env.cylc7_key_shipping && !state.attacker.read_files {
+            actions.push(Action::ReadJobHostFiles);
+        }
+        for (n, job) in state.honest.iter().enumerate() {
+            let n = u8::try_from(n).unwrap_or(u8::MAX);
+            if !job.registered || job.stopped {
+                continue;
+            }
+            match &job.link {
+                None if !job.core.is_idle() => actions.push(Action::Connect(n)),
+                None => {}
+                Some(link) => {
+                    actions.push(Action::Transmit(n));
+                    if !link.to_scheduler.is_empty() {
+                        actions.push(Action::Deliver(n));
+                    }
+                    if !link.to_job.is_empty() {
+                        actions.push(Action::Receive(n));
+                    }
+                    if state.attacker.severed < self.bounds.severs {
+                        actions.push(Action::Sever(n));
+                    }
+                }
+            }
+        }
+        if state.attacker.forged < self.bounds.forgeries {
+            for key in self.usable_keys(state) {
+                for claim in 0..jobs {
+                    for seq in self.fresh_seqs(state, key, claim) {
+                        for body in Body::ALL {
+                            actions.push(Action::Forge { key, claim, body, seq });
+                        }
+                    }
+                }
+            }
+            if self.env.scheduler_key_leaked {
+                for key in (0..jobs)
+                    .map(KeySym::Job)
+                    .filter(|k| state.core.binding(&k.public()).is_some())
+                {
+                    for claim in 0..jobs {
+                        for seq in self.fresh_seqs(state, key, claim) {
+                            for body in Body::ALL {
+                                actions.push(Action::ForgeFirstPayload { key, claim, body, seq });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(c) = self.compromised()
+            && self.bounds.revocation
+            && !state.revoked
+            && state.core.binding(&KeySym::Job(c).public()).is_some()
+        {
+            actions.push(Action::Revoke(c));
+        }
+    }
+
+    fn message(&self, claim: u8, body: Body, seq: u64) -> Message {
+        Message::Job(JobMessage {
+            seq,
+            claim: self.ids()[usize::from(claim)].clone(),
+            body: body.to_job_body(),
+        })
+    }
+
+    pub(super) fn step(&self, state: &State, action: Action) -> Option<State> {
+        let mut next = state.clone();
+        match action {
+            Action::KeyReply { job, key } => {
+                next.answered[usize::from(job)] = true;
+                let id = &self.ids()[usize::from(job)];
+                let registered = next
+                    .core
+                    .handle_bootstrap_reply(next.now, id, *key.public().as_bytes())
+                    .is_ok();
+                if let Some(honest) = next.honest.get_mut(usize::from(job)) {
+                    // The job hears the verdict on its channel; a substituted reply means the
+                    // scheduler holds a key the job does not have, which it finds out on connect.
+                    honest.registered = registered;
+                    honest.stopped = !registered;
+                }
+                self.record(&mut next, Sender::Attacker, None);
+            }
+            Action::DeadlinePasses => {
+                next.now = Millis(self.deadline().0 + 1);
+                next.core.handle_timeout(next.now);
+                self.record(&mut next, Sender::Attacker, None);
+                for (n, job) in next.honest.iter_mut().enumerate() {
+                    if !state.answered[n] {
+                        job.stopped = true;
+                    }
+                }
+            }
+            Action::ReadJobHostFiles => {
+                next.attacker.read_files = true;
+                for n in 0..self.bounds.honest_jobs {
+                    if state.answered[usize::from(n)] {
+                        next.attacker.keys.insert(KeySym::Job(n));
+                    }
+                }
+            }
+            Action::Connect(n) => {
+                let key = KeySym::Job(n).public();
+                next.core.handle_handshake(next.now, &key, &[]).ok()?;
+                let job = &mut next.honest[usize::from(n)];
+                job.link = Some(Link::default());
+                job.core.handle_connected();
+            }
+            Action::Transmit(n) => {
+                let job = &mut next.honest[usize::from(n)];
+                let message = job.core.poll_transmit()?;
+                job.link.as_mut()?.to_scheduler.push_back(message);
+            }
+            Action::Deliver(n) => {
+                let message = next.honest[usize::from(n)].link.as_mut()?.to_scheduler.pop_front()?;
+                let seq = message.seq();
+                let verdict = next.core.handle_message(next.now, &KeySym::Job(n).public(), message);
+                let reply = match &verdict {
+                    Ok(accepted) => {
+                        if let Accepted::Duplicate { job, .. } = accepted
+                            && let Some(job) = self.index_of(job)
+                        {
+                            next.history.push(Happening::Duplicate { job });
+                        }
+                        Reply::Ack { seq }
+                    }
+                    Err(rejected) => Reply::Rejected {
+                        seq,
+                        code: rejected.code(),
+                    },
+                };
+                self.record(&mut next, Sender::Honest(n), Some(KeySym::Job(n)));
+                next.honest[usize::from(n)].link.as_mut()?.to_job.push_back(reply);
+            }
+            Action::Receive(n) => {
+                let job = &mut next.honest[usize::from(n)];
+                let reply = job.link.as_mut()?.to_job.pop_front()?;
+                if job.core.handle_reply(reply).is_err() {
+                    job.stopped = true;
+                    job.link = None;
+                }
+            }
+            Action::Sever(n) => {
+                next.attacker.severed += 1;
+                let job = &mut next.honest[usize::from(n)];
+                job.link = None;
+                job.core.handle_disconnect();
+            }
+            Action::Forge { key, claim, body, seq } => {
+                next.attacker.forged += 1;
+                let verdict = match next.core.handle_handshake(next.now, &key.public(), &[]) {
+                    Ok(_) => next
+                        .core
+                        .handle_message(next.now, &key.public(), self.message(claim, body, seq)),
+                    Err(rejected) => Err(rejected),
+                };
+                if verdict.is_err() {
+                    next.attacker.refused += 1;
+                }
+                self.record(&mut next, Sender::Attacker, Some(key));
+            }
+            Action::ForgeFirstPayload { key, claim, body, seq } => {
+                next.attacker.forged += 1;
+                let payload = self.message(claim, body, seq).to_bytes();
+                let accepted = match next.core.handle_handshake(next.now, &key.public(), &payload) {
+                    Ok(session) => matches!(session.first_payload, Some(Ok(_))),
+                    Err(_) => false,
+                };
+                if !accepted {
+                    next.attacker.refused += 1;
+                }
+                self.record(&mut next, Sender::Attacker, Some(key));
+            }
+            Action::Revoke(c) => {
+                next.revoked = true;
+                next.core.revoke(&self.ids()[usize::from(c)]);
+                self.record(&mut next, Sender::Attacker, None);
+            }
+        }
+        Some(next)
+    }
+
+    /// Moves the core's durable events into the history, attributing accepted messages to the
+    /// party that built them and the session key they arrived on.
+    fn record(&self, state: &mut State, sender: Sender, key: Option<KeySym>) {
+        while let Some(event) = state.core.poll_event() {
+            let index = |id| self.index_of(id);
+            let happening = match &event {
+                Event::Accepted { job, seq, body } => index(job).map(|job| Happening::Accepted {
+                    job,
+                    seq: *seq,
+                    body: body.clone(),
+                    sender,
+                    key,
+                }),
+                Event::Registered { job, key } => index(job).map(|job| Happening::Registered {
+                    job,
+                    key: KeySym::from_public(key, self.job_count()),
+                    late: state.now > self.deadline(),
+                }),
+                Event::LaunchFailed { job, .. } => index(job).map(|job| Happening::LaunchFailed { job }),
+                Event::Revoked {
+                    job,
+                    reason: RevokeReason::Operator,
+                } => index(job).map(|job| Happening::Revoked { job }),
+                _ => None,
+            };
+            state.history.extend(happening);
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The job channel as a model: the scheduler core and job cores from `protocol-core`, the
+//! bootstrap channel, Noise sessions (symbolic), and a Dolev-Yao attacker who controls the
+//! network and, optionally, one compromised job.
+//!
+//! Crypto is symbolic: a session's messages cannot be read, altered, replayed or reordered by
+//! anyone without its keys (the attacker may only cut it), and the attacker can open a session
+//! as a key only if it holds that key's private half (or the key is a low-order point). Every
+//! acceptance decision is the real core's.
+
+mod actions;
+mod properties;
+mod state;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use protocol_core::job::JobCore;
+use protocol_core::scheduler::{JobSpec, SchedulerConfig, SchedulerCore};
+use protocol_core::wire::{JobBody, OutputName};
+use protocol_core::{Defences, JobId, Millis, WorkflowId};
+use serde::Serialize;
+use stateright::{Model, Property};
+
+pub use actions::Action;
+pub use state::{Attacker, Body, Happening, HonestJob, KeySym, Link, Sender, State};
+
+/// What the world around the protocol is like: the design-level variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Environment {
+    /// Cylc 7's scheme: the scheduler makes each job's keypair and ships the private key to the
+    /// job host, where it sits in a file the attacker's foothold there can read.
+    pub cylc7_key_shipping: bool,
+    /// The job's key reply crosses the network instead of the launch channel, so the attacker
+    /// can substitute its own key.
+    pub unauthenticated_bootstrap: bool,
+    /// The attacker has learnt the scheduler's private key (key-compromise impersonation).
+    pub scheduler_key_leaked: bool,
+}
+
+/// How far the checker explores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Bounds {
+    /// Honest jobs (1 or 2).
+    pub honest_jobs: u8,
+    /// Whether a third job is compromised (the attacker holds its keys and answers its
+    /// bootstrap).
+    pub compromised_job: bool,
+    /// Messages the attacker may send.
+    pub forgeries: u8,
+    /// Connections the attacker may cut.
+    pub severs: u8,
+    /// Whether the defender may revoke the compromised job's key.
+    pub revocation: bool,
+    /// Whether launch deadlines may pass.
+    pub deadline: bool,
+}
+
+impl Bounds {
+    /// The default proof bound: one honest job, one compromised job, three forged messages, two
+    /// cut connections, revocation and deadlines (about 1.4 million states; 15 s on 2 cores).
+    pub const PROOF: Self = Self {
+        honest_jobs: 1,
+        compromised_job: true,
+        forgeries: 3,
+        severs: 2,
+        revocation: true,
+        deadline: true,
+    };
+
+    /// The bound for pull requests (`--quick`) and for attack searches: every variant's attack
+    /// is within it (about 56,000 states).
+    pub const QUICK: Self = Self {
+        honest_jobs: 1,
+        compromised_job: true,
+        forgeries: 2,
+        severs: 1,
+        revocation: true,
+        deadline: true,
+    };
+}
+
+/// The model. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct ChannelModel {
+    /// The defences the scheduler core is built with.
+    pub defences: Defences,
+    /// The environment.
+    pub env: Environment,
+    /// The bounds.
+    pub bounds: Bounds,
+    config: SchedulerConfig,
+    ids: Vec<JobId>,
+}
+
+/// What each honest job reports: enough to exercise every state and a retransmission of a
+/// message that is allowed twice (the heartbeat).
+fn plan(job: u8) -> Vec<JobBody> {
+    match job {
+        0 => vec![JobBody::Started, JobBody::Heartbeat, JobBody::Succeeded],
+        _ => vec![JobBody::Started, JobBody::Succeeded],
+    }
+}
+
+impl ChannelModel {
+    /// A model of the scheduler with `defences`, in `env`, explored within `bounds`.
+    #[must_use]
+    pub fn new(defences: Defences, env: Environment, bounds: Bounds) -> Self {
+        let workflow = WorkflowId::new("alice", "wf").expect("a valid constant");
+        let mut config = SchedulerConfig::new(workflow.clone());
+        config.bootstrap_timeout = Duration::from_secs(30);
+        let jobs = bounds.honest_jobs + u8::from(bounds.compromised_job);
+        let ids = (0..jobs)
+            .map(|n| {
+                let task = if bounds.compromised_job && n == jobs - 1 {
+                    "c".to_owned()
+                } else {
+                    format!("h{n}")
+                };
+                JobId::new(workflow.clone(), "1", &task, 1).expect("a valid constant")
+            })
+            .collect();
+        Self {
+            defences,
+            env,
+            bounds,
+            config,
+            ids,
+        }
+    }
+
+    /// The full defences, the standard environment, the proof bound.
+    #[must_use]
+    pub fn standard() -> Self {
+        Self::new(Defences::all(), Environment::default(), Bounds::PROOF)
+    }
+
+    /// Every job id, by index.
+    #[must_use]
+    pub fn ids(&self) -> &[JobId] {
+        &self.ids
+    }
+
+    /// How many jobs there are.
+    #[must_use]
+    pub fn job_count(&self) -> u8 {
+        u8::try_from(self.ids.len()).unwrap_or(u8::MAX)
+    }
+
+    /// The index of the compromised job, if there is one.
+    #[must_use]
+    pub fn compromised(&self) -> Option<u8> {
+        self.bounds.compromised_job.then(|| self.job_count() - 1)
+    }
+
+    /// Whether job `n` is honest.
+    #[must_use]
+    pub fn is_honest(&self, n: u8) -> bool {
+        n < self.bounds.honest_jobs
+    }
+
+    /// The index of a job id.
+    #[must_use]
+    pub fn index_of(&self, id: &JobId) -> Option<u8> {
+        self.ids.iter().position(|i| i == id).and_then(|p| u8::try_from(p).ok())
+    }
+
+    /// The launch deadline every job shares (all are launched at time 0).
+    #[must_use]
+    pub fn deadline(&self) -> Millis {
+        Millis(0).after(self.config.bootstrap_timeout)
+    }
+
+    /// What honest job `n` reports.
+    #[must_use]
+    pub fn plan(&self, n: u8) -> Vec<JobBody> {
+        plan(n)
+    }
+
+    fn initial(&self) -> State {
+        let mut core = SchedulerCore::with_defences(self.config.clone(), self.defences.clone());
+        let declared: BTreeSet<OutputName> = BTreeSet::from([OutputName::new("file-ready").expect("a valid constant")]);
+        for id in &self.ids {
+            // Launching cannot fail here: distinct ids of this workflow, no reserved outputs.
+            let _ = core.launch(
+                Millis(0),
+                JobSpec {
+                    id: id.clone(),
+                    outputs: declared.clone(),
+                },
+            );
+        }
+        while core.poll_event().is_some() {}
+        let honest = (0..self.bounds.honest_jobs)
+            .map(|n| {
+                let mut job = JobCore::new(self.ids[usize::from(n)].clone(), self.config.dedup_window);
+                for body in plan(n) {
+                    job.send(body);
+                }
+                HonestJob {
+                    core: job,
+                    link: None,
+                    registered: false,
+                    stopped: false,
+                }
+            })
+            .collect();
+        let mut keys = BTreeSet::from([KeySym::Attacker]);
+        if let Some(c) = self.compromised() {
+            keys.insert(KeySym::Job(c));
+        }
+        if self.env.scheduler_key_leaked {
+            keys.insert(KeySym::Scheduler);
+        }
+        State {
+            core,
+            now: Millis(0),
+            honest,
+            answered: vec![false; self.ids.len()],
+            attacker: Attacker {
+                keys,
+                ..Attacker::default()
+            },
+            revoked: false,
+            history: Vec::new(),
+        }
+    }
+}
+
+impl Model for ChannelModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.initial()]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        self.enumerate(state, actions);
+    }
+
+    fn next_state(&self, state: &State, action: Action) -> Option<State> {
+        self.step(state, action)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties::all(self)
+    }
+}

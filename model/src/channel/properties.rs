@@ -1,0 +1,195 @@
+//! The properties, each a plain sentence, and the `sometimes` witnesses that show the
+//! interesting states are reached (a property that holds vacuously proves nothing).
+
+use protocol_core::scheduler::RESERVED_OUTPUTS;
+use protocol_core::wire::JobBody;
+use stateright::Property;
+
+use super::ChannelModel;
+use super::state::{Happening, KeySym, Sender, State};
+
+fn accepted(state: &State) -> impl Iterator<Item = (u8, u64, &JobBody, Sender, Option<KeySym>)> {
+    state.history.iter().filter_map(|h| match h {
+        Happening::Accepted {
+            job,
+            seq,
+            body,
+            sender,
+            key,
+        } => Some((*job, *seq, body, *sender, *key)),
+        _ => None,
+    })
+}
+
+/// An accepted message attributed to an honest job was built by that job.
+fn sender_authentication(model: &ChannelModel, state: &State) -> bool {
+    accepted(state).all(|(job, _, _, sender, _)| !model.is_honest(job) || sender == Sender::Honest(job))
+}
+
+/// No message takes effect twice, and an honest job's accepted messages are exactly the start
+/// of what it sent, in order, however its connections were cut.
+fn injective_agreement(model: &ChannelModel, state: &State) -> bool {
+    (0..model.job_count()).all(|job| {
+        let seqs: Vec<u64> = accepted(state).filter(|a| a.0 == job).map(|a| a.1).collect();
+        let distinct = seqs.windows(2).all(|w| w[0] < w[1]);
+        let faithful = !model.is_honest(job) || {
+            let plan = model.plan(job);
+            accepted(state)
+                .filter(|a| a.0 == job)
+                .enumerate()
+                .all(|(i, a)| plan.get(i) == Some(a.2))
+        };
+        distinct && faithful
+    })
+}
+
+/// A message changes only the state of the job whose own key carried it.
+fn job_isolation(_: &ChannelModel, state: &State) -> bool {
+    accepted(state).all(|(job, _, _, _, key)| key == Some(KeySym::Job(job)))
+}
+
+/// Only what a job may report takes effect: no reserved or undeclared output is completed by
+/// an `output` message.
+fn allow_list(_: &ChannelModel, state: &State) -> bool {
+    accepted(state).all(|(_, _, body, _, _)| match body {
+        JobBody::Output(name) => name.as_str() == "file-ready" && !RESERVED_OUTPUTS.contains(&name.as_str()),
+        _ => true,
+    })
+}
+
+/// The registry holds only keys the job made itself, registered before its deadline.
+fn registration_binding(model: &ChannelModel, state: &State) -> bool {
+    let history_ok = state.history.iter().all(|h| match h {
+        Happening::Registered { job, key, late } => *key == Some(KeySym::Job(*job)) && !late,
+        _ => true,
+    });
+    let registry_ok = model.ids().iter().enumerate().all(|(n, id)| {
+        state.core.job(id).and_then(|r| r.key()).is_none_or(|key| {
+            state.core.binding(&key).is_none_or(|(bound, _)| bound == id)
+                && KeySym::from_public(&key, model.job_count()) == u8::try_from(n).ok().map(KeySym::Job)
+        })
+    });
+    history_ok && registry_ok
+}
+
+/// The attacker never holds the scheduler's private key or an honest job's.
+fn key_secrecy(model: &ChannelModel, state: &State) -> bool {
+    state.attacker.keys.iter().all(|k| match k {
+        KeySym::Scheduler => model.env.scheduler_key_leaked,
+        KeySym::Job(n) => !model.is_honest(*n),
+        KeySym::Attacker | KeySym::LowOrder => true,
+    })
+}
+
+/// Nothing takes effect on a job after its key was revoked or after its final message.
+fn no_acceptance_after_revocation(model: &ChannelModel, state: &State) -> bool {
+    (0..model.job_count()).all(|job| {
+        let mut closed = false;
+        for h in &state.history {
+            match h {
+                Happening::Revoked { job: j } if *j == job => closed = true,
+                Happening::Accepted { job: j, body, .. } if *j == job => {
+                    if closed {
+                        return false;
+                    }
+                    closed = matches!(body, JobBody::Succeeded | JobBody::Failed(_));
+                }
+                _ => {}
+            }
+        }
+        true
+    })
+}
+
+/// A job is marked succeeded only by an accepted `succeeded` message.
+fn no_truncation(model: &ChannelModel, state: &State) -> bool {
+    model.ids().iter().enumerate().all(|(n, id)| {
+        let marked = state
+            .core
+            .job(id)
+            .is_some_and(|r| r.completed_outputs().contains("succeeded"));
+        !marked || accepted(state).any(|a| usize::from(a.0) == n && *a.2 == JobBody::Succeeded)
+    })
+}
+
+/// Property names, as the threat model cites them.
+pub mod names {
+    /// See the function of the same name.
+    pub const SENDER_AUTHENTICATION: &str = "sender-authentication";
+    /// See the function of the same name.
+    pub const INJECTIVE_AGREEMENT: &str = "injective-agreement";
+    /// See the function of the same name.
+    pub const JOB_ISOLATION: &str = "job-isolation";
+    /// See the function of the same name.
+    pub const ALLOW_LIST: &str = "allow-list";
+    /// See the function of the same name.
+    pub const REGISTRATION_BINDING: &str = "registration-binding";
+    /// See the function of the same name.
+    pub const KEY_SECRECY: &str = "key-secrecy";
+    /// See the function of the same name.
+    pub const NO_ACCEPTANCE_AFTER_REVOCATION: &str = "no-acceptance-after-revocation";
+    /// See the function of the same name.
+    pub const NO_TRUNCATION: &str = "no-truncation";
+    /// Sender authentication when the attacker holds the scheduler's private key.
+    pub const KCI_RESISTANCE: &str = "kci-resistance";
+}
+
+pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
+    use names::*;
+    let mut props = vec![
+        Property::always(
+            if model.env.scheduler_key_leaked {
+                KCI_RESISTANCE
+            } else {
+                SENDER_AUTHENTICATION
+            },
+            sender_authentication,
+        ),
+        Property::always(INJECTIVE_AGREEMENT, injective_agreement),
+        Property::always(JOB_ISOLATION, job_isolation),
+        Property::always(ALLOW_LIST, allow_list),
+        Property::always(REGISTRATION_BINDING, registration_binding),
+        Property::always(KEY_SECRECY, key_secrecy),
+        Property::always(NO_ACCEPTANCE_AFTER_REVOCATION, no_acceptance_after_revocation),
+        Property::always(NO_TRUNCATION, no_truncation),
+        Property::sometimes(
+            "an honest job finishes and its final message is acknowledged",
+            |_, s: &State| s.honest.first().is_some_and(|j| j.core.is_finished()),
+        ),
+        Property::sometimes(
+            "a cut connection's messages are resent and recognised as duplicates",
+            |_, s: &State| s.history.iter().any(|h| matches!(h, Happening::Duplicate { .. })),
+        ),
+        Property::sometimes("the scheduler refuses an attacker's message", |_, s: &State| {
+            s.attacker.refused > 0
+        }),
+    ];
+    if model.bounds.compromised_job {
+        props.push(Property::sometimes(
+            "a compromised job's own message takes effect",
+            |_, s: &State| {
+                s.history.iter().any(|h| {
+                    matches!(
+                        h,
+                        Happening::Accepted {
+                            sender: super::Sender::Attacker,
+                            ..
+                        }
+                    )
+                })
+            },
+        ));
+    }
+    if model.bounds.revocation && model.bounds.compromised_job {
+        props.push(Property::sometimes(
+            "the defender revokes the compromised job",
+            |_, s: &State| s.revoked,
+        ));
+    }
+    if model.bounds.deadline {
+        props.push(Property::sometimes("a launch fails at its deadline", |_, s: &State| {
+            s.history.iter().any(|h| matches!(h, Happening::LaunchFailed { .. }))
+        }));
+    }
+    props
+}

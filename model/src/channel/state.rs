@@ -1,0 +1,188 @@
+//! The job-channel model's state: the real scheduler core, honest jobs driven by the real job
+//! core, the links between them, what the attacker holds, and a history of what happened for
+//! the properties to judge.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use protocol_core::job::JobCore;
+use protocol_core::keys::LOW_ORDER_POINTS;
+use protocol_core::scheduler::SchedulerCore;
+use protocol_core::wire::{JobBody, Message, OutputName, Reply};
+use protocol_core::{Millis, PublicKey};
+use serde::Serialize;
+
+/// A key, symbolically: the attacker can use a key exactly when it holds the private half
+/// (or, for a low-order point, always: anyone can compute its Diffie-Hellman results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum KeySym {
+    /// The scheduler's static key.
+    Scheduler,
+    /// The static key job `n` made for itself.
+    Job(u8),
+    /// A key the network attacker made.
+    Attacker,
+    /// A low-order point: no private key, predictable shared secrets.
+    LowOrder,
+}
+
+impl KeySym {
+    /// The bytes the real core sees for this key. Distinct, canonical, and (but for
+    /// `LowOrder`) not of low order.
+    #[must_use]
+    pub fn public(self) -> PublicKey {
+        match self {
+            Self::Scheduler => PublicKey::from_trusted_bytes([0x21; 32]),
+            Self::Job(n) => PublicKey::from_trusted_bytes([0x40 + n; 32]),
+            Self::Attacker => PublicKey::from_trusted_bytes([0x31; 32]),
+            Self::LowOrder => PublicKey::from_trusted_bytes(LOW_ORDER_POINTS[0]),
+        }
+    }
+
+    /// The symbol for bytes the core reports.
+    #[must_use]
+    pub fn from_public(key: &PublicKey, jobs: u8) -> Option<Self> {
+        [Self::Scheduler, Self::Attacker, Self::LowOrder]
+            .into_iter()
+            .chain((0..jobs).map(Self::Job))
+            .find(|k| k.public() == *key)
+    }
+}
+
+/// Who built a message that reached the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Sender {
+    /// The honest job with this index.
+    Honest(u8),
+    /// The attacker (the network, or the compromised job it controls).
+    Attacker,
+}
+
+/// The message bodies the attacker may try. Every other body is either one of these for the
+/// properties' purposes or refused by the decoder before the core sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Body {
+    /// `started`.
+    Started,
+    /// `heartbeat`.
+    Heartbeat,
+    /// `output` naming the reserved `succeeded` output.
+    SucceededOutput,
+    /// `succeeded`.
+    Succeeded,
+}
+
+impl Body {
+    /// Every body, in a fixed order.
+    pub const ALL: [Self; 4] = [Self::Started, Self::Heartbeat, Self::SucceededOutput, Self::Succeeded];
+
+    /// The real message body.
+    #[must_use]
+    pub fn to_job_body(self) -> JobBody {
+        match self {
+            Self::Started => JobBody::Started,
+            Self::Heartbeat => JobBody::Heartbeat,
+            Self::SucceededOutput => JobBody::Output(OutputName::new("succeeded").expect("a valid output name")),
+            Self::Succeeded => JobBody::Succeeded,
+        }
+    }
+}
+
+/// One connection between an honest job and the scheduler, in both directions. Noise keeps
+/// each direction in order and unforgeable, so the attacker can only stop it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Link {
+    /// Messages on their way to the scheduler.
+    pub to_scheduler: VecDeque<Message>,
+    /// Replies on their way to the job.
+    pub to_job: VecDeque<Reply>,
+}
+
+/// An honest job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HonestJob {
+    /// The real job core: numbering, window, retransmission.
+    pub core: JobCore,
+    /// Its connection, if it has one.
+    pub link: Option<Link>,
+    /// Whether its launch succeeded (its key reply was registered).
+    pub registered: bool,
+    /// Whether it gave up (launch failed or a message was rejected).
+    pub stopped: bool,
+}
+
+/// What the attacker holds and has done.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Attacker {
+    /// Keys whose private half it holds.
+    pub keys: BTreeSet<KeySym>,
+    /// Messages it has sent.
+    pub forged: u8,
+    /// Of those, how many the scheduler refused.
+    pub refused: u8,
+    /// Connections it has cut.
+    pub severed: u8,
+    /// Whether it has read the job host's files (Cylc 7 variant).
+    pub read_files: bool,
+}
+
+/// Something that happened, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum Happening {
+    /// The scheduler registered `key` for `job`; `late` if after the launch deadline.
+    Registered {
+        /// The job.
+        job: u8,
+        /// The key.
+        key: Option<KeySym>,
+        /// Whether the deadline had passed.
+        late: bool,
+    },
+    /// A launch failed.
+    LaunchFailed {
+        /// The job.
+        job: u8,
+    },
+    /// A message took effect on `job`.
+    Accepted {
+        /// The job whose state changed.
+        job: u8,
+        /// Its sequence number.
+        seq: u64,
+        /// What it said.
+        body: JobBody,
+        /// Who built it.
+        sender: Sender,
+        /// The key of the session it arrived on.
+        key: Option<KeySym>,
+    },
+    /// A retransmission was acknowledged without effect.
+    Duplicate {
+        /// The job.
+        job: u8,
+    },
+    /// The defender revoked a job's key.
+    Revoked {
+        /// The job.
+        job: u8,
+    },
+}
+
+/// The whole state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct State {
+    /// The real scheduler core.
+    pub core: SchedulerCore,
+    /// The time the core was last given.
+    pub now: Millis,
+    /// The honest jobs, by index.
+    pub honest: Vec<HonestJob>,
+    /// Whether each job's bootstrap reply has been delivered, by index (honest then the
+    /// compromised one).
+    pub answered: Vec<bool>,
+    /// The attacker.
+    pub attacker: Attacker,
+    /// Whether the defender has revoked the compromised job.
+    pub revoked: bool,
+    /// What happened, in order.
+    pub history: Vec<Happening>,
+}
