@@ -28,6 +28,8 @@ enum Command {
     Job(cmd::job::JobArgs),
     /// Run a scheduler on 127.0.0.1 with reference jobs and print what was accepted.
     Demo(cmd::demo::DemoArgs),
+    /// Run the model checker: proofs of every property, attacks on every weakened design.
+    Model(cmd::model::ModelArgs),
     /// Readiness check of a threat model (seed 002): sections, STRIDE coverage, evidence.
     Lint(cmd::lint::LintArgs),
     /// Re-render the reports from a saved results.json without re-running anything.
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Scheduler(args) => cmd::scheduler::run(args),
         Command::Job(args) => cmd::job::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Model(args) => cmd::model::run(args),
         Command::Lint(args) => cmd::lint::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Authz(args) => cmd::authz::run(args),

@@ -1,1 +1,5 @@
 mod people;
+mod reports;
+mod threat_cli;
+mod threat_fixtures;
+mod threat_model;

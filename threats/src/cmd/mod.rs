@@ -5,6 +5,7 @@ pub mod authz;
 pub mod demo;
 pub mod job;
 pub mod lint;
+pub mod model;
 pub mod report;
 pub mod scheduler;
 
