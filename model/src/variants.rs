@@ -48,6 +48,28 @@ impl Variant {
         Self::all().into_iter().find(|v| v.name() == name)
     }
 
+    /// The property this design is expected to break (the model's tests pin that it does).
+    #[must_use]
+    pub fn breaks(self) -> &'static str {
+        use crate::channel::names::*;
+        match self {
+            Self::Without(Check::KeyValidation | Check::UniqueKey | Check::BootstrapDeadline)
+            | Self::UnauthenticatedBootstrap => REGISTRATION_BINDING,
+            Self::Without(Check::EmptyFirstPayload) => KCI_RESISTANCE,
+            Self::Without(Check::AuthenticatedKey | Check::AllowedType) => NO_ACCEPTANCE_AFTER_REVOCATION,
+            Self::Without(Check::BoundIdentity) | Self::Flaw(Flaw::IdentityFromClaim) => SENDER_AUTHENTICATION,
+            Self::Without(Check::FreshSequence) | Self::Flaw(Flaw::DedupBySession) => INJECTIVE_AGREEMENT,
+            Self::Without(Check::ValidTransition) => ALLOW_LIST,
+            Self::Cylc7KeyShipping => KEY_SECRECY,
+        }
+    }
+
+    /// Whether this is a removed check (as opposed to a different design).
+    #[must_use]
+    pub const fn is_check(self) -> bool {
+        matches!(self, Self::Without(_))
+    }
+
     /// What the variant is, in a sentence.
     #[must_use]
     pub fn description(self) -> String {

@@ -28,6 +28,8 @@ enum Command {
     Job(cmd::job::JobArgs),
     /// Run a scheduler on 127.0.0.1 with reference jobs and print what was accepted.
     Demo(cmd::demo::DemoArgs),
+    /// The release gate: lint, model checker, attack harnesses, reports; exit 0 only if green.
+    Verify(cmd::verify::VerifyArgs),
     /// Run the model checker: proofs of every property, attacks on every weakened design.
     Model(cmd::model::ModelArgs),
     /// Readiness check of a threat model (seed 002): sections, STRIDE coverage, evidence.
@@ -38,6 +40,10 @@ enum Command {
     Authz(cmd::authz::AuthzArgs),
     /// Work with audit logs.
     Audit(cmd::audit::AuditArgs),
+    /// Run the hub: authentication, elevation, and UI servers spawned on demand.
+    Hub(cmd::hub::HubArgs),
+    /// One owner's UI server (spawned by the hub; not run by hand).
+    Uiserver(cmd::uiserver::UiServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,11 +52,14 @@ fn main() -> ExitCode {
         Command::Scheduler(args) => cmd::scheduler::run(args),
         Command::Job(args) => cmd::job::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
         Command::Model(args) => cmd::model::run(args),
         Command::Lint(args) => cmd::lint::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Authz(args) => cmd::authz::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Hub(args) => cmd::hub::run(args),
+        Command::Uiserver(args) => cmd::uiserver::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

@@ -1,3 +1,4 @@
+mod gateway;
 mod people;
 mod reports;
 mod threat_cli;

@@ -8,7 +8,7 @@
 //! acceptance decision is the real core's.
 
 mod actions;
-mod properties;
+pub mod properties;
 mod state;
 
 use std::collections::BTreeSet;
@@ -22,6 +22,7 @@ use serde::Serialize;
 use stateright::{Model, Property};
 
 pub use actions::Action;
+pub use properties::names;
 pub use state::{Attacker, Body, Happening, HonestJob, KeySym, Link, Sender, State};
 
 /// What the world around the protocol is like: the design-level variants.

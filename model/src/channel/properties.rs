@@ -132,6 +132,25 @@ pub mod names {
     pub const NO_TRUNCATION: &str = "no-truncation";
     /// Sender authentication when the attacker holds the scheduler's private key.
     pub const KCI_RESISTANCE: &str = "kci-resistance";
+
+    /// The property in a plain sentence.
+    #[must_use]
+    pub fn sentence(name: &str) -> Option<&'static str> {
+        Some(match name {
+            SENDER_AUTHENTICATION => "an accepted message attributed to an honest job was built by that job",
+            INJECTIVE_AGREEMENT => {
+                "no message takes effect twice, and a job's accepted messages are exactly what it sent, in order, however its connections are cut"
+            }
+            JOB_ISOLATION => "a message changes only the state of the job whose own key carried it",
+            ALLOW_LIST => "only what a job may report takes effect: no reserved or undeclared output is completed",
+            REGISTRATION_BINDING => "the registry holds only keys the job made itself, registered before its deadline",
+            KEY_SECRECY => "the attacker never holds the scheduler's private key or an honest job's",
+            NO_ACCEPTANCE_AFTER_REVOCATION => "nothing takes effect on a job after its key was revoked or after its final message",
+            NO_TRUNCATION => "a job is marked succeeded only by an accepted succeeded message from it",
+            KCI_RESISTANCE => "an accepted message attributed to an honest job was built by that job, even when the attacker holds the scheduler's private key",
+            _ => return None,
+        })
+    }
 }
 
 pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {

@@ -221,13 +221,29 @@ impl fmt::Debug for Responder {
 /// An established channel: encrypts and decrypts transport frames in order.
 pub struct Transport {
     state: snow::TransportState,
+    /// Only in weakened builds: frames carry plaintexts as they are (see
+    /// [`Transport::into_plaintext`]).
+    #[cfg(feature = "weaken")]
+    plaintext: bool,
 }
 
 impl Transport {
     fn from_handshake(state: snow::HandshakeState) -> Result<Self, NoiseError> {
         Ok(Self {
             state: state.into_transport_mode().map_err(|_| NoiseError::State)?,
+            #[cfg(feature = "weaken")]
+            plaintext: false,
         })
+    }
+
+    /// The same channel carrying every later frame in the clear, without encryption or
+    /// integrity: the design without transport protection, for attack controls that must show
+    /// what a passive or active network attacker gains from it. Both ends must switch.
+    #[cfg(feature = "weaken")]
+    #[must_use]
+    pub fn into_plaintext(mut self) -> Self {
+        self.plaintext = true;
+        self
     }
 
     /// Encrypts one plaintext into `out` (cleared first), ready to frame.
@@ -237,6 +253,12 @@ impl Transport {
     pub fn encrypt(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), NoiseError> {
         if plaintext.len() > MAX_PLAINTEXT {
             return Err(NoiseError::TooLarge(plaintext.len()));
+        }
+        #[cfg(feature = "weaken")]
+        if self.plaintext {
+            out.clear();
+            out.extend_from_slice(plaintext);
+            return Ok(());
         }
         out.clear();
         out.resize(plaintext.len() + TAG_LEN, 0);
@@ -253,6 +275,12 @@ impl Transport {
     /// # Errors
     /// [`NoiseError::Decrypt`] for anything that fails to authenticate.
     pub fn decrypt(&mut self, frame: &[u8], out: &mut Vec<u8>) -> Result<(), NoiseError> {
+        #[cfg(feature = "weaken")]
+        if self.plaintext {
+            out.clear();
+            out.extend_from_slice(frame);
+            return Ok(());
+        }
         if frame.len() < TAG_LEN {
             return Err(NoiseError::Decrypt);
         }
@@ -351,6 +379,21 @@ mod tests {
         s.decrypt(&f1, &mut plain).expect("first delivery");
         assert_eq!(s.decrypt(&f1, &mut plain), Err(NoiseError::Decrypt), "replay");
         assert_eq!(s.decrypt(&f1[..10], &mut plain), Err(NoiseError::Decrypt), "truncated");
+    }
+
+    #[cfg(feature = "weaken")]
+    #[test]
+    fn a_plaintext_transport_carries_messages_in_the_clear_and_accepts_altered_frames() {
+        let job = StaticKeypair::generate_from_os();
+        let sched = StaticKeypair::generate_from_os();
+        let (j, s, _) = handshake(&job, &sched, "wf", "wf").expect("handshake");
+        let (mut j, mut s) = (j.into_plaintext(), s.into_plaintext());
+        let (mut frame, mut plain) = (Vec::new(), Vec::new());
+        j.encrypt(b"started", &mut frame).expect("encode");
+        assert_eq!(frame, b"started", "nothing hides the message");
+        frame[0] ^= 1;
+        s.decrypt(&frame, &mut plain).expect("nothing protects it either");
+        assert_eq!(plain, b"rtarted");
     }
 
     #[test]

@@ -221,35 +221,85 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
                 return Err(e.into());
             }
         };
-        let actor = Actor::User(session.user.clone());
-        let resolved = self
-            .groups
-            .person(&session.user)
-            .and_then(|p| self.groups.workflow(req.workflow).map(|w| (p, w)));
-        let (person, workflow) = match resolved {
-            Ok(pw) => pw,
-            Err(e) => {
-                self.note(
-                    now,
-                    actor,
-                    event(Outcome::Denied {
-                        reason: "group-lookup-failed".into(),
-                    }),
-                )?;
-                return Err(e.into());
-            }
+        let vouched = Vouched {
+            user: &session.user,
+            level: session.level,
+            workflow: req.workflow,
+            op: req.op,
+            target: req.target,
         };
-        let decision = self.authorizer.decide(&person, &workflow, req.op, session.level);
-        let receipt = self.record(now, actor, event(Outcome::of(&decision)))?;
-        match decision {
-            Decision::Allow(_) => Ok(Permit {
-                user: session.user,
-                workflow: req.workflow.clone(),
-                op: req.op,
-                receipt,
-            }),
-            Decision::Deny(reason) => Err(GateError::Denied(Decision::Deny(reason))),
+        authorize_vouched(self.authorizer, self.groups, self.audit, now, &vouched)
+    }
+}
+
+/// A request whose person and session level were established by someone the caller trusts:
+/// a UI server behind the hub, which authenticated the session and vouches for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Vouched<'a> {
+    /// The authenticated person.
+    pub user: &'a Owner,
+    /// Their session's effective level now.
+    pub level: Level,
+    /// The workflow.
+    pub workflow: &'a WorkflowId,
+    /// The operation.
+    pub op: Operation,
+    /// Task, cycle point… within the workflow (untrusted; escaped in the log).
+    pub target: Option<&'a str>,
+}
+
+/// Resolves groups, decides and records a request already authenticated elsewhere; a
+/// [`Permit`] means "act now". The second half of [`Gate::authorize`], for a UI server that
+/// receives the person and level from the hub rather than a token.
+///
+/// # Errors
+/// [`GateError::Groups`] or [`GateError::Denied`] (each recorded), or [`GateError::Audit`].
+pub fn authorize_vouched<G: GroupProvider + ?Sized, S: AuditSink>(
+    authorizer: &Authorizer,
+    groups: &G,
+    audit: &mut S,
+    now: Millis,
+    req: &Vouched<'_>,
+) -> Result<Permit, GateError> {
+    let event = |outcome| AuditEvent::Operation {
+        op: req.op,
+        workflow: req.workflow.clone(),
+        target: req.target.map(str::to_owned),
+        outcome,
+    };
+    let actor = Actor::User(req.user.clone());
+    let mut record = |actor: Actor, outcome| {
+        audit.append(&AuditRecord {
+            at: now,
+            actor,
+            event: event(outcome),
+        })
+    };
+    let resolved = groups
+        .person(req.user)
+        .and_then(|p| groups.workflow(req.workflow).map(|w| (p, w)));
+    let (person, workflow) = match resolved {
+        Ok(pw) => pw,
+        Err(e) => {
+            let _receipt = record(
+                actor,
+                Outcome::Denied {
+                    reason: "group-lookup-failed".into(),
+                },
+            )?;
+            return Err(e.into());
         }
+    };
+    let decision = authorizer.decide(&person, &workflow, req.op, req.level);
+    let receipt = record(actor, Outcome::of(&decision))?;
+    match decision {
+        Decision::Allow(_) => Ok(Permit {
+            user: req.user.clone(),
+            workflow: req.workflow.clone(),
+            op: req.op,
+            receipt,
+        }),
+        Decision::Deny(reason) => Err(GateError::Denied(Decision::Deny(reason))),
     }
 }
 

@@ -198,3 +198,41 @@ fn nothing_happens_when_the_record_cannot_be_written() {
     };
     assert!(matches!(gate.authorize(mins(2), &req), Err(GateError::Audit(_))));
 }
+
+#[test]
+fn a_vouched_request_is_decided_and_recorded_like_an_authenticated_one() {
+    use protocol_people::gate::{Vouched, authorize_vouched};
+    let mut f = fixture();
+    let clouds = wid("atmosphere_stage/clouds");
+    let jacintar = owner("jacintar");
+    let stop = Vouched {
+        user: &jacintar,
+        level: Level::Read,
+        workflow: &clouds,
+        op: Operation::Stop,
+        target: Some("1234/climb"),
+    };
+    let refused = authorize_vouched(&f.authz, &f.groups, &mut f.log, T0, &stop).expect_err("read-only");
+    assert!(matches!(deny_reason(&refused), Some(DenyReason::LevelTooLow { .. })));
+    let elevated = Vouched {
+        level: Level::Execute,
+        ..stop
+    };
+    let permit = authorize_vouched(&f.authz, &f.groups, &mut f.log, mins(1), &elevated).expect("allowed");
+    assert_eq!((permit.op(), permit.receipt().record), (Operation::Stop, 2));
+    assert_eq!(
+        authorize_vouched(&f.authz, &f.groups, &mut FullDisk, mins(2), &elevated).map(|p| p.op()),
+        Err(GateError::Audit(AuditError::Io {
+            path: "audit.log".into(),
+            reason: "no space left on device".into(),
+        })),
+        "no permit without a durable record"
+    );
+    assert_eq!(
+        f.log.lines(),
+        [
+            "2026-11-22T10:00:00Z User jacintar was denied stop on atmosphere_stage.clouds.1234/climb (needs-elevation)",
+            "2026-11-22T10:01:00Z User jacintar stopped atmosphere_stage.clouds.1234/climb",
+        ]
+    );
+}

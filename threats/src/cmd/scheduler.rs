@@ -1,5 +1,10 @@
 //! `threatcheck scheduler`: run a scheduler that launches N jobs with any program speaking
 //! SPEC.md on stdio, wait for them, and report what the event log shows.
+//!
+//! With `--serve --run-dir DIR` it keeps running as a workflow's scheduler for the people side:
+//! it publishes its contact and state in the run directory, accepts commands from the owner's
+//! UI server (whose public key it finds in `DIR/clients/`), applies operators' revocations,
+//! and caps live jobs with `--max-live-jobs` (concern C06).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -10,6 +15,8 @@ use std::time::Duration;
 use anyhow::Context;
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
 use protocol_core::{JobId, StaticKeypair, WorkflowId};
+use protocol_gateway::logging::StderrLog;
+use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_net::eventlog::EventLog;
 use protocol_net::{ProcessLauncher, Scheduler, ServerConfig, StatsSnapshot};
 
@@ -21,24 +28,45 @@ pub struct SchedulerArgs {
     /// Address to listen on (loopback unless you mean otherwise).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
-    /// The job program and its arguments, split like a shell would (no expansion).
+    /// The job program and its arguments, split like a shell would (no expansion). Needed
+    /// whenever jobs are launched.
     #[arg(long)]
-    pub job_command: String,
+    pub job_command: Option<String>,
     /// How many jobs to launch.
     #[arg(long, default_value_t = 1)]
     pub jobs: u32,
     /// The workflow, `owner/name`.
     #[arg(long, default_value = "demo/workflow")]
     pub workflow: WorkflowId,
-    /// The event log file (appended to; state is restored from it).
-    #[arg(long, default_value = "threatcheck-events.jsonl")]
-    pub event_log: PathBuf,
+    /// The event log file (appended to; state is restored from it). Default:
+    /// `threatcheck-events.jsonl`, or `RUN_DIR/events.jsonl` with `--serve`.
+    #[arg(long)]
+    pub event_log: Option<PathBuf>,
     /// Seconds a job has to answer on the bootstrap channel.
     #[arg(long, default_value_t = 30)]
     pub bootstrap_timeout: u64,
     /// Seconds to wait for every job to finish.
     #[arg(long, default_value_t = 120)]
     pub wait: u64,
+    /// Keep running after launching, serving commands from the owner's UI server, until
+    /// signalled (or stdin closes, with `--until-stdin-closes`).
+    #[arg(long, requires = "run_dir")]
+    pub serve: bool,
+    /// The run directory (mode 0700): contact.json, state.json, clients/, revoke/.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Refuse launches while this many jobs are live (launching, submitted or running).
+    #[arg(long)]
+    pub max_live_jobs: Option<u32>,
+    /// Task names to launch (repeatable; instead of `--jobs` numbered tasks).
+    #[arg(long = "task")]
+    pub tasks: Vec<String>,
+    /// The cycle point of the launched jobs.
+    #[arg(long, default_value = "1")]
+    pub cycle: String,
+    /// With `--serve`: stop when standard input closes.
+    #[arg(long)]
+    pub until_stdin_closes: bool,
 }
 
 /// What a run of jobs came to, read back from the durable event log.
@@ -145,10 +173,19 @@ impl RunSummary {
 
 /// Runs the command.
 pub fn run(args: SchedulerArgs) -> anyhow::Result<Outcome> {
-    let launcher = ProcessLauncher::from_command_line(&args.job_command).map_err(anyhow::Error::msg)?;
+    if args.serve {
+        return serve(args);
+    }
+    let command = args.job_command.as_deref().context("--job-command is required")?;
+    let launcher = ProcessLauncher::from_command_line(command).map_err(anyhow::Error::msg)?;
     let mut core = SchedulerConfig::new(args.workflow.clone());
     core.bootstrap_timeout = Duration::from_secs(args.bootstrap_timeout);
-    let config = ServerConfig::new(core, args.listen, args.event_log.clone());
+    core.max_live_jobs = args.max_live_jobs;
+    let event_log = args
+        .event_log
+        .clone()
+        .unwrap_or_else(|| "threatcheck-events.jsonl".into());
+    let config = ServerConfig::new(core, args.listen, event_log);
     let runtime = tokio::runtime::Runtime::new()?;
     let summary = runtime.block_on(run_jobs(config, launcher, args.jobs, Duration::from_secs(args.wait)))?;
     summary.print(args.jobs, None);
@@ -157,4 +194,81 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Finding
     })
+}
+
+/// `--serve`: a long-running scheduler publishing in its run directory.
+fn serve(args: SchedulerArgs) -> anyhow::Result<Outcome> {
+    let run_dir = args.run_dir.clone().context("--serve needs --run-dir")?;
+    let run = RunDir::at(run_dir.clone());
+    run.create()?;
+    let mut core = SchedulerConfig::new(args.workflow.clone());
+    core.bootstrap_timeout = Duration::from_secs(args.bootstrap_timeout);
+    core.max_live_jobs = args.max_live_jobs;
+    let event_log = args.event_log.clone().unwrap_or_else(|| run.event_log());
+    let config = ServerConfig::new(core, args.listen, event_log);
+    let tasks: Vec<String> = match (&args.job_command, args.tasks.is_empty()) {
+        (_, false) => args.tasks.clone(),
+        (Some(_), true) => (1..=args.jobs).map(|i| format!("job{i:05}")).collect(),
+        (None, true) => Vec::new(),
+    };
+    let launcher: Arc<dyn protocol_net::Launcher> = match args.job_command.as_deref() {
+        Some(c) => Arc::new(ProcessLauncher::from_command_line(c).map_err(anyhow::Error::msg)?),
+        None if tasks.is_empty() => Arc::new(protocol_net::launcher::PresetKeyLauncher::default()),
+        None => anyhow::bail!("--job-command is required to launch jobs"),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(async {
+        let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), launcher).await?;
+        let handle = scheduler.handle();
+        let contact = Contact {
+            workflow: args.workflow.clone(),
+            address: scheduler.local_addr(),
+            scheduler_key: scheduler.public_key(),
+            pid: std::process::id(),
+        };
+        let service = RunDirService::start(
+            run,
+            contact,
+            handle.clone(),
+            ServiceConfig {
+                max_live_jobs: args.max_live_jobs,
+                ..ServiceConfig::default()
+            },
+            Arc::new(StderrLog::new("scheduler")),
+        )
+        .await?;
+        for task in &tasks {
+            let id = JobId::new(args.workflow.clone(), &args.cycle, task, 1)?;
+            match handle
+                .launch(JobSpec {
+                    id: id.clone(),
+                    outputs: BTreeSet::new(),
+                })
+                .await
+            {
+                Ok(()) => {}
+                Err(protocol_net::ServerError::Launch(refused)) => println!("launch refused: {refused}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        println!(
+            "serving {} at {} (run directory {})",
+            args.workflow,
+            scheduler.local_addr(),
+            run_dir.display()
+        );
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        tokio::select! {
+            () = super::hub::terminated() => {}
+            () = super::hub::stdin_closed(), if args.until_stdin_closes => {}
+        }
+        service.stop().await;
+        scheduler.shutdown().await?;
+        Ok::<_, anyhow::Error>(())
+    });
+    // A blocking read of stdin may still be pending; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result?;
+    Ok(Outcome::Green)
 }

@@ -38,16 +38,20 @@ pub struct SchedulerConfig {
     /// How many recent accepted messages per job are remembered for de-duplication. A job
     /// keeps at most this many unacknowledged (SPEC.md §6).
     pub dedup_window: u64,
+    /// At most this many jobs live (launching, submitted or running) at once; a launch beyond
+    /// it is refused with [`LaunchError::TooManyLiveJobs`] (concern C06). `None`: no cap.
+    pub max_live_jobs: Option<u32>,
 }
 
 impl SchedulerConfig {
-    /// Defaults: 30 s bootstrap timeout, 64-message window.
+    /// Defaults: 30 s bootstrap timeout, 64-message window, no cap on live jobs.
     #[must_use]
     pub fn new(workflow: WorkflowId) -> Self {
         Self {
             workflow,
             bootstrap_timeout: Duration::from_secs(30),
             dedup_window: 64,
+            max_live_jobs: None,
         }
     }
 }
@@ -212,8 +216,26 @@ impl SchedulerCore {
     /// Begins a launch: the job waits for its key until `now + bootstrap_timeout`.
     ///
     /// # Errors
-    /// [`LaunchError`] when the job exists, is another workflow's, or declares a reserved output.
+    /// [`LaunchError`] when the job exists, is another workflow's, declares a reserved output,
+    /// or the cap on live jobs is reached.
     pub fn launch(&mut self, now: Millis, spec: JobSpec) -> Result<(), LaunchError> {
+        if let Some(max) = self.config.max_live_jobs {
+            let live = self.live_jobs();
+            if live >= u64::from(max) {
+                return Err(LaunchError::TooManyLiveJobs { live, max });
+            }
+        }
+        self.begin_launch(now, spec)
+    }
+
+    /// Jobs launching, submitted or running.
+    #[must_use]
+    pub fn live_jobs(&self) -> u64 {
+        self.jobs.values().filter(|j| !j.state.is_terminal()).count() as u64
+    }
+
+    /// A launch without the live-job cap (restoring from the log replays launches already made).
+    fn begin_launch(&mut self, now: Millis, spec: JobSpec) -> Result<(), LaunchError> {
         if spec.id.workflow() != &self.config.workflow {
             return Err(LaunchError::WrongWorkflow(spec.id));
         }
@@ -428,14 +450,9 @@ impl SchedulerCore {
             return self.handle_client_message(peer, message);
         }
         let job = self.authenticate(peer, &message)?;
-        let Message::Job(message) = message else {
-            let state = self.jobs.get(&job).map_or(JobState::LaunchFailed, |r| r.state);
-            // Commands come only from UI servers' client keys, never from a job's key.
-            return Err(Rejected::TypeNotAllowed {
-                job,
-                kind: "command",
-                state,
-            });
+        let message = match message {
+            Message::Job(message) => message,
+            Message::Command(command) => return self.command_from_job(job, peer, &command),
         };
         let Some(record) = self.jobs.get(&job) else {
             return Err(Rejected::UnknownKey(*peer));
@@ -474,6 +491,27 @@ impl SchedulerCore {
             body: message.body,
         });
         Ok(Accepted::New { job, seq: message.seq })
+    }
+
+    /// A command arriving on a job's key. Commands come only from UI servers' client keys, so
+    /// `allowed-type` refuses it; the core without that check obeys it as if the job's owner's
+    /// UI server had sent it: the flaw the check exists to stop (story S07).
+    fn command_from_job(&mut self, job: JobId, peer: &PublicKey, command: &ClientCommand) -> Result<Accepted, Rejected> {
+        if self.defences.is_on(Check::AllowedType) {
+            let state = self.jobs.get(&job).map_or(JobState::LaunchFailed, |r| r.state);
+            return Err(Rejected::TypeNotAllowed {
+                job,
+                kind: "command",
+                state,
+            });
+        }
+        let client = job.workflow().owner().clone();
+        let digest = digest_bytes(&Message::Command(command.clone()).to_bytes());
+        self.apply_command(peer, &client, command, digest);
+        Ok(Accepted::Command {
+            client,
+            seq: command.seq,
+        })
     }
 
     /// `authenticated-key` and `bound-identity`: which job the message is for.
@@ -592,7 +630,7 @@ impl SchedulerCore {
         match event {
             Event::Launched { spec, deadline } => {
                 let start = Millis(deadline.0.saturating_sub(duration_ms(self.config.bootstrap_timeout)));
-                let _ = self.launch(start, spec.clone());
+                let _ = self.begin_launch(start, spec.clone());
             }
             Event::Registered { job, key } => self.bind(job, *key),
             Event::LaunchFailed { job, reason } => self.fail_launch(job, reason),

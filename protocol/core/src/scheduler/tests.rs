@@ -416,6 +416,37 @@ fn launches_for_other_workflows_or_reserved_outputs_are_refused() {
 }
 
 #[test]
+fn launches_beyond_the_live_job_cap_are_refused_until_a_job_finishes() {
+    let mut config = SchedulerConfig::new(wf());
+    config.max_live_jobs = Some(2);
+    let mut core = SchedulerCore::new(config);
+    let (a, b, c) = (job("a"), job("b"), job("c"));
+    core.launch(T0, spec(&a)).expect("first");
+    core.launch(T0, spec(&b)).expect("second");
+    assert_eq!(
+        core.launch(T0, spec(&c)),
+        Err(LaunchError::TooManyLiveJobs { live: 2, max: 2 })
+    );
+    let ka = StaticKeypair::generate_from_os().public();
+    core.handle_bootstrap_reply(T0, &a, *ka.as_bytes()).expect("register");
+    core.handle_message(T0, &ka, msg(&a, 1, JobBody::Started))
+        .expect("started");
+    core.handle_message(T0, &ka, msg(&a, 2, JobBody::Succeeded))
+        .expect("succeeded");
+    assert_eq!(core.live_jobs(), 1);
+    core.launch(T0, spec(&c)).expect("a finished job frees its place");
+    // Restoring replays launches already made, whatever the cap says now.
+    let events: Vec<Event> = std::iter::from_fn(|| core.poll_event()).collect();
+    let mut tight = SchedulerConfig::new(wf());
+    tight.max_live_jobs = Some(1);
+    let mut restored = SchedulerCore::new(tight);
+    for e in &events {
+        restored.restore(e);
+    }
+    assert_eq!(restored.live_jobs(), 2);
+}
+
+#[test]
 fn a_terminal_job_gets_duplicate_acks_but_nothing_new() {
     let mut f = fixture();
     f.start_a();
@@ -690,6 +721,20 @@ mod weakened {
             f.core.handle_timeout(late);
             let key = StaticKeypair::generate_from_os().public();
             f.core.handle_bootstrap_reply(late, &c, *key.as_bytes()).is_ok()
+        });
+    }
+
+    #[test]
+    fn without_allowed_type_a_job_key_commands_the_workflow_as_a_ui_server_would() {
+        both(Check::AllowedType, |f| {
+            let ka = f.ka;
+            let pause = Message::Command(ClientCommand {
+                seq: 1,
+                actor: Owner::new("mallory").expect("valid"),
+                op: CommandOp::Pause,
+                target: "*".into(),
+            });
+            f.core.handle_message(T0, &ka, pause).is_ok() && f.core.control().paused
         });
     }
 

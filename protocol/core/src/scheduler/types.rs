@@ -96,6 +96,14 @@ pub enum LaunchError {
     /// A declared output uses a reserved name.
     #[error("output {0} is reserved")]
     ReservedOutput(OutputName),
+    /// The cap on live jobs is reached (concern C06: limit parallel jobs).
+    #[error("{live} jobs are live, the limit is {max}: launch refused until one finishes")]
+    TooManyLiveJobs {
+        /// Jobs launching, submitted or running.
+        live: u64,
+        /// The cap.
+        max: u32,
+    },
 }
 
 /// Why a job's key was not registered. The launch fails.

@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
     pub window: usize,
+    #[cfg(feature = "weaken")]
+    pub plaintext: bool,
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: ConnId) {
@@ -54,6 +56,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
     match handshake {
         Ok((transport, peer, replies)) => {
             bump(&shared.stats.handshakes_completed);
+            #[cfg(feature = "weaken")]
+            let transport = if shared.plaintext {
+                transport.into_plaintext()
+            } else {
+                transport
+            };
             reader.set_max(MAX_FRAME);
             if serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn)
                 .await

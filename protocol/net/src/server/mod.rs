@@ -51,6 +51,22 @@ pub struct ServerConfig {
     pub advertise: Option<String>,
     /// The defences the core applies (the full set except in weakened verification builds).
     pub defences: Defences,
+    /// Defences of this driver removed, for attack controls (weakened builds only).
+    #[cfg(feature = "weaken")]
+    pub driver_flaws: DriverFlaws,
+}
+
+/// Defences of the server driver (not of the core) that an attack control can remove. Exists
+/// only with the `weaken` feature, which the server commands never build with a flaw set.
+#[cfg(feature = "weaken")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverFlaws {
+    /// After the handshake, transport frames carry messages in the clear, without encryption
+    /// or integrity (the peer must do the same: `Transport::into_plaintext`).
+    pub plaintext_transport: bool,
+    /// A connection's messages are read however many replies its peer has left unread: the
+    /// per-connection window of SPEC.md §7 is gone.
+    pub unbounded_window: bool,
 }
 
 impl ServerConfig {
@@ -67,6 +83,8 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(600),
             advertise: None,
             defences: Defences::all(),
+            #[cfg(feature = "weaken")]
+            driver_flaws: DriverFlaws::default(),
         }
     }
 }
@@ -321,6 +339,13 @@ impl Scheduler {
         let core_task =
             tokio::spawn(CoreTask::new(core, Arc::clone(&stats), public_key, advertise).run(core_rx, writer_tx));
 
+        let window = usize::try_from(config.core.dedup_window).unwrap_or(64);
+        #[cfg(feature = "weaken")]
+        let window = if config.driver_flaws.unbounded_window {
+            usize::MAX
+        } else {
+            window
+        };
         let shared = Arc::new(conn::Shared {
             prologue: prologue(&config.core.workflow),
             keypair,
@@ -331,7 +356,9 @@ impl Scheduler {
             max_connections: config.max_connections,
             handshake_timeout: config.handshake_timeout,
             idle_timeout: config.idle_timeout,
-            window: usize::try_from(config.core.dedup_window).unwrap_or(64),
+            window,
+            #[cfg(feature = "weaken")]
+            plaintext: config.driver_flaws.plaintext_transport,
         });
         let accept = tokio::spawn(async move {
             let mut next: u64 = 0;

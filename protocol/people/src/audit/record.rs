@@ -32,6 +32,8 @@ pub enum Actor {
     Claimed(String),
     /// A request whose token did not authenticate.
     Unauthenticated,
+    /// The gateway's own monitoring (story S14): alerts it raises by itself.
+    Defender,
 }
 
 /// Whether the attempt was let through.
@@ -97,6 +99,74 @@ pub enum AuditEvent {
         /// Which session.
         session: SessionId,
     },
+    /// A counter crossed its threshold (story S14): `count` `signal`s from `source` within
+    /// the window.
+    Alert {
+        /// Where they came from (an address, a workflow): untrusted text.
+        source: String,
+        /// What was counted (`auth-failure`, `denial`, …).
+        signal: String,
+        /// How many, within the window.
+        count: u64,
+        /// The window, in seconds.
+        window_secs: u64,
+    },
+    /// An operator's defensive action (story S14), or an attempt at one.
+    Defence {
+        /// What was done.
+        action: DefenceAction,
+        /// To what (a source address, a job id, a key): untrusted text.
+        target: String,
+        /// Allowed or denied.
+        outcome: Outcome,
+    },
+}
+
+/// A defender's action on the running system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DefenceAction {
+    /// Refuse every request from a source.
+    BlockSource,
+    /// Lift a block.
+    UnblockSource,
+    /// Revoke a job's key at its scheduler.
+    RevokeJobKey,
+    /// Revoke a UI server's client key at its schedulers.
+    RevokeClientKey,
+    /// Revoke every session of a user.
+    RevokeUserSessions,
+}
+
+impl DefenceAction {
+    /// The stable name (`block-source`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::BlockSource => "block-source",
+            Self::UnblockSource => "unblock-source",
+            Self::RevokeJobKey => "revoke-job-key",
+            Self::RevokeClientKey => "revoke-client-key",
+            Self::RevokeUserSessions => "revoke-user-sessions",
+        }
+    }
+
+    /// The verb phrase for audit lines (`blocked source`).
+    #[must_use]
+    pub const fn past_tense(self) -> &'static str {
+        match self {
+            Self::BlockSource => "blocked source",
+            Self::UnblockSource => "unblocked source",
+            Self::RevokeJobKey => "revoked the job key of",
+            Self::RevokeClientKey => "revoked client key",
+            Self::RevokeUserSessions => "revoked every session of",
+        }
+    }
+}
+
+impl std::fmt::Display for DefenceAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One audit record: when, who, what.
@@ -146,6 +216,7 @@ impl AuditRecord {
             Actor::User(u) => format!("User {}", f(u.as_str())),
             Actor::Claimed(name) => format!("User {}", f(name)),
             Actor::Unauthenticated => "An unauthenticated client".to_owned(),
+            Actor::Defender => "Defender".to_owned(),
         };
         let denied = |o: &Outcome| match o {
             Outcome::Allowed => None,
@@ -178,6 +249,24 @@ impl AuditRecord {
             },
             AuditEvent::Logout { session } => format!("logged out of session {session}"),
             AuditEvent::Revocation { session } => format!("revoked session {session}"),
+            AuditEvent::Alert {
+                source,
+                signal,
+                count,
+                window_secs,
+            } => format!(
+                "raised an alert: {count} {} from {} within {window_secs}s",
+                f(signal),
+                f(source)
+            ),
+            AuditEvent::Defence {
+                action,
+                target,
+                outcome,
+            } => match denied(outcome) {
+                None => format!("{} {}", action.past_tense(), f(target)),
+                Some(r) => format!("was denied {action} on {} ({r})", f(target)),
+            },
         };
         format!("{} {who} {what}", rfc3339(self.at))
     }
@@ -244,6 +333,52 @@ mod tests {
         assert_eq!(
             no.render(true),
             "2026-11-22T10:00:00Z User mallory was denied trigger on atmosphere_stage.clouds (not-granted)"
+        );
+    }
+
+    #[test]
+    fn alerts_and_defences_read_plainly_and_escape_their_fields() {
+        let alert = AuditRecord {
+            at: AT,
+            actor: Actor::Defender,
+            event: AuditEvent::Alert {
+                source: "127.0.0.2".into(),
+                signal: "auth-failure".into(),
+                count: 5,
+                window_secs: 60,
+            },
+        };
+        assert_eq!(
+            alert.render(true),
+            "2026-11-22T10:00:00Z Defender raised an alert: 5 auth-failure from 127.0.0.2 within 60s"
+        );
+        let block = AuditRecord {
+            at: AT,
+            actor: jacintar(),
+            event: AuditEvent::Defence {
+                action: DefenceAction::BlockSource,
+                target: "127.0.0.2\n2026 User x".into(),
+                outcome: Outcome::Allowed,
+            },
+        };
+        assert_eq!(
+            block.render(true),
+            "2026-11-22T10:00:00Z User jacintar blocked source 127.0.0.2\\n2026\\x20User\\x20x"
+        );
+        let refused = AuditRecord {
+            at: AT,
+            actor: Actor::User(Owner::new("mallory").expect("valid")),
+            event: AuditEvent::Defence {
+                action: DefenceAction::RevokeJobKey,
+                target: "~a/b//1/c/01".into(),
+                outcome: Outcome::Denied {
+                    reason: "not-an-operator".into(),
+                },
+            },
+        };
+        assert_eq!(
+            refused.render(true),
+            "2026-11-22T10:00:00Z User mallory was denied revoke-job-key on ~a/b//1/c/01 (not-an-operator)"
         );
     }
 

@@ -272,13 +272,23 @@ impl Drop for AuditWriter {
 }
 
 /// The audit chain in memory (sans-IO): what a model checks, and what tests compare against.
+///
+/// Durability follows [`AuditWriter`]'s: with every defence a record is durable when `push`
+/// returns; without `audit-before-effect` records wait in a write-behind buffer (flushed every
+/// eight records) that [`MemoryLog::crash`] loses, so a model can see an effect outrun its
+/// record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemoryLog {
     key: AuditKey,
     defences: PeopleDefences,
+    /// What the file holds: durable lines only.
     text: String,
+    /// Lines written but not yet durable (only without `audit-before-effect`).
+    pending: Vec<String>,
     count: u64,
     last: Tag,
+    durable: u64,
+    durable_last: Tag,
 }
 
 impl MemoryLog {
@@ -289,30 +299,54 @@ impl MemoryLog {
             key,
             defences,
             text: String::new(),
+            pending: Vec::new(),
             count: 0,
             last: [0; 32],
+            durable: 0,
+            durable_last: [0; 32],
         }
     }
 
-    /// The log's text, as the file would hold it.
+    /// The log's text, as the file would hold it (durable records only).
     #[must_use]
     pub fn text(&self) -> &str {
         &self.text
     }
 
-    /// The head's text, as the head file would hold it.
+    /// The head's text, as the head file would hold it (anchoring the durable records).
     #[must_use]
     pub fn head(&self) -> String {
-        chain::head_text(&self.key, self.count, &self.last)
+        chain::head_text(&self.key, self.durable, &self.durable_last)
     }
 
-    /// The human lines, without trailers.
+    /// The human lines of the durable records, without trailers.
     #[must_use]
     pub fn lines(&self) -> Vec<&str> {
         self.text
             .lines()
             .map(|l| l.rsplit_once(" [#").map_or(l, |(h, _)| h))
             .collect()
+    }
+
+    /// Records appended so far (durable or not).
+    #[must_use]
+    pub const fn records(&self) -> u64 {
+        self.count
+    }
+
+    /// Records that are durable: a crash keeps exactly these. Equal to
+    /// [`MemoryLog::records`] unless `audit-before-effect` was removed.
+    #[must_use]
+    pub const fn durable_records(&self) -> u64 {
+        self.durable
+    }
+
+    /// A crash: records not yet durable are lost, and the chain continues from the last
+    /// durable one (as [`AuditWriter::open_with`] would on restart).
+    pub fn crash(&mut self) {
+        self.pending.clear();
+        self.count = self.durable;
+        self.last = self.durable_last;
     }
 }
 
@@ -334,9 +368,14 @@ impl MemoryLog {
             seq,
             &human,
         );
-        self.text.push_str(&chain::line(&human, seq, &mac));
+        self.pending.push(chain::line(&human, seq, &mac));
         self.count = seq;
         self.last = mac;
+        if self.defences.is_on(PeopleCheck::AuditBeforeEffect) || self.pending.len() >= WRITE_BEHIND {
+            self.text.extend(self.pending.drain(..));
+            self.durable = seq;
+            self.durable_last = mac;
+        }
         Receipt { record: seq }
     }
 }

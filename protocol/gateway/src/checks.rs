@@ -1,0 +1,133 @@
+//! The gateway's own named defences (DESIGN.md §2), removable one at a time in `weaken` builds
+//! so that attack harnesses can show each is necessary. Production code can only build
+//! [`GatewayDefences::all`]. The people-side defences (sessions, authorisation, audit) are
+//! protocol-people's `PeopleCheck`s, chosen when the parts are built.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// A named, removable defence of the hub or a UI server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GatewayCheck {
+    /// Hub: a request with a credential in its query string is refused.
+    TokenInUrl,
+    /// Hub: a state change made with the session cookie needs the session's CSRF token.
+    CsrfToken,
+    /// Hub: a state change from a foreign `Origin` (or a cross-site fetch) is refused.
+    OriginCheck,
+    /// Hub: a login needs the `X-Requested-With` header a cross-site form cannot send.
+    LoginHeader,
+    /// Hub: requests and logins per source are rate-limited.
+    RateLimit,
+    /// Hub: a blocked source is refused.
+    SourceBlock,
+    /// UI server: the hub's assertion must carry a valid MAC.
+    AssertionMac,
+    /// UI server: the assertion must be recent.
+    AssertionFreshness,
+    /// UI server: an assertion is accepted once.
+    AssertionReplay,
+}
+
+impl GatewayCheck {
+    /// Every check, the hub's first.
+    pub const ALL: [Self; 9] = [
+        Self::TokenInUrl,
+        Self::CsrfToken,
+        Self::OriginCheck,
+        Self::LoginHeader,
+        Self::RateLimit,
+        Self::SourceBlock,
+        Self::AssertionMac,
+        Self::AssertionFreshness,
+        Self::AssertionReplay,
+    ];
+
+    /// The stable name (`csrf-token`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::TokenInUrl => "token-in-url",
+            Self::CsrfToken => "csrf-token",
+            Self::OriginCheck => "origin-check",
+            Self::LoginHeader => "login-header",
+            Self::RateLimit => "rate-limit",
+            Self::SourceBlock => "source-block",
+            Self::AssertionMac => "assertion-mac",
+            Self::AssertionFreshness => "assertion-freshness",
+            Self::AssertionReplay => "assertion-replay",
+        }
+    }
+}
+
+impl fmt::Display for GatewayCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A check name that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown gateway check {0:?}")]
+pub struct UnknownGatewayCheck(pub String);
+
+impl FromStr for GatewayCheck {
+    type Err = UnknownGatewayCheck;
+
+    fn from_str(s: &str) -> Result<Self, UnknownGatewayCheck> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| UnknownGatewayCheck(s.to_owned()))
+    }
+}
+
+/// Which gateway defences are applied.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct GatewayDefences {
+    removed: BTreeSet<GatewayCheck>,
+}
+
+impl GatewayDefences {
+    /// Every check on: the only value production code can build.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Whether `check` is applied.
+    #[must_use]
+    pub fn is_on(&self, check: GatewayCheck) -> bool {
+        !self.removed.contains(&check)
+    }
+
+    /// Whether every check is applied.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.removed.is_empty()
+    }
+
+    /// The same defences without `check`.
+    #[cfg(feature = "weaken")]
+    #[must_use]
+    pub fn without(mut self, check: GatewayCheck) -> Self {
+        self.removed.insert(check);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_production_has_every_check() {
+        for c in GatewayCheck::ALL {
+            assert_eq!(c.name().parse::<GatewayCheck>(), Ok(c));
+        }
+        assert!("nope".parse::<GatewayCheck>().is_err());
+        let d = GatewayDefences::all();
+        assert!(d.is_complete() && GatewayCheck::ALL.iter().all(|c| d.is_on(*c)));
+    }
+}

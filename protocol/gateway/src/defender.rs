@@ -1,0 +1,421 @@
+//! The defender's counters, thresholds, alerts and blocks (story S14), sans-IO.
+//!
+//! The hub feeds [`Defender::record`] every authentication failure, denial and rate-limit hit
+//! with its source (the client address), and the rejected job messages each scheduler reports
+//! (source: the workflow). When a source reaches a signal's threshold within the window, an
+//! [`Alert`] comes back, which the hub writes to the audit log; a source alerts at most once
+//! per window per signal, so an attack cannot flood the log. With `auto_block` an alert on an
+//! address also blocks it. Operators block and unblock addresses by hand; a blocked address is
+//! refused before anything else is done for it.
+//!
+//! Memory is bounded: at most `max_sources` (source, signal) series are kept; beyond that new
+//! series are counted only in [`Defender::overflow`].
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use protocol_core::WorkflowId;
+use protocol_core::time::Millis;
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    /// A failed login, a bad or expired token, a failed re-authentication.
+    AuthFailure,
+    /// A request the authorisation engine refused (403, or 404 hiding a refusal).
+    Denial,
+    /// A job message a scheduler rejected.
+    RejectedJobMessage,
+    /// A request refused by the rate limiter.
+    RateLimited,
+}
+
+impl Signal {
+    /// Every signal.
+    pub const ALL: [Self; 4] = [
+        Self::AuthFailure,
+        Self::Denial,
+        Self::RejectedJobMessage,
+        Self::RateLimited,
+    ];
+
+    /// The stable name (`auth-failure`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::AuthFailure => "auth-failure",
+            Self::Denial => "denial",
+            Self::RejectedJobMessage => "rejected-job-message",
+            Self::RateLimited => "rate-limited",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a signal came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A client address.
+    Addr(IpAddr),
+    /// A workflow's scheduler (rejected job messages).
+    Workflow(WorkflowId),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Addr(a) => write!(f, "{a}"),
+            Self::Workflow(w) => write!(f, "{w}"),
+        }
+    }
+}
+
+/// How many of each signal within `window` raise an alert (0: never).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Thresholds {
+    /// The sliding window.
+    pub window: Duration,
+    /// Authentication failures.
+    pub auth_failures: u32,
+    /// Denials.
+    pub denials: u32,
+    /// Rejected job messages.
+    pub rejected_job_messages: u32,
+    /// Rate-limit hits.
+    pub rate_limited: u32,
+    /// Block an address as soon as it raises an alert.
+    pub auto_block: bool,
+}
+
+impl Default for Thresholds {
+    /// Within a minute: 10 authentication failures, 20 denials, 5 rejected job messages, 20
+    /// rate-limit hits; no automatic blocking.
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(60),
+            auth_failures: 10,
+            denials: 20,
+            rejected_job_messages: 5,
+            rate_limited: 20,
+            auto_block: false,
+        }
+    }
+}
+
+impl Thresholds {
+    /// The threshold of `signal`.
+    #[must_use]
+    pub const fn of(&self, signal: Signal) -> u32 {
+        match signal {
+            Signal::AuthFailure => self.auth_failures,
+            Signal::Denial => self.denials,
+            Signal::RejectedJobMessage => self.rejected_job_messages,
+            Signal::RateLimited => self.rate_limited,
+        }
+    }
+}
+
+/// A threshold crossed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Alert {
+    /// From where.
+    pub source: Source,
+    /// What.
+    pub signal: Signal,
+    /// How many within the window.
+    pub count: u64,
+    /// The window.
+    pub window: Duration,
+    /// Whether the source was blocked because of it.
+    pub blocked: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+struct Series {
+    recent: VecDeque<Millis>,
+    total: u64,
+    last_alert: Option<Millis>,
+}
+
+/// One counter, for operators.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Counter {
+    /// The source.
+    pub source: String,
+    /// The signal.
+    pub signal: &'static str,
+    /// All occurrences since the start.
+    pub total: u64,
+}
+
+/// Counters, thresholds and blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Defender {
+    thresholds: Thresholds,
+    max_sources: usize,
+    series: BTreeMap<(Source, Signal), Series>,
+    /// Last totals reported by schedulers, to turn totals into increments.
+    reported: BTreeMap<(Source, Signal), u64>,
+    blocked: BTreeSet<IpAddr>,
+    overflow: u64,
+}
+
+impl Defender {
+    /// A defender keeping at most `max_sources` series.
+    #[must_use]
+    pub const fn new(thresholds: Thresholds, max_sources: usize) -> Self {
+        Self {
+            thresholds,
+            max_sources,
+            series: BTreeMap::new(),
+            reported: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            overflow: 0,
+        }
+    }
+
+    /// The thresholds.
+    #[must_use]
+    pub const fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// Counts one `signal` from `source`.
+    pub fn record(&mut self, now: Millis, source: Source, signal: Signal) -> Option<Alert> {
+        self.record_n(now, source, signal, 1)
+    }
+
+    /// Counts `n` `signal`s from `source` at `now`.
+    pub fn record_n(&mut self, now: Millis, source: Source, signal: Signal, n: u64) -> Option<Alert> {
+        if n == 0 {
+            return None;
+        }
+        let key = (source, signal);
+        if !self.series.contains_key(&key) && self.series.len() >= self.max_sources {
+            self.forget_quiet(now);
+            if self.series.len() >= self.max_sources {
+                self.overflow = self.overflow.saturating_add(n);
+                return None;
+            }
+        }
+        let threshold = u64::from(self.thresholds.of(signal));
+        let window = self.thresholds.window;
+        let series = self.series.entry(key.clone()).or_default();
+        series.total = series.total.saturating_add(n);
+        let keep = usize::try_from(threshold.max(1)).unwrap_or(usize::MAX);
+        for _ in 0..n.min(threshold.max(1)) {
+            series.recent.push_back(now);
+        }
+        while series.recent.len() > keep {
+            series.recent.pop_front();
+        }
+        while series.recent.front().is_some_and(|t| now >= t.after(window)) {
+            series.recent.pop_front();
+        }
+        let count = series.recent.len() as u64;
+        let quiet = series.last_alert.is_none_or(|t| now >= t.after(window));
+        if threshold == 0 || count < threshold || !quiet {
+            return None;
+        }
+        series.last_alert = Some(now);
+        let (source, signal) = key;
+        let blocked = match &source {
+            Source::Addr(ip) if self.thresholds.auto_block => {
+                self.blocked.insert(*ip);
+                true
+            }
+            _ => false,
+        };
+        Some(Alert {
+            source,
+            signal,
+            count,
+            window,
+            blocked,
+        })
+    }
+
+    /// A scheduler reports its running total of `signal`; the increase since its last report
+    /// is counted. A total lower than before (a restarted scheduler) starts afresh.
+    pub fn observe_total(&mut self, now: Millis, source: Source, signal: Signal, total: u64) -> Option<Alert> {
+        let key = (source, signal);
+        let before = self.reported.insert(key.clone(), total);
+        let increase = match before {
+            Some(b) if total >= b => total - b,
+            _ => total,
+        };
+        self.record_n(now, key.0, key.1, increase)
+    }
+
+    fn forget_quiet(&mut self, now: Millis) {
+        let window = self.thresholds.window;
+        self.series
+            .retain(|_, s| s.recent.back().is_some_and(|t| now < t.after(window)));
+    }
+
+    /// Blocks an address; returns whether it was not blocked already.
+    pub fn block(&mut self, ip: IpAddr) -> bool {
+        self.blocked.insert(ip)
+    }
+
+    /// Lifts a block; returns whether there was one.
+    pub fn unblock(&mut self, ip: IpAddr) -> bool {
+        self.blocked.remove(&ip)
+    }
+
+    /// Whether `ip` is blocked.
+    #[must_use]
+    pub fn is_blocked(&self, ip: IpAddr) -> bool {
+        self.blocked.contains(&ip)
+    }
+
+    /// Blocked addresses.
+    #[must_use]
+    pub fn blocked(&self) -> Vec<IpAddr> {
+        self.blocked.iter().copied().collect()
+    }
+
+    /// Every counter's total since the start.
+    #[must_use]
+    pub fn counters(&self) -> Vec<Counter> {
+        self.series
+            .iter()
+            .map(|((source, signal), s)| Counter {
+                source: source.to_string(),
+                signal: signal.name(),
+                total: s.total,
+            })
+            .collect()
+    }
+
+    /// The total for one source and signal.
+    #[must_use]
+    pub fn total(&self, source: &Source, signal: Signal) -> u64 {
+        self.series.get(&(source.clone(), signal)).map_or(0, |s| s.total)
+    }
+
+    /// Signals not counted per source because the table was full.
+    #[must_use]
+    pub const fn overflow(&self) -> u64 {
+        self.overflow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Millis = Millis(10_000_000);
+
+    fn ip(s: &str) -> Source {
+        Source::Addr(s.parse().expect("ip"))
+    }
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            window: Duration::from_secs(60),
+            auth_failures: 3,
+            denials: 2,
+            rejected_job_messages: 5,
+            rate_limited: 0,
+            auto_block: false,
+        }
+    }
+
+    #[test]
+    fn the_threshold_within_the_window_raises_one_alert_per_window() {
+        let mut d = Defender::new(thresholds(), 100);
+        let a = ip("127.0.0.2");
+        assert_eq!(d.record(T0, a.clone(), Signal::AuthFailure), None);
+        assert_eq!(d.record(T0, a.clone(), Signal::AuthFailure), None);
+        let alert = d.record(T0, a.clone(), Signal::AuthFailure).expect("third raises");
+        assert_eq!(
+            (alert.count, alert.signal, alert.blocked),
+            (3, Signal::AuthFailure, false)
+        );
+        assert_eq!(d.record(T0, a.clone(), Signal::AuthFailure), None, "once per window");
+        assert_eq!(d.total(&a, Signal::AuthFailure), 4);
+        assert!(!d.is_blocked("127.0.0.2".parse().expect("ip")));
+        // A new window: the old failures have aged out, three more are needed.
+        let later = T0.after(Duration::from_secs(61));
+        assert_eq!(d.record(later, a.clone(), Signal::AuthFailure), None);
+        assert_eq!(d.record(later, a.clone(), Signal::AuthFailure), None);
+        assert!(d.record(later, a, Signal::AuthFailure).is_some());
+    }
+
+    #[test]
+    fn failures_spread_wider_than_the_window_never_alert() {
+        let mut d = Defender::new(thresholds(), 100);
+        let a = ip("127.0.0.2");
+        for i in 0..10 {
+            let at = T0.after(Duration::from_secs(31 * i));
+            assert_eq!(d.record(at, a.clone(), Signal::AuthFailure), None, "at {i}");
+        }
+    }
+
+    #[test]
+    fn sources_and_signals_are_counted_apart_and_zero_never_alerts() {
+        let mut d = Defender::new(thresholds(), 100);
+        assert_eq!(d.record(T0, ip("127.0.0.2"), Signal::Denial), None);
+        assert_eq!(d.record(T0, ip("127.0.0.3"), Signal::Denial), None);
+        assert!(d.record(T0, ip("127.0.0.2"), Signal::Denial).is_some());
+        for _ in 0..100 {
+            assert_eq!(d.record(T0, ip("127.0.0.2"), Signal::RateLimited), None);
+        }
+    }
+
+    #[test]
+    fn auto_block_blocks_the_address_that_alerted_and_operators_can_unblock() {
+        let mut d = Defender::new(
+            Thresholds {
+                auto_block: true,
+                ..thresholds()
+            },
+            100,
+        );
+        let addr: IpAddr = "127.0.0.9".parse().expect("ip");
+        d.record(T0, Source::Addr(addr), Signal::Denial);
+        let alert = d.record(T0, Source::Addr(addr), Signal::Denial).expect("alert");
+        assert!(alert.blocked && d.is_blocked(addr));
+        assert!(d.unblock(addr));
+        assert!(!d.is_blocked(addr));
+        assert!(d.block(addr) && !d.block(addr));
+        assert_eq!(d.blocked(), [addr]);
+    }
+
+    #[test]
+    fn scheduler_totals_are_turned_into_increments() {
+        let mut d = Defender::new(thresholds(), 100);
+        let wf = Source::Workflow(WorkflowId::new("atmosphere_stage", "clouds").expect("valid"));
+        assert_eq!(d.observe_total(T0, wf.clone(), Signal::RejectedJobMessage, 2), None);
+        assert_eq!(d.observe_total(T0, wf.clone(), Signal::RejectedJobMessage, 2), None);
+        let alert = d
+            .observe_total(T0, wf.clone(), Signal::RejectedJobMessage, 7)
+            .expect("five more");
+        assert_eq!(alert.count, 5);
+        assert_eq!(d.total(&wf, Signal::RejectedJobMessage), 7);
+        // A restarted scheduler reports from zero again.
+        assert_eq!(d.observe_total(T0, wf.clone(), Signal::RejectedJobMessage, 1), None);
+        assert_eq!(d.total(&wf, Signal::RejectedJobMessage), 8);
+        assert_eq!(alert.source.to_string(), "~atmosphere_stage/clouds");
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut d = Defender::new(thresholds(), 2);
+        d.record(T0, ip("10.0.0.1"), Signal::Denial);
+        d.record(T0, ip("10.0.0.2"), Signal::Denial);
+        d.record(T0, ip("10.0.0.3"), Signal::Denial);
+        assert_eq!(d.counters().len(), 2);
+        assert_eq!(d.overflow(), 1);
+        d.record(T0.after(Duration::from_secs(120)), ip("10.0.0.3"), Signal::Denial);
+        assert_eq!(d.counters().len(), 1, "quiet series are forgotten to make room");
+    }
+}

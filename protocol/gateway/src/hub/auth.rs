@@ -1,0 +1,236 @@
+//! Logging in, elevating, logging out: protocol-people's `Gate` behind HTTP. Every attempt
+//! is in the hub's audit log before its token leaves; failures answer alike.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use protocol_core::Owner;
+use protocol_people::audit::{Actor, AuditEvent};
+use protocol_people::gate::{Gate, GateError};
+use protocol_people::ops::Level;
+use protocol_people::session::{AuthSession, SessionError, Token};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::HubState;
+use crate::checks::GatewayCheck;
+use crate::http::credentials::{Carrier, check_login_header, credential, is_unsafe};
+use crate::http::{ApiError, json, parse_json, read_body};
+
+/// The authenticated person of a response, for the access log.
+#[derive(Debug, Clone)]
+pub(crate) struct ActingUser(pub Owner);
+
+/// An authenticated request.
+#[derive(Debug)]
+pub(crate) struct Authed {
+    pub session: AuthSession,
+    pub carrier: Carrier,
+    pub token: Token,
+}
+
+impl HubState {
+    /// Authenticates the request's token; for a state-changing request made with the session
+    /// cookie, also checks the CSRF token.
+    pub(crate) fn authenticate(&self, headers: &HeaderMap, method: &Method) -> Result<Authed, ApiError> {
+        let (token, carrier) = credential(headers, self.settings.cookies)?.ok_or(ApiError::Unauthenticated)?;
+        let session = self
+            .sessions
+            .lock()
+            .map_err(|_| ApiError::Internal)?
+            .authenticate(self.now(), &token, &self.audience)
+            .map_err(|_| ApiError::Unauthenticated)?;
+        if is_unsafe(method) && self.settings.defences.is_on(GatewayCheck::CsrfToken) {
+            self.csrf.check(headers, carrier, session.id)?;
+        }
+        Ok(Authed {
+            session,
+            carrier,
+            token,
+        })
+    }
+
+    fn limit_login(&self, ip: IpAddr) -> Result<(), ApiError> {
+        if !self.settings.defences.is_on(GatewayCheck::RateLimit) {
+            return Ok(());
+        }
+        let mut l = self.logins.lock().map_err(|_| ApiError::Internal)?;
+        l.check(self.now(), &ip).map_err(|limited| ApiError::RateLimited {
+            retry_after_secs: limited.retry_after_secs(),
+        })
+    }
+}
+
+/// A response that names its acting user for the access log.
+pub(crate) fn acting(mut r: Response, user: &Owner) -> Response {
+    r.extensions_mut().insert(ActingUser(user.clone()));
+    r
+}
+
+fn session_body(state: &HubState, s: &AuthSession, token: Option<&Token>) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "user": s.user,
+        "level": s.level.name(),
+        "session": s.id.0,
+        "elevated_until": s.elevated_until.map(|m| m.0),
+        "csrf": state.csrf.token_for(s.id),
+    });
+    if let Some(t) = token {
+        body["token"] = serde_json::Value::String(t.to_wire().to_string());
+    }
+    body
+}
+
+/// The response for a freshly issued token: cookies, or the token in the body for bearer use.
+fn issue(state: &HubState, s: &AuthSession, token: &Token, carrier: Carrier) -> Response {
+    let mut r = json(
+        StatusCode::OK,
+        &session_body(state, s, (carrier == Carrier::Bearer).then_some(token)),
+    );
+    if carrier == Carrier::Cookie {
+        let cookies = state.settings.cookies;
+        let h = r.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&cookies.session_cookie(token)) {
+            h.append(header::SET_COOKIE, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&cookies.csrf_cookie(&state.csrf.token_for(s.id))) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    acting(r, &s.user)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    user: String,
+    password: String,
+    #[serde(default)]
+    bearer: bool,
+}
+
+pub(super) async fn login(
+    State(state): State<Arc<HubState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if state.settings.defences.is_on(GatewayCheck::LoginHeader) {
+        check_login_header(&headers)?;
+    }
+    state.limit_login(peer.ip())?;
+    let bytes = Zeroizing::new(read_body(body).await?.to_vec());
+    let LoginBody { user, password, bearer } = parse_json(&bytes)?;
+    let password = Zeroizing::new(password);
+    let worker = Arc::clone(&state);
+    let result = tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok::<_, ApiError>(gate.login(now, &user, &password, &worker.audience, &mut rand_core::OsRng))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)??;
+    match result {
+        Ok((token, session)) => {
+            let carrier = if bearer { Carrier::Bearer } else { Carrier::Cookie };
+            Ok(issue(&state, &session, &token, carrier))
+        }
+        Err(GateError::Audit(e)) => {
+            state.log.line(&format!("audit write failed, login refused: {e}"));
+            Err(ApiError::Internal)
+        }
+        Err(_) => Err(ApiError::LoginFailed),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ElevateBody {
+    password: String,
+    level: String,
+}
+
+pub(super) async fn elevate(
+    State(state): State<Arc<HubState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let authed = state.authenticate(&headers, &Method::POST)?;
+    state.limit_login(peer.ip())?;
+    let bytes = Zeroizing::new(read_body(body).await?.to_vec());
+    let ElevateBody { password, level } = parse_json(&bytes)?;
+    let password = Zeroizing::new(password);
+    let to: Level = level.parse().map_err(|_| ApiError::BadRequest)?;
+    let worker = Arc::clone(&state);
+    let token = authed.token.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok::<_, ApiError>(gate.elevate(now, &token, &worker.audience, &password, to, &mut rand_core::OsRng))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)??;
+    match result {
+        Ok((token, session)) => Ok(issue(&state, &session, &token, authed.carrier)),
+        Err(GateError::Session(SessionError::NotAnElevation { .. })) => Err(ApiError::BadRequest),
+        Err(GateError::Session(SessionError::ReauthFailed)) => {
+            Ok(acting(ApiError::LoginFailed.into_response(), &authed.session.user))
+        }
+        Err(GateError::Audit(e)) => {
+            state.log.line(&format!("audit write failed, elevation refused: {e}"));
+            Err(ApiError::Internal)
+        }
+        Err(_) => Err(ApiError::Unauthenticated),
+    }
+}
+
+pub(super) async fn logout(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let authed = state.authenticate(&headers, &Method::POST)?;
+    let worker = Arc::clone(&state);
+    let token = authed.token.clone();
+    let user = authed.session.user.clone();
+    tokio::task::spawn_blocking(move || {
+        let session = worker
+            .sessions
+            .lock()
+            .map_err(|_| ApiError::Internal)?
+            .logout(&token)
+            .map_err(|_| ApiError::Unauthenticated)?;
+        worker.record(Actor::User(user), AuditEvent::Logout { session });
+        Ok::<_, ApiError>(())
+    })
+    .await
+    .map_err(|_| ApiError::Internal)??;
+    let mut r = json(StatusCode::OK, &serde_json::json!({ "result": "logged-out" }));
+    for c in state.settings.cookies.clearing() {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(acting(r, &authed.session.user))
+}
+
+pub(super) async fn me(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let authed = state.authenticate(&headers, &Method::GET)?;
+    let r = json(StatusCode::OK, &session_body(&state, &authed.session, None));
+    Ok(acting(r, &authed.session.user))
+}

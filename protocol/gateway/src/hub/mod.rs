@@ -1,0 +1,417 @@
+//! The hub: the people's front door (seed 001's Cylc Hub).
+//!
+//! It authenticates people (protocol-people's sessions: read-only logins, elevation with the
+//! password again, expiry), keeps tokens in `HttpOnly; SameSite=Strict` cookies or bearer
+//! headers only, applies the CSRF defence ([`crate::http::credentials`]), rate limits and
+//! counts every source ([`crate::limits`], [`crate::defender`]), and proxies requests to the
+//! owner's UI server, spawning it on demand ([`crate::spawner`]) and vouching for the person
+//! with a signed [assertion](crate::assertion). It decides nothing about workflows itself:
+//! the UI servers authorise and audit operations. Its own audit log records logins,
+//! elevations, logouts, alerts and operators' actions.
+//!
+//! | endpoint | |
+//! |---|---|
+//! | `POST /login` `{"user","password","bearer"?}` | read-only session: cookies (or the token in the body if `bearer`) and the CSRF token |
+//! | `POST /elevate` `{"password","level"}` | re-authenticate; the old token dies, a new one lasts the elevation window |
+//! | `POST /logout`, `GET /me` | |
+//! | `GET /scan` | every workflow, across owners, the person may read (and nothing about others) |
+//! | `GET /o/{owner}/workflows[/{name}]`, `POST /o/{owner}/workflows/{name}`, `POST /o/{owner}/keepalive` | proxied to `owner`'s UI server |
+//! | `GET /operator/status`, `POST /operator/{block,unblock,revoke-session,revoke-job,revoke-client}` | defender controls (operators, elevated) |
+
+mod auth;
+pub mod config;
+mod operator;
+mod proxy;
+mod registry;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use protocol_core::Owner;
+use protocol_core::time::Millis;
+use protocol_people::audit::{Actor, AuditEvent, AuditRecord, AuditSink};
+use protocol_people::authz::Authorizer;
+use protocol_people::groups::FileGroups;
+use protocol_people::policy::Policy;
+use protocol_people::session::{Audience, SessionManager};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use registry::UiStatus;
+
+use crate::DynSink;
+use crate::checks::{GatewayCheck, GatewayDefences};
+use crate::clock::SharedClock;
+use crate::defender::{Alert, Defender, Signal, Source, Thresholds};
+use crate::http::ApiError;
+use crate::http::credentials::{CookieSettings, CsrfKey, check_origin, is_unsafe, refuse_token_in_query};
+use crate::limits::{RateLimit, RateLimiter};
+use crate::logging::Log;
+use crate::spawner::UiLauncher;
+use registry::UiRegistry;
+
+/// Timings, limits and web settings of a hub.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HubSettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Cookie flags (TLS).
+    pub cookies: CookieSettings,
+    /// The origin browsers use for the hub (`Origin` checks); defaults to `http://ADDR`.
+    pub public_origin: Option<String>,
+    /// Requests per source.
+    pub requests: RateLimit,
+    /// Logins (and elevations) per source.
+    pub logins: RateLimit,
+    /// Sources tracked by the limiters and the defender.
+    pub max_sources: usize,
+    /// When counters raise alerts.
+    pub thresholds: Thresholds,
+    /// How long a proxied request may take.
+    pub proxy_timeout: Duration,
+    /// How long a revocation may take to be confirmed by a scheduler.
+    pub revoke_timeout: Duration,
+    /// How often schedulers' rejection counters are read.
+    pub monitor_interval: Duration,
+    /// The gateway defences applied (all, except in weakened verification builds).
+    pub defences: GatewayDefences,
+}
+
+impl Default for HubSettings {
+    /// 127.0.0.1:0, plain HTTP, 20 requests a second per source (burst 40), 10 logins a
+    /// minute (burst 5), 10 000 sources, default thresholds, 30 s proxy, 5 s revocations,
+    /// scheduler counters read every second.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            cookies: CookieSettings::default(),
+            public_origin: None,
+            requests: RateLimit::per_second(40, 20),
+            logins: RateLimit {
+                burst: 5,
+                per_minute: 10,
+            },
+            max_sources: 10_000,
+            thresholds: Thresholds::default(),
+            proxy_timeout: Duration::from_secs(30),
+            revoke_timeout: Duration::from_secs(5),
+            monitor_interval: Duration::from_secs(1),
+            defences: GatewayDefences::all(),
+        }
+    }
+}
+
+/// Everything a hub is built from. Build the session manager and audit sink with
+/// `PeopleDefences` of your choice to get a weakened variant (with the `weaken` feature).
+pub struct HubParts {
+    /// The sessions (and the user database inside).
+    pub sessions: SessionManager,
+    /// The audience tokens are issued for.
+    pub audience: Audience,
+    /// The hub's audit log.
+    pub audit: Box<dyn AuditSink + Send>,
+    /// How UI servers are started.
+    pub launcher: Arc<dyn UiLauncher>,
+    /// The owners whose UI servers may be spawned.
+    pub owners: BTreeSet<Owner>,
+    /// Who may use the operator endpoints (with an elevated session).
+    pub operators: BTreeSet<Owner>,
+    /// Root of the scheduler run directories (operators' revocations, rejection counters).
+    pub runs: Option<PathBuf>,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Operational log lines.
+    pub log: Log,
+    /// Settings.
+    pub settings: HubSettings,
+}
+
+impl std::fmt::Debug for HubParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubParts")
+            .field("audience", &self.audience)
+            .field("owners", &self.owners)
+            .field("operators", &self.operators)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the hub did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// It could not listen.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+pub(crate) struct HubState {
+    audience: Audience,
+    sessions: Mutex<SessionManager>,
+    audit: Mutex<DynSink>,
+    /// The hub decides no operation; `Gate` needs an authoriser and groups for its login and
+    /// elevation paths, which never consult them.
+    no_policy: Authorizer,
+    no_groups: FileGroups,
+    csrf: CsrfKey,
+    origin: OnceLock<String>,
+    defender: Mutex<Defender>,
+    requests: Mutex<RateLimiter<IpAddr>>,
+    logins: Mutex<RateLimiter<IpAddr>>,
+    uis: UiRegistry,
+    owners: BTreeSet<Owner>,
+    operators: BTreeSet<Owner>,
+    runs: Option<PathBuf>,
+    clock: SharedClock,
+    log: Log,
+    settings: HubSettings,
+}
+
+impl HubState {
+    fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    fn origin(&self) -> &str {
+        self.origin.get().map_or("", String::as_str)
+    }
+
+    /// Appends an audit record (blocking the caller for the fsync); logs a failure.
+    fn record(&self, actor: Actor, event: AuditEvent) -> bool {
+        let record = AuditRecord {
+            at: self.now(),
+            actor,
+            event,
+        };
+        match self.audit.lock().map(|mut a| a.append(&record)) {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                self.log.line(&format!("audit write failed: {e}"));
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Counts a signal and writes any alert it raises to the audit log.
+    fn signal(&self, source: Source, signal: Signal) {
+        let alert = self
+            .defender
+            .lock()
+            .ok()
+            .and_then(|mut d| d.record(self.now(), source, signal));
+        if let Some(alert) = alert {
+            self.alert(&alert);
+        }
+    }
+
+    fn alert(&self, alert: &Alert) {
+        self.log.line(&format!(
+            "ALERT: {} {} from {} within {}s{}",
+            alert.count,
+            alert.signal,
+            alert.source,
+            alert.window.as_secs(),
+            if alert.blocked { " (blocked)" } else { "" }
+        ));
+        self.record(
+            Actor::Defender,
+            AuditEvent::Alert {
+                source: alert.source.to_string(),
+                signal: alert.signal.name().to_owned(),
+                count: alert.count,
+                window_secs: alert.window.as_secs(),
+            },
+        );
+    }
+}
+
+/// A running hub.
+#[derive(Debug)]
+pub struct Hub {
+    address: SocketAddr,
+    origin: String,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Hub {
+    /// Binds and serves.
+    ///
+    /// # Errors
+    /// [`HubError::Bind`].
+    pub async fn start(parts: HubParts) -> Result<Self, HubError> {
+        let listen = parts.settings.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| HubError::Bind { addr: listen, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| HubError::Bind { addr: listen, source })?;
+        let origin = parts
+            .settings
+            .public_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let s = &parts.settings;
+        let state = Arc::new(HubState {
+            audience: parts.audience,
+            sessions: Mutex::new(parts.sessions),
+            audit: Mutex::new(DynSink(parts.audit)),
+            no_policy: Authorizer::new(Policy::new()),
+            no_groups: FileGroups::default(),
+            csrf: CsrfKey::generate(&mut rand_core::OsRng),
+            origin: OnceLock::from(origin.clone()),
+            defender: Mutex::new(Defender::new(s.thresholds.clone(), s.max_sources)),
+            requests: Mutex::new(RateLimiter::new(s.requests, s.max_sources)),
+            logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
+            uis: UiRegistry::new(parts.launcher, parts.owners.iter().cloned(), Arc::clone(&parts.log)),
+            owners: parts.owners,
+            operators: parts.operators,
+            runs: parts.runs,
+            clock: parts.clock,
+            log: parts.log,
+            settings: parts.settings,
+        });
+        let app = router(Arc::clone(&state));
+        let (stop, mut stop_rx) = watch::channel(false);
+        let background = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            let monitor = tokio::spawn(operator::monitor(Arc::clone(&background)));
+            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.changed().await;
+                })
+                .await;
+            if let Err(e) = served {
+                background.log.line(&format!("server error: {e}"));
+            }
+            monitor.abort();
+            background.uis.stop_all().await;
+        });
+        Ok(Self {
+            address,
+            origin,
+            stop,
+            task,
+        })
+    }
+
+    /// Where it listens.
+    #[must_use]
+    pub const fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Its origin, as browsers name it.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Stops serving and stops every UI server it spawned.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn router(state: Arc<HubState>) -> Router {
+    Router::new()
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/elevate", post(auth::elevate))
+        .route("/me", get(auth::me))
+        .route("/scan", get(proxy::scan))
+        .route("/o/{owner}/workflows", get(proxy::list))
+        .route("/o/{owner}/workflows/{*name}", get(proxy::show).post(proxy::command))
+        .route("/o/{owner}/keepalive", post(proxy::keepalive))
+        .route("/operator/status", get(operator::status))
+        .route("/operator/block", post(operator::block))
+        .route("/operator/unblock", post(operator::unblock))
+        .route("/operator/revoke-session", post(operator::revoke_session))
+        .route("/operator/revoke-job", post(operator::revoke_job))
+        .route("/operator/revoke-client", post(operator::revoke_client))
+        .fallback(crate::http::not_found)
+        .method_not_allowed_fallback(crate::http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), guard))
+        .with_state(state)
+}
+
+/// Before every handler: refuse blocked sources, credentials in URLs, excess rates and
+/// cross-origin state changes. After it: the access log line and the defender's counters.
+async fn guard(
+    State(state): State<Arc<HubState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let ip = peer.ip();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+    let on = |c| state.settings.defences.is_on(c);
+    let refusal = if on(GatewayCheck::SourceBlock) && state.defender.lock().is_ok_and(|d| d.is_blocked(ip)) {
+        Some(ApiError::Blocked)
+    } else if let (true, Err(e)) = (on(GatewayCheck::TokenInUrl), refuse_token_in_query(req.uri())) {
+        Some(e)
+    } else if let Err(limited) = state
+        .requests
+        .lock()
+        .map_err(|_| crate::limits::Limited {
+            retry_after: Duration::from_secs(1),
+        })
+        .and_then(|mut l| {
+            if on(GatewayCheck::RateLimit) {
+                l.check(state.now(), &ip)
+            } else {
+                Ok(())
+            }
+        })
+    {
+        Some(ApiError::RateLimited {
+            retry_after_secs: limited.retry_after_secs(),
+        })
+    } else if is_unsafe(&method) && on(GatewayCheck::OriginCheck) {
+        check_origin(req.headers(), state.origin()).err()
+    } else {
+        None
+    };
+    let response = match refusal {
+        Some(e) => e.into_response(),
+        None => next.run(req).await,
+    };
+    let status = response.status().as_u16();
+    let user = response
+        .extensions()
+        .get::<auth::ActingUser>()
+        .map_or_else(String::new, |u| format!(" user={}", u.0));
+    state.log.line(&format!("{ip} {method} {route} {status}{user}"));
+    let signal = match status {
+        401 => Some(Signal::AuthFailure),
+        403 | 404 if refusal != Some(ApiError::Blocked) => Some(Signal::Denial),
+        429 => Some(Signal::RateLimited),
+        _ => None,
+    };
+    if let Some(signal) = signal {
+        let state = Arc::clone(&state);
+        // The alert (if any) is fsynced to the audit log off the async workers.
+        let _ = tokio::task::spawn_blocking(move || state.signal(Source::Addr(ip), signal)).await;
+    }
+    response
+}

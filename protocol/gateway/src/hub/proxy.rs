@@ -1,0 +1,270 @@
+//! Proxying to owners' UI servers (spawned on demand) and the cross-owner scan.
+//!
+//! Only validated values reach a UI server: the owner must be a configured owner, the
+//! workflow name a valid workflow name, and the path is rebuilt from them; the request's
+//! cookies and headers are not forwarded, only its body and the hub's signed assertion.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use protocol_core::{Owner, WorkflowId};
+use protocol_people::audit::{Actor, AuditEvent, Outcome};
+use protocol_people::ops::{Level, Operation};
+use serde::Serialize;
+
+use super::HubState;
+use super::auth::{Authed, acting};
+use crate::assertion::{self, Assertion};
+use crate::http::client::{HttpError, HttpRequest, HttpResponse, send};
+use crate::http::{ApiError, json, read_body, secure_headers};
+use crate::spawner::{SpawnError, owner_in};
+
+type PathRejection = axum::extract::rejection::PathRejection;
+
+impl HubState {
+    pub(super) fn known_owner(&self, requested: &str) -> Result<Owner, SpawnError> {
+        owner_in(&self.owners, requested)
+    }
+
+    /// Whether `authed` may use the operator endpoints: a configured operator, elevated.
+    pub(super) fn is_operator(&self, authed: &Authed) -> bool {
+        self.operators.contains(&authed.session.user) && authed.session.level >= Level::Execute
+    }
+
+    /// Sends a request to `owner`'s UI server as `authed`, spawning it if needed; a server that
+    /// stopped (idle) or does not answer is replaced and the request tried once more.
+    pub(crate) async fn forward(
+        &self,
+        owner: &Owner,
+        authed: &Authed,
+        method: Method,
+        path: String,
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, ApiError> {
+        let mut last = None;
+        for _attempt in 0..2 {
+            let target = self.uis.ensure(owner).await.map_err(|e| {
+                self.log.line(&format!("cannot start {owner}'s UI server: {e}"));
+                ApiError::Unavailable
+            })?;
+            let mut nonce = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
+            let a = Assertion {
+                user: authed.session.user.clone(),
+                level: authed.session.level,
+                session: authed.session.id.0,
+                operator: self.is_operator(authed),
+                at: self.now(),
+                nonce,
+            };
+            let signed = assertion::sign(&target.key, &a, method.as_str(), &path, &body);
+            let mut req = HttpRequest::new(method.clone(), path.clone()).header(assertion::HEADER, signed);
+            if !body.is_empty() {
+                req = req.json(body.clone());
+            }
+            match send(target.address, None, &req, self.settings.proxy_timeout).await {
+                Ok(r) => return Ok(r),
+                Err(e @ (HttpError::Connect(_) | HttpError::Protocol(_))) => {
+                    self.log
+                        .line(&format!("{owner}'s UI server did not answer ({e}); replacing it"));
+                    self.uis.reset(owner, target.generation).await;
+                    last = Some(e);
+                }
+                Err(e) => {
+                    self.log.line(&format!("{owner}'s UI server: {e}"));
+                    return Err(ApiError::Unavailable);
+                }
+            }
+        }
+        if let Some(e) = last {
+            self.log.line(&format!("{owner}'s UI server is unavailable: {e}"));
+        }
+        Err(ApiError::Unavailable)
+    }
+}
+
+/// Passes a UI server's answer on: its status and its (uniform, JSON) body, nothing else.
+fn relay(r: &HttpResponse, user: &Owner) -> Response {
+    let known = matches!(r.status, 200 | 204 | 400 | 403 | 404 | 409 | 413 | 429 | 503 | 504);
+    let status = StatusCode::from_u16(r.status).ok().filter(|_| known);
+    let Some(status) = status else {
+        return acting(axum::response::IntoResponse::into_response(ApiError::Unavailable), user);
+    };
+    let mut out = Response::new(Body::from(r.body.clone()));
+    *out.status_mut() = status;
+    if !r.body.is_empty() {
+        out.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    secure_headers(out.headers_mut());
+    acting(out, user)
+}
+
+fn workflow(owner: &Owner, name: &str) -> Result<WorkflowId, ApiError> {
+    WorkflowId::new(owner.as_str(), name).map_err(|_| ApiError::NotFound)
+}
+
+pub(super) async fn list(
+    State(state): State<Arc<HubState>>,
+    owner: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let authed = state.authenticate(&headers, &Method::GET)?;
+    let Path(owner) = owner.map_err(|_| ApiError::NotFound)?;
+    let owner = match state.known_owner(&owner) {
+        Ok(o) => o,
+        Err(SpawnError::UnknownOwner) => {
+            // Exactly what an owner with nothing readable looks like: no account is revealed,
+            // and nothing is spawned.
+            let empty = serde_json::json!({ "owner": owner, "workflows": [] });
+            return Ok(acting(json(StatusCode::OK, &empty), &authed.session.user));
+        }
+        Err(_) => return Err(ApiError::NotFound),
+    };
+    let r = state
+        .forward(&owner, &authed, Method::GET, "/workflows".into(), Vec::new())
+        .await?;
+    Ok(relay(&r, &authed.session.user))
+}
+
+pub(super) async fn show(
+    State(state): State<Arc<HubState>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let authed = state.authenticate(&headers, &Method::GET)?;
+    let Path((owner, name)) = path.map_err(|_| ApiError::NotFound)?;
+    let owner = state.known_owner(&owner).map_err(|_| ApiError::NotFound)?;
+    let id = workflow(&owner, &name)?;
+    let r = state
+        .forward(
+            &owner,
+            &authed,
+            Method::GET,
+            format!("/workflows/{}", id.name()),
+            Vec::new(),
+        )
+        .await?;
+    Ok(relay(&r, &authed.session.user))
+}
+
+#[derive(serde::Deserialize)]
+struct LooseCommand {
+    op: String,
+}
+
+pub(super) async fn command(
+    State(state): State<Arc<HubState>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(body).await?.to_vec();
+    let Path((owner, name)) = path.map_err(|_| ApiError::NotFound)?;
+    let authed = match state.authenticate(&headers, &Method::POST) {
+        Ok(a) => a,
+        Err(e) => {
+            // An unauthenticated attempt at an operation is recorded too (when it names one).
+            let op = serde_json::from_slice::<LooseCommand>(&body)
+                .ok()
+                .and_then(|c| c.op.parse::<Operation>().ok());
+            let id = state.known_owner(&owner).ok().and_then(|o| workflow(&o, &name).ok());
+            if let (Some(op), Some(id), ApiError::Unauthenticated) = (op, id, e) {
+                let worker = Arc::clone(&state);
+                let event = AuditEvent::Operation {
+                    op,
+                    workflow: id,
+                    target: None,
+                    outcome: Outcome::Denied {
+                        reason: "unauthenticated".into(),
+                    },
+                };
+                let _ = tokio::task::spawn_blocking(move || worker.record(Actor::Unauthenticated, event)).await;
+            }
+            return Err(e);
+        }
+    };
+    let owner = state.known_owner(&owner).map_err(|_| ApiError::NotFound)?;
+    let id = workflow(&owner, &name)?;
+    let r = state
+        .forward(&owner, &authed, Method::POST, format!("/workflows/{}", id.name()), body)
+        .await?;
+    Ok(relay(&r, &authed.session.user))
+}
+
+pub(super) async fn keepalive(
+    State(state): State<Arc<HubState>>,
+    owner: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let authed = state.authenticate(&headers, &Method::POST)?;
+    let Path(owner) = owner.map_err(|_| ApiError::NotFound)?;
+    let owner = match state.known_owner(&owner) {
+        Ok(o) => o,
+        Err(SpawnError::UnknownOwner) => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            return Ok(acting(r, &authed.session.user));
+        }
+        Err(_) => return Err(ApiError::NotFound),
+    };
+    let r = state
+        .forward(&owner, &authed, Method::POST, "/keepalive".into(), Vec::new())
+        .await?;
+    Ok(relay(&r, &authed.session.user))
+}
+
+/// One line of the scan.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+struct Scanned {
+    owner: String,
+    name: String,
+    status: String,
+}
+
+/// Every workflow the person may read, across owners: each owner's UI server answers only
+/// with what the person may read, so someone with no rights gets exactly the answer for "no
+/// workflows at all". An owner whose UI server cannot be reached is left out (and logged):
+/// saying so would tell someone with no rights that the owner exists.
+pub(super) async fn scan(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let authed = Arc::new(state.authenticate(&headers, &Method::GET)?);
+    let mut tasks = tokio::task::JoinSet::new();
+    for owner in state.owners.iter().cloned() {
+        let (state, authed) = (Arc::clone(&state), Arc::clone(&authed));
+        tasks.spawn(async move {
+            let r = state
+                .forward(&owner, &authed, Method::GET, "/workflows".into(), Vec::new())
+                .await;
+            (owner, r)
+        });
+    }
+    let mut found = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((owner, r)) = joined else { continue };
+        let listed = match r {
+            Ok(r) if r.status == 200 => r.json(),
+            Ok(r) => {
+                state
+                    .log
+                    .line(&format!("scan: {owner}'s UI server answered {}", r.status));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        for w in listed["workflows"].as_array().into_iter().flatten() {
+            if let (Some(name), Some(status)) = (w["name"].as_str(), w["status"].as_str()) {
+                found.push(Scanned {
+                    owner: owner.to_string(),
+                    name: name.to_owned(),
+                    status: status.to_owned(),
+                });
+            }
+        }
+    }
+    found.sort();
+    let r = json(StatusCode::OK, &serde_json::json!({ "workflows": found }));
+    Ok(acting(r, &authed.session.user))
+}

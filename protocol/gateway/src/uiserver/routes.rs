@@ -1,0 +1,338 @@
+//! The UI server's routes and its assertion check.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use protocol_core::wire::CommandOp;
+use protocol_core::{Owner, WorkflowId};
+use protocol_people::gate::{GateError, Vouched, authorize_vouched};
+use protocol_people::groups::Person;
+use protocol_people::ops::{Level, Operation};
+use serde::{Deserialize, Serialize};
+
+use super::UiState;
+use crate::assertion::{self, Assertion};
+use crate::checks::GatewayCheck;
+use crate::http::{ApiError, json, parse_json, read_body};
+use crate::rundir::{RunDir, Status};
+use crate::schedclient::{CommandOutcome, LinkError, valid_target};
+
+pub(super) fn router(state: Arc<UiState>) -> Router {
+    Router::new()
+        .route("/workflows", get(list))
+        .route("/workflows/{*name}", get(show).post(command))
+        .route("/keepalive", post(keepalive))
+        .fallback(crate::http::not_found)
+        .method_not_allowed_fallback(crate::http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), guard))
+        .with_state(state)
+}
+
+/// Ends a request's activity even if the handler is cancelled.
+struct InFlight(Arc<UiState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let now = self.0.clock.now();
+        if let Ok(mut t) = self.0.idle.lock() {
+            t.end(now);
+        }
+    }
+}
+
+/// Counts activity, then lets through only requests bearing a valid, fresh, unreplayed
+/// assertion from the hub; the [`Assertion`] travels on as a request extension.
+async fn guard(State(state): State<Arc<UiState>>, req: Request, next: Next) -> Response {
+    let now = state.clock.now();
+    if let Ok(mut t) = state.idle.lock() {
+        t.begin(now);
+    }
+    let _in_flight = InFlight(Arc::clone(&state));
+    let (mut parts, body) = req.into_parts();
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let header = parts
+        .headers
+        .get(assertion::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let defences = &state.settings.defences;
+    let verified = assertion::verify_with(
+        &state.hub_key,
+        header,
+        (parts.method.as_str(), path, &bytes),
+        now,
+        state.settings.max_skew,
+        defences,
+    )
+    .and_then(|a| {
+        if !defences.is_on(GatewayCheck::AssertionReplay) {
+            return Ok(a);
+        }
+        state
+            .replay
+            .lock()
+            .map_err(|_| assertion::AssertionError::Replayed)
+            .and_then(|mut g| g.check(&a, now))
+            .map(|()| a)
+    });
+    let a = match verified {
+        Ok(a) => a,
+        Err(e) => {
+            state.log.line(&format!("refused a request: {e}"));
+            return ApiError::Unauthenticated.into_response();
+        }
+    };
+    parts.extensions.insert(a);
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn assertion_of(req_ext: &axum::http::Extensions) -> Result<Assertion, ApiError> {
+    req_ext.get::<Assertion>().cloned().ok_or(ApiError::Unauthenticated)
+}
+
+impl UiState {
+    fn person(&self, user: &Owner) -> Result<Person, ApiError> {
+        self.groups.person(user).map_err(|e| {
+            self.log.line(&format!("group lookup failed: {e}"));
+            ApiError::Unavailable
+        })
+    }
+
+    fn may(&self, person: &Person, id: &WorkflowId, op: Operation, level: Level) -> bool {
+        self.groups
+            .workflow(id)
+            .is_ok_and(|w| self.authorizer.decide(person, &w, op, level).is_allowed())
+    }
+
+    fn permitted(&self, person: &Person, id: &WorkflowId, level: Level) -> Vec<&'static str> {
+        self.groups.workflow(id).map_or_else(
+            |_| Vec::new(),
+            |w| {
+                self.authorizer
+                    .permitted_ops(person, &w, level)
+                    .into_iter()
+                    .map(Operation::name)
+                    .collect()
+            },
+        )
+    }
+
+    fn find(&self, id: &WorkflowId) -> Option<RunDir> {
+        self.workflows().into_iter().find(|(w, _)| w == id).map(|(_, r)| r)
+    }
+
+    /// Authorises and records `op` (blocking: the record is fsynced before this returns).
+    async fn gate(
+        self: &Arc<Self>,
+        a: &Assertion,
+        id: &WorkflowId,
+        op: Operation,
+        target: Option<String>,
+    ) -> Result<protocol_people::gate::Permit, GateError> {
+        let state = Arc::clone(self);
+        let (user, level, id) = (a.user.clone(), a.level, id.clone());
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut audit = state
+                .audit
+                .lock()
+                .map_err(|_| GateError::Audit(protocol_people::audit::AuditError::Poisoned))?;
+            let vouched = Vouched {
+                user: &user,
+                level,
+                workflow: &id,
+                op,
+                target: target.as_deref(),
+            };
+            let now = state.clock.now();
+            authorize_vouched(&state.authorizer, &*state.groups, &mut *audit, now, &vouched)
+        })
+        .await;
+        joined.unwrap_or(Err(GateError::Audit(protocol_people::audit::AuditError::Poisoned)))
+    }
+}
+
+fn status_of(run: &RunDir) -> Status {
+    match run.read_contact() {
+        Ok(Some(_)) => run.read_state().ok().flatten().map_or(Status::Running, |s| s.status),
+        _ => Status::Stopped,
+    }
+}
+
+#[derive(Serialize)]
+struct Listed {
+    name: String,
+    status: Status,
+    permitted: Vec<&'static str>,
+    permitted_elevated: Vec<&'static str>,
+}
+
+async fn list(State(state): State<Arc<UiState>>, req: Request) -> Result<Response, ApiError> {
+    let a = assertion_of(req.extensions())?;
+    let person = state.person(&a.user)?;
+    let workflows: Vec<Listed> = state
+        .workflows()
+        .into_iter()
+        .filter(|(id, _)| state.may(&person, id, Operation::Read, a.level))
+        .map(|(id, run)| Listed {
+            name: id.name().to_owned(),
+            status: status_of(&run),
+            permitted: state.permitted(&person, &id, a.level),
+            permitted_elevated: state.permitted(&person, &id, Level::Write),
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "owner": state.owner, "workflows": workflows }),
+    ))
+}
+
+fn workflow_id(state: &UiState, name: &str) -> Result<WorkflowId, ApiError> {
+    WorkflowId::new(state.owner.as_str(), name).map_err(|_| ApiError::NotFound)
+}
+
+async fn show(
+    State(state): State<Arc<UiState>>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let a = assertion_of(req.extensions())?;
+    let Path(name) = name.map_err(|_| ApiError::NotFound)?;
+    let id = workflow_id(&state, &name)?;
+    match state.gate(&a, &id, Operation::Read, None).await {
+        Ok(_) => {}
+        Err(GateError::Audit(e)) => {
+            state.log.line(&format!("audit failed, nothing done: {e}"));
+            return Err(ApiError::Internal);
+        }
+        Err(_) => return Err(ApiError::NotFound),
+    }
+    let run = state.find(&id).ok_or(ApiError::NotFound)?;
+    let person = state.person(&a.user)?;
+    let published = run.read_state().ok().flatten();
+    let body = serde_json::json!({
+        "owner": state.owner,
+        "name": id.name(),
+        "status": status_of(&run),
+        "jobs": published.as_ref().map(|s| s.jobs.clone()).unwrap_or_default(),
+        "live_jobs": published.as_ref().map_or(0, |s| s.live_jobs),
+        "max_live_jobs": published.as_ref().and_then(|s| s.max_live_jobs),
+        "control": published.as_ref().map(|s| s.control.clone()).unwrap_or_default(),
+        "permitted": state.permitted(&person, &id, a.level),
+        "permitted_elevated": state.permitted(&person, &id, Level::Write),
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    op: String,
+    target: String,
+}
+
+/// The scheduler command for an operation, if it has one.
+#[must_use]
+pub fn command_op(op: Operation) -> Option<CommandOp> {
+    Some(match op {
+        Operation::Hold => CommandOp::Hold,
+        Operation::Release => CommandOp::Release,
+        Operation::Pause => CommandOp::Pause,
+        Operation::Resume => CommandOp::Resume,
+        Operation::Stop => CommandOp::Stop,
+        Operation::Kill => CommandOp::Kill,
+        Operation::Trigger => CommandOp::Trigger,
+        Operation::Poll => CommandOp::Poll,
+        Operation::Broadcast => CommandOp::Broadcast,
+        Operation::Reload => CommandOp::Reload,
+        Operation::EditTrigger => CommandOp::EditTrigger,
+        _ => return None,
+    })
+}
+
+async fn command(
+    State(state): State<Arc<UiState>>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let a = assertion_of(req.extensions())?;
+    let Path(name) = name.map_err(|_| ApiError::NotFound)?;
+    let bytes = read_body(req.into_body()).await?;
+    let body: CommandBody = parse_json(&bytes)?;
+    let op: Operation = body.op.parse().map_err(|_| ApiError::BadRequest)?;
+    let cmd = command_op(op).ok_or(ApiError::BadRequest)?;
+    if !valid_target(&body.target) {
+        return Err(ApiError::BadRequest);
+    }
+    let id = workflow_id(&state, &name)?;
+    let person = state.person(&a.user)?;
+    let readable = state.may(&person, &id, Operation::Read, a.level);
+    let permit = match state.gate(&a, &id, op, Some(body.target.clone())).await {
+        Ok(p) => p,
+        Err(GateError::Audit(e)) => {
+            state.log.line(&format!("audit failed, nothing done: {e}"));
+            return Err(ApiError::Internal);
+        }
+        // Someone who may not even read the workflow learns nothing of it.
+        Err(_) if !readable => return Err(ApiError::NotFound),
+        Err(_) => return Err(ApiError::Forbidden),
+    };
+    let run = state.find(&id).ok_or(ApiError::NotFound)?;
+    let link = state.link(&id, &run).ok_or(ApiError::Internal)?;
+    let outcome = link
+        .command(
+            permit.user().clone(),
+            cmd,
+            body.target.clone(),
+            state.settings.command_timeout,
+        )
+        .await;
+    match outcome {
+        Ok(CommandOutcome::Accepted) => Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "result": "accepted",
+                "workflow": id.to_string(),
+                "op": op.name(),
+                "target": body.target,
+                "record": permit.receipt().record,
+            }),
+        )),
+        Ok(CommandOutcome::Rejected(code)) => Err(ApiError::Rejected {
+            code: reject_name(code),
+        }),
+        Err(LinkError::NotRunning) => Err(ApiError::Unavailable),
+        Err(LinkError::BadTarget) => Err(ApiError::BadRequest),
+        Err(e) => {
+            state.log.line(&format!("command to {id} unconfirmed: {e}"));
+            Err(ApiError::Unconfirmed)
+        }
+    }
+}
+
+fn reject_name(code: protocol_core::wire::RejectCode) -> &'static str {
+    use protocol_core::wire::RejectCode as R;
+    match code {
+        R::UnknownKey => "unknown-key",
+        R::RevokedKey => "revoked-key",
+        R::IdentityMismatch => "identity-mismatch",
+        R::SequenceGap => "sequence-gap",
+        R::ReplayedSequence => "replayed-sequence",
+        R::TypeNotAllowed => "type-not-allowed",
+        R::InvalidTransition => "invalid-transition",
+        R::NotPermitted => "not-permitted",
+    }
+}
+
+async fn keepalive() -> StatusCode {
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,91 @@
+//! Converts what the model checker and the attack harnesses report into the `threats`
+//! library's evidence schema (the library knows the protocol only through these types).
+
+use model::channel::names;
+use model::run::{ProofReport, VariantReport};
+use model::trace::TraceStep;
+use model::variants::Variant;
+use threats::evidence::{Action, PropertyResult, PropertyVerdict, Timing, VariantKind, VariantResult, Witness};
+
+use super::model::ModelResults;
+
+/// Who a step's arrow points at, for sequence diagrams: steps that send something to the
+/// scheduler point at it; the scheduler's own steps point at the job whose message it reads.
+fn recipient(step: &TraceStep) -> Option<String> {
+    match step.label.as_str() {
+        "key reply" | "connect" | "send" | "forge" | "forge handshake" => Some("scheduler".into()),
+        "reply" | "cut" | "revoke" | "deadline" | "read files" => None,
+        _ => None,
+    }
+}
+
+fn actions(trace: &[TraceStep]) -> Vec<Action> {
+    trace
+        .iter()
+        .map(|s| Action { actor: s.actor.clone(), to: recipient(s), label: s.label.clone(), detail: s.detail.clone() })
+        .collect()
+}
+
+/// The properties of one proof run. `only` limits which properties this run is the evidence
+/// for (the key-compromise run proves `kci-resistance`; its other properties repeat the main
+/// run's and are not reported twice).
+fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str) -> String) -> Vec<PropertyResult> {
+    let witnesses: Vec<Witness> = proof
+        .properties
+        .iter()
+        .filter(|p| p.kind == "sometimes")
+        .map(|p| Witness { name: p.name.clone(), reached: p.holds })
+        .collect();
+    proof
+        .properties
+        .iter()
+        .filter(|p| p.kind == "always")
+        .filter(|p| only.is_none_or(|names| names.contains(&p.name.as_str())))
+        .map(|p| PropertyResult {
+            name: p.name.clone(),
+            description: describe(&p.name),
+            verdict: if p.holds { PropertyVerdict::Holds } else { PropertyVerdict::Fails },
+            unique_states: proof.unique_states as u64,
+            max_depth: proof.max_depth as u64,
+            witnesses: witnesses.clone(),
+            counterexample: (!p.holds).then(|| actions(&p.trace)),
+            timing: Timing::seconds(proof.seconds),
+        })
+        .collect()
+}
+
+/// Property evidence from the model runs.
+#[must_use]
+pub fn property_results(results: &ModelResults) -> Vec<PropertyResult> {
+    let channel = |name: &str| names::sentence(name).unwrap_or("").to_owned();
+    let mut out = Vec::new();
+    for proof in &results.proofs {
+        match proof.model.as_str() {
+            "channel-kci" => out.extend(properties(proof, Some(&[names::KCI_RESISTANCE]), channel)),
+            _ => out.extend(properties(proof, None, channel)),
+        }
+    }
+    out
+}
+
+/// Variant evidence from the attack searches.
+#[must_use]
+pub fn variant_results(results: &ModelResults) -> Vec<VariantResult> {
+    results
+        .variants
+        .iter()
+        .map(|v: &VariantReport| {
+            let variant = Variant::from_name(&v.variant);
+            VariantResult {
+                name: v.variant.clone(),
+                kind: if variant.is_some_and(Variant::is_check) { VariantKind::Check } else { VariantKind::Design },
+                description: v.description.clone(),
+                breaks: v.property.clone().or_else(|| variant.map(|x| x.breaks().to_owned())).unwrap_or_default(),
+                found: v.found,
+                counterexample: actions(&v.trace),
+                states_explored: v.unique_states as u64,
+                timing: Timing::seconds(v.seconds),
+            }
+        })
+        .collect()
+}
