@@ -3,11 +3,16 @@
 //! defence is removed.
 //!
 //! [`channel`] models the job key exchange and messaging with the real
-//! `protocol_core::scheduler::SchedulerCore` and `protocol_core::job::JobCore`; [`variants`]
-//! lists the weakened designs; [`run`] proves and searches; [`trace`] turns counterexamples
-//! into steps a person reads.
+//! `protocol_core::scheduler::SchedulerCore` and `protocol_core::job::JobCore`; [`people`]
+//! models sessions, elevation, authorisation and the audit log with the real
+//! `protocol_people` cores; [`variants`] lists the weakened designs of both (and
+//! [`catalogue`] every proof and variant, for front ends); [`run`] proves and searches;
+//! [`trace`] turns counterexamples into steps a person reads.
 
 pub mod channel;
+pub mod people;
 pub mod run;
 pub mod trace;
 pub mod variants;
+
+pub use variants::{Catalogue, ModelKind, ProofEntry, VariantEntry, catalogue};

@@ -1,9 +1,14 @@
 //! The weakened designs the checker must break: every named check removed in turn, and the
-//! design-level alternatives the reference design rejected.
+//! design-level alternatives the reference design rejected. [`Variant`] is the job channel's,
+//! [`PeopleVariant`] the people model's; [`catalogue`] lists every proof and variant of both.
 
 use protocol_core::{Check, Defences, Flaw};
+use protocol_people::{PeopleCheck, PeopleDefences};
+use serde::Serialize;
 
 use crate::channel::{Bounds, ChannelModel, Environment};
+use crate::people::PeopleModel;
+use crate::run::{ProofReport, VariantReport};
 
 /// A weakened design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,5 +121,283 @@ impl Variant {
             }
         };
         ChannelModel::new(defences, env, bounds)
+    }
+}
+
+/// A weakened gateway: the people cores (sessions, authoriser, audit log) without one named
+/// check. Its name is the check's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeopleVariant(pub PeopleCheck);
+
+impl PeopleVariant {
+    /// Every variant of the people model, in the checks' order.
+    #[must_use]
+    pub fn all() -> Vec<Self> {
+        PeopleCheck::ALL.into_iter().map(Self).collect()
+    }
+
+    /// The stable name: the check's name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Looks a variant up by name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        name.parse().ok().map(Self)
+    }
+
+    /// The property this design is expected to break (the model's tests pin that it does).
+    #[must_use]
+    pub const fn breaks(self) -> &'static str {
+        use crate::people::names::*;
+        match self.0 {
+            PeopleCheck::SiteLimit => SITE_LIMIT_RESPECTED,
+            PeopleCheck::NegationWins => NEGATION_RESPECTED,
+            PeopleCheck::FailClosed => FAIL_CLOSED,
+            PeopleCheck::ElevationRequired
+            | PeopleCheck::ElevationReauth
+            | PeopleCheck::ElevationNewToken
+            | PeopleCheck::ElevationExpiry => ELEVATION_REQUIRED,
+            PeopleCheck::TokenAudience
+            | PeopleCheck::TokenIdleExpiry
+            | PeopleCheck::TokenAbsoluteExpiry
+            | PeopleCheck::TokenRevocation => TOKEN_CONFINEMENT,
+            PeopleCheck::TokenHashing => STORE_CONFIDENTIALITY,
+            PeopleCheck::UniformLoginFailure => LOGIN_UNIFORMITY,
+            PeopleCheck::AuditChain | PeopleCheck::AuditAnchor | PeopleCheck::AuditEscaping => AUDIT_TAMPER_EVIDENCE,
+            PeopleCheck::AuditBeforeEffect => AUDIT_BEFORE_EFFECT,
+        }
+    }
+
+    /// What the variant is, in a sentence.
+    #[must_use]
+    pub fn description(self) -> String {
+        let without = match self.0 {
+            PeopleCheck::SiteLimit => "an owner's grant above the site limit takes effect",
+            PeopleCheck::NegationWins => "a group's grant overrides a personal negation",
+            PeopleCheck::FailClosed => "a policy file with a typo is skipped and the rest applies",
+            PeopleCheck::ElevationRequired => "a read-only session may perform Execute and Write operations",
+            PeopleCheck::ElevationReauth => "elevating does not ask for the password again",
+            PeopleCheck::ElevationNewToken => "elevating keeps the old token, which is elevated too",
+            PeopleCheck::ElevationExpiry => "an elevation never lapses",
+            PeopleCheck::TokenAudience => "a token is accepted by any audience",
+            PeopleCheck::TokenIdleExpiry => "an idle session never expires",
+            PeopleCheck::TokenAbsoluteExpiry => "a kept-alive session lives for ever",
+            PeopleCheck::TokenRevocation => "logging out leaves the token working",
+            PeopleCheck::TokenHashing => "the session store holds the tokens themselves",
+            PeopleCheck::UniformLoginFailure => "a failed login says whether the user exists",
+            PeopleCheck::AuditChain => "audit records are MACed one by one, not chained",
+            PeopleCheck::AuditAnchor => "nothing anchors the end of the audit log",
+            PeopleCheck::AuditEscaping => "audit fields are written as they came",
+            PeopleCheck::AuditBeforeEffect => "the audit log buffers records and acknowledges them at once",
+        };
+        format!("the gateway without the `{}` check: {without}", self.0)
+    }
+
+    /// Searches for the shortest attack on this variant within `bounds`.
+    #[must_use]
+    pub fn find_attack(self, bounds: crate::people::Bounds) -> (crate::run::VariantReport, Vec<crate::people::Action>) {
+        crate::run::find_attack(self.name(), &self.description(), || self.model(bounds), 40)
+    }
+
+    /// The model of this variant within `bounds`.
+    #[must_use]
+    pub fn model(self, bounds: crate::people::Bounds) -> PeopleModel {
+        PeopleModel::new(PeopleDefences::all().without(self.0), bounds)
+    }
+}
+
+/// Which model a proof or variant belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum ModelKind {
+    /// The job channel ([`crate::channel`]).
+    Channel,
+    /// People acting on workflows ([`crate::people`]).
+    People,
+}
+
+impl ModelKind {
+    /// The stable name: `channel` or `people`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::People => "people",
+        }
+    }
+
+    /// A property of this model in a plain sentence.
+    #[must_use]
+    pub fn sentence(self, property: &str) -> Option<&'static str> {
+        match self {
+            Self::Channel => crate::channel::names::sentence(property),
+            Self::People => crate::people::names::sentence(property),
+        }
+    }
+}
+
+type ProofFn = Box<dyn Fn(bool) -> ProofReport + Send + Sync>;
+type SearchFn = Box<dyn Fn() -> VariantReport + Send + Sync>;
+
+/// A proof a front end can run.
+pub struct ProofEntry {
+    /// Its stable name (`channel`, `channel-kci`, `people`).
+    pub name: &'static str,
+    /// Its model.
+    pub model: ModelKind,
+    run: ProofFn,
+}
+
+impl ProofEntry {
+    /// Runs the proof within the model's proof bound, or its quick bound.
+    #[must_use]
+    pub fn run(&self, quick: bool) -> ProofReport {
+        (self.run)(quick)
+    }
+}
+
+impl std::fmt::Debug for ProofEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofEntry")
+            .field("name", &self.name)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A weakened design a front end can search for an attack on.
+pub struct VariantEntry {
+    /// Its stable name (unique across both models).
+    pub name: &'static str,
+    /// Its model.
+    pub model: ModelKind,
+    /// Whether it is a removed check (as opposed to a different design).
+    pub is_check: bool,
+    /// The property it is expected to break.
+    pub breaks: &'static str,
+    /// What it is, in a sentence.
+    pub description: String,
+    search: SearchFn,
+}
+
+impl VariantEntry {
+    /// Searches for its shortest attack within its model's quick bound (which holds every
+    /// minimal attack).
+    #[must_use]
+    pub fn find_attack(&self) -> VariantReport {
+        (self.search)()
+    }
+}
+
+impl std::fmt::Debug for VariantEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VariantEntry")
+            .field("name", &self.name)
+            .field("model", &self.model)
+            .field("breaks", &self.breaks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every proof and every weakened design, across both models.
+#[derive(Debug)]
+pub struct Catalogue {
+    /// The proofs.
+    pub proofs: Vec<ProofEntry>,
+    /// The variants, channel first.
+    pub variants: Vec<VariantEntry>,
+}
+
+impl Catalogue {
+    /// The proof called `name`.
+    #[must_use]
+    pub fn proof(&self, name: &str) -> Option<&ProofEntry> {
+        self.proofs.iter().find(|p| p.name == name)
+    }
+
+    /// The variant called `name`.
+    #[must_use]
+    pub fn variant(&self, name: &str) -> Option<&VariantEntry> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+
+    /// A property of either model in a plain sentence.
+    #[must_use]
+    pub fn sentence(property: &str) -> Option<&'static str> {
+        ModelKind::Channel
+            .sentence(property)
+            .or_else(|| ModelKind::People.sentence(property))
+    }
+}
+
+/// Every proof and weakened design of both models, for command-line front ends. Names are
+/// unique across the two models.
+#[must_use]
+pub fn catalogue() -> Catalogue {
+    use crate::channel::Bounds as ChannelBounds;
+    use crate::people::Bounds as PeopleBounds;
+    let channel = |quick: bool| {
+        if quick {
+            ChannelBounds::QUICK
+        } else {
+            ChannelBounds::PROOF
+        }
+    };
+    let proofs = vec![
+        ProofEntry {
+            name: "channel",
+            model: ModelKind::Channel,
+            run: Box::new(move |quick| {
+                crate::run::prove(
+                    "channel",
+                    ChannelModel::new(Defences::all(), Environment::default(), channel(quick)),
+                )
+            }),
+        },
+        ProofEntry {
+            name: "channel-kci",
+            model: ModelKind::Channel,
+            run: Box::new(move |quick| {
+                let env = Environment {
+                    scheduler_key_leaked: true,
+                    ..Environment::default()
+                };
+                crate::run::prove("channel-kci", ChannelModel::new(Defences::all(), env, channel(quick)))
+            }),
+        },
+        ProofEntry {
+            name: "people",
+            model: ModelKind::People,
+            run: Box::new(|quick| {
+                let bounds = if quick {
+                    PeopleBounds::QUICK
+                } else {
+                    PeopleBounds::PROOF
+                };
+                crate::run::prove("people", PeopleModel::new(PeopleDefences::all(), bounds))
+            }),
+        },
+    ];
+    let channel_variants = Variant::all().into_iter().map(|v| VariantEntry {
+        name: v.name(),
+        model: ModelKind::Channel,
+        is_check: v.is_check(),
+        breaks: v.breaks(),
+        description: v.description(),
+        search: Box::new(move || v.find_attack(ChannelBounds::QUICK).0),
+    });
+    let people_variants = PeopleVariant::all().into_iter().map(|v| VariantEntry {
+        name: v.name(),
+        model: ModelKind::People,
+        is_check: true,
+        breaks: v.breaks(),
+        description: v.description(),
+        search: Box::new(move || v.find_attack(PeopleBounds::QUICK).0),
+    });
+    Catalogue {
+        proofs,
+        variants: channel_variants.chain(people_variants).collect(),
     }
 }

@@ -32,6 +32,9 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Run the model checker: proofs of every property, attacks on every weakened design.
     Model(cmd::model::ModelArgs),
+    /// Run the attack harnesses on live loopback targets (real and weakened) and replay the
+    /// model's counterexamples against the real implementation.
+    Attack(cmd::attack::AttackArgs),
     /// Readiness check of a threat model (seed 002): sections, STRIDE coverage, evidence.
     Lint(cmd::lint::LintArgs),
     /// Re-render the reports from a saved results.json without re-running anything.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Model(args) => cmd::model::run(args),
+        Command::Attack(args) => cmd::attack::run(args),
         Command::Lint(args) => cmd::lint::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Authz(args) => cmd::authz::run(args),

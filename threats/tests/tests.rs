@@ -1,3 +1,4 @@
+mod attack;
 mod gateway;
 mod people;
 mod reports;

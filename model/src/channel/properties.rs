@@ -145,9 +145,13 @@ pub mod names {
             ALLOW_LIST => "only what a job may report takes effect: no reserved or undeclared output is completed",
             REGISTRATION_BINDING => "the registry holds only keys the job made itself, registered before its deadline",
             KEY_SECRECY => "the attacker never holds the scheduler's private key or an honest job's",
-            NO_ACCEPTANCE_AFTER_REVOCATION => "nothing takes effect on a job after its key was revoked or after its final message",
+            NO_ACCEPTANCE_AFTER_REVOCATION => {
+                "nothing takes effect on a job after its key was revoked or after its final message"
+            }
             NO_TRUNCATION => "a job is marked succeeded only by an accepted succeeded message from it",
-            KCI_RESISTANCE => "an accepted message attributed to an honest job was built by that job, even when the attacker holds the scheduler's private key",
+            KCI_RESISTANCE => {
+                "an accepted message attributed to an honest job was built by that job, even when the attacker holds the scheduler's private key"
+            }
             _ => return None,
         })
     }

@@ -12,7 +12,9 @@ use protocol_people::ops::{Level, Operation};
 use protocol_people::session::{SessionError, SessionId, Token};
 use serde::Serialize;
 
-use super::state::{Aud, Fact, Guess, Held, Issue, Issued, Origin, Party, PolicyVersion, SessionSpec, Standing, State, Tamper};
+use super::state::{
+    Aud, Fact, Guess, Held, Issue, Issued, Origin, Party, PolicyVersion, SessionSpec, Standing, State, Tamper,
+};
 use super::{PASSWORD, PeopleModel, SeedRng, TICK, token_bytes, token_from};
 
 /// The operations the model's people ask for: one of each kind the policy treats differently.
@@ -80,31 +82,35 @@ pub enum Action {
     Act(Op),
     /// The honest person logs out.
     Logout,
-    /// The attacker copies the token the honest person holds now.
-    Steal,
-    /// The attacker reads a copy of the session store.
-    CopyStore,
-    /// The attacker presents a token it holds, at an audience, asking for an operation.
+    /// Ten minutes pass. If `watching`, the honest person's open view keeps their session alive
+    /// (a read, at the end of the ten minutes).
+    Wait {
+        /// Whether the honest person's view is open.
+        watching: bool,
+    },
+    /// The attacker asks to raise the session of a token it holds to Execute, without the
+    /// password.
+    ElevateWith(Held),
+    /// The attacker presents a token it holds and asks to stop the workflow (ends the run).
     Present {
         /// Which token.
         held: Held,
         /// Where.
         at: Aud,
-        /// What it asks for.
-        op: Op,
     },
-    /// The attacker asks to raise a stolen token's session to Execute, without the password.
-    ElevateWith(Held),
-    /// The attacker tries a login with a wrong password.
-    GuessLogin(Guess),
-    /// The attacker sends a request whose target holds a line break and a forged record.
+    /// The attacker reads a copy of the session store and presents every key in it as a token
+    /// (ends the run).
+    ReplayStore,
+    /// The attacker tries two logins with a wrong password: an unknown user name, and the
+    /// honest person's (ends the run).
+    GuessLogins,
+    /// The attacker sends a request whose target holds a line break and a forged record (ends
+    /// the run).
     InjectLine,
-    /// The attacker tampers with the stored audit log; an auditor then verifies it.
+    /// The attacker tampers with the stored audit log; an auditor then verifies it (ends the
+    /// run).
     Tamper(Tamper),
-    /// The clock advances one step.
-    Tick,
-    /// The gateway crashes and restarts: the audit log keeps only its durable records (the
-    /// session store is durable and survives).
+    /// The gateway crashes: the audit log keeps only its durable records (ends the run).
     Crash,
 }
 
@@ -134,14 +140,15 @@ impl PeopleModel {
     /// clock: the honest person does not raise a session that can already do what they want.
     fn elevated(&self, state: &State, seed: u8, to: Level) -> bool {
         state.ledger.get(usize::from(seed)).is_some_and(|t| match t.by {
-            Issue::Elevation { to: have, .. } => {
-                have >= to && state.now < t.at.after(self.config().elevation_window)
-            }
+            Issue::Elevation { to: have, .. } => have >= to && state.now < t.at.after(self.config().elevation_window),
             Issue::Login => false,
         })
     }
 
     pub(super) fn enumerate(&self, state: &State, actions: &mut Vec<Action>) {
+        if state.over {
+            return;
+        }
         let b = self.bounds;
         if state.fresh && b.misconfiguration {
             actions.push(Action::Misconfigure);
@@ -154,7 +161,8 @@ impl PeopleModel {
                 // out, or after the hub refused their token).
                 None => actions.push(Action::Login),
                 Some(seed) => {
-                    // Raising only to levels the UI offers operations for.
+                    // Raising only to levels the UI offers operations for, and only when the
+                    // session cannot already do them.
                     for raise in [Raise::Execute, Raise::Write] {
                         let useful = offered.iter().any(|op| op.operation().level() == raise.level());
                         if useful && !self.elevated(state, seed, raise.level()) {
@@ -166,54 +174,59 @@ impl PeopleModel {
                 }
             }
         }
-        let a = &state.attacker;
-        if a.thefts < b.thefts {
-            if let Some(seed) = state.honest.token
-                && !a.held.contains(&Held::Stolen(seed))
-            {
-                actions.push(Action::Steal);
-            }
-            // One copy of the store is enough: every key in it is tried.
-            if a.store_copy.is_empty() && !state.sessions.is_empty() {
-                actions.push(Action::CopyStore);
+        if state.ticks < b.ticks {
+            actions.push(Action::Wait { watching: false });
+            if state.honest.token.is_some() {
+                actions.push(Action::Wait { watching: true });
             }
         }
-        if a.requests < b.attacker_requests {
-            for held in &a.held {
-                match held {
-                    // Reading shows that a token is honoured; stopping, that it carries Execute.
-                    // Every other operation passes the same authentication and level checks,
-                    // and what the policy grants the person is explored by the honest person's
-                    // requests. At the wrong audience, being honoured at all is the breach.
-                    Held::Stolen(_) | Held::Obtained(_) => {
-                        for (at, op) in [(Aud::Hub, Op::Read), (Aud::Hub, Op::Stop), (Aud::UiServer, Op::Read)] {
-                            actions.push(Action::Present { held: *held, at, op });
-                        }
-                    }
-                    // A key from the store either is a working token (unhashed store) or is
-                    // refused; reading shows which.
-                    Held::Copied(_) => actions.push(Action::Present {
-                        held: *held,
-                        at: Aud::Hub,
-                        op: Op::Read,
-                    }),
-                }
-                // Raising a token the attacker was already given by an elevation adds nothing
-                // a stolen token's elevation does not show.
-                if matches!(held, Held::Stolen(_)) {
-                    actions.push(Action::ElevateWith(*held));
-                }
-            }
-            for guess in [Guess::UnknownUser, Guess::KnownUser] {
-                if !a.guesses.contains_key(&guess) {
-                    actions.push(Action::GuessLogin(guess));
-                }
-            }
-            if !a.injected {
-                actions.push(Action::InjectLine);
+        if !b.attacker {
+            return;
+        }
+        // Theft needs no step of its own: the attacker may present any token the honest person
+        // was ever given, at any later time, which is the most a thief could do (when it stole
+        // the token matters only through what happened to the session since, and the honest
+        // person's steps explore that).
+        let stolen = state
+            .ledger
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.holder == Party::Honest)
+            .filter_map(|(seed, _)| u8::try_from(seed).ok().map(Held::Stolen));
+        let held: Vec<Held> = stolen
+            .chain(state.attacker.obtained.iter().map(|s| Held::Obtained(*s)))
+            .collect();
+        if state.attacker.elevations < b.attacker_elevations {
+            // Raising a token an elevation already gave the attacker adds nothing a stolen
+            // token's elevation does not show.
+            for h in held.iter().filter(|h| matches!(h, Held::Stolen(_))) {
+                actions.push(Action::ElevateWith(*h));
             }
         }
-        if b.tamper && !a.tampered {
+        // The attacker's other moves change nothing the cores read afterwards (a presented
+        // token only marks its session used, which the honest person's own requests explore;
+        // the rest touch only the log), so each ends the run and is judged at once.
+        for h in &held {
+            actions.push(Action::Present { held: *h, at: Aud::Hub });
+        }
+        // A token refused at the hub is refused elsewhere for the same reason: replaying at
+        // another audience matters for the token the honest person uses now.
+        if let Some(seed) = state.honest.token {
+            actions.push(Action::Present {
+                held: Held::Stolen(seed),
+                at: Aud::UiServer,
+            });
+        }
+        if !state.sessions.is_empty() {
+            actions.push(Action::ReplayStore);
+        }
+        // Failed logins and an injected field do not depend on anything before them (the
+        // user database never changes, and the log escapes each record alone): first step only.
+        if state.fresh {
+            actions.push(Action::GuessLogins);
+            actions.push(Action::InjectLine);
+        }
+        if b.tamper {
             let lines = state.log.text().lines().count();
             for kind in Tamper::ALL {
                 let possible = match kind {
@@ -225,12 +238,9 @@ impl PeopleModel {
                 }
             }
         }
-        if state.ticks < b.ticks {
-            actions.push(Action::Tick);
-        }
         // With every defence nothing is ever lost, so a crash would change nothing: it is
         // offered only when some record is not yet durable.
-        if !state.crashed && state.log.durable_records() < state.log.records() {
+        if state.log.durable_records() < state.log.records() {
             actions.push(Action::Crash);
         }
     }
@@ -249,24 +259,11 @@ impl PeopleModel {
         }
     }
 
-    /// The seed of the token a held item stands for, if the gateway issued it.
-    fn seed_of(state: &State, held: Held) -> Option<u8> {
-        match held {
-            Held::Stolen(seed) | Held::Obtained(seed) => Some(seed),
-            Held::Copied(i) => {
-                let key = state.attacker.store_copy.get(usize::from(i))?.bytes();
-                (0..state.ledger.len())
-                    .filter_map(|s| u8::try_from(s).ok())
-                    .find(|s| token_bytes(*s) == key)
-            }
-        }
-    }
-
-    fn token_of(state: &State, held: Held) -> Option<Token> {
-        match held {
-            Held::Stolen(seed) | Held::Obtained(seed) => token_from(&token_bytes(seed)),
-            Held::Copied(i) => token_from(&state.attacker.store_copy.get(usize::from(i))?.bytes()),
-        }
+    /// The seed of the issued token whose bytes are `bytes`, if any.
+    fn seed_of(state: &State, bytes: &[u8; 32]) -> Option<u8> {
+        (0..state.ledger.len())
+            .filter_map(|s| u8::try_from(s).ok())
+            .find(|s| token_bytes(*s) == *bytes)
     }
 
     /// Records that a token was honoured (with how it stood against the design), and marks
@@ -378,6 +375,7 @@ impl PeopleModel {
                 Self::honoured(state, by, origin, seed, Aud::Hub);
                 let reauth = password == PASSWORD;
                 state.ledger.push(Issued {
+                    holder: by,
                     session: session.id.0,
                     by: Issue::Elevation { to, reauth },
                     at: now,
@@ -415,6 +413,8 @@ impl PeopleModel {
             &mut rng,
         )?;
         state.ledger.push(Issued {
+            // Only the honest person knows a password, so only their logins succeed.
+            holder: Party::Honest,
             session: session.id.0,
             by: Issue::Login,
             at: now,
@@ -450,6 +450,27 @@ impl PeopleModel {
             }
         }
         lines.concat()
+    }
+
+    /// The honest person's request with the token they hold; forgets the token if refused.
+    fn honest_request(&self, state: &mut State, op: Op) -> Option<()> {
+        let seed = state.honest.token?;
+        let token = token_from(&token_bytes(seed))?;
+        let refused = self.request(
+            state,
+            Party::Honest,
+            Origin::Issued,
+            &token,
+            Some(seed),
+            Aud::Hub,
+            op,
+            Some(TARGET),
+        );
+        if refused {
+            // The person sees they must log in again.
+            state.honest.token = None;
+        }
+        Some(())
     }
 
     pub(super) fn step(&self, state: &State, action: Action) -> Option<State> {
@@ -493,22 +514,7 @@ impl PeopleModel {
             }
             Action::Act(op) => {
                 next.honest.requests += 1;
-                let seed = next.honest.token?;
-                let token = token_from(&token_bytes(seed))?;
-                let refused = self.request(
-                    &mut next,
-                    Party::Honest,
-                    Origin::Issued,
-                    &token,
-                    Some(seed),
-                    Aud::Hub,
-                    op,
-                    Some(TARGET),
-                );
-                if refused {
-                    // The person sees they must log in again.
-                    next.honest.token = None;
-                }
+                self.honest_request(&mut next, op)?;
             }
             Action::Logout => {
                 next.honest.requests += 1;
@@ -529,58 +535,73 @@ impl PeopleModel {
                 }
                 next.facts.push(Fact::LoggedOut);
             }
-            Action::Steal => {
-                let seed = next.honest.token?;
-                next.attacker.thefts += 1;
-                next.attacker.held.insert(Held::Stolen(seed));
-            }
-            Action::CopyStore => {
-                next.attacker.thefts += 1;
-                next.attacker.store_copy = next.sessions.stored_keys();
-                for i in 0..next.attacker.store_copy.len() {
-                    next.attacker.held.insert(Held::Copied(u8::try_from(i).ok()?));
+            Action::Wait { watching } => {
+                next.ticks += 1;
+                next.now = next.now.after(TICK);
+                if watching {
+                    self.honest_request(&mut next, Op::Read)?;
                 }
             }
-            Action::Present { held, at, op } => {
-                next.attacker.requests += 1;
-                let token = Self::token_of(&next, held)?;
-                let seed = Self::seed_of(&next, held);
-                let origin = match held {
-                    Held::Stolen(_) => Origin::Stolen,
-                    Held::Obtained(_) => Origin::Issued,
-                    Held::Copied(_) => Origin::StoreCopy,
-                };
-                let _ = self.request(&mut next, Party::Attacker, origin, &token, seed, at, op, None);
-            }
             Action::ElevateWith(held) => {
-                next.attacker.requests += 1;
-                let token = Self::token_of(&next, held)?;
-                let seed = Self::seed_of(&next, held);
+                next.attacker.elevations += 1;
+                let token = token_from(&token_bytes(held.seed()))?;
                 let (new, _) = self.elevate(
                     &mut next,
                     Party::Attacker,
                     Origin::Stolen,
                     &token,
-                    seed,
+                    Some(held.seed()),
                     Level::Execute,
                     GUESSED,
                 );
-                if let Some(new) = new {
-                    next.attacker.held.insert(Held::Obtained(new));
+                next.attacker.obtained.extend(new);
+            }
+            Action::Present { held, at } => {
+                next.over = true;
+                let token = token_from(&token_bytes(held.seed()))?;
+                let origin = match held {
+                    Held::Stolen(_) => Origin::Stolen,
+                    Held::Obtained(_) => Origin::Issued,
+                };
+                let _ = self.request(
+                    &mut next,
+                    Party::Attacker,
+                    origin,
+                    &token,
+                    Some(held.seed()),
+                    at,
+                    Op::Stop,
+                    None,
+                );
+            }
+            Action::ReplayStore => {
+                next.over = true;
+                for key in next.sessions.stored_keys() {
+                    let bytes = key.bytes();
+                    let token = token_from(&bytes)?;
+                    // With hashed keys no issued token has these bytes.
+                    let seed = Self::seed_of(&next, &bytes);
+                    let _ = self.request(
+                        &mut next,
+                        Party::Attacker,
+                        Origin::StoreCopy,
+                        &token,
+                        seed,
+                        Aud::Hub,
+                        Op::Stop,
+                        None,
+                    );
                 }
             }
-            Action::GuessLogin(guess) => {
-                next.attacker.requests += 1;
-                let user = match guess {
-                    Guess::UnknownUser => UNKNOWN_USER,
-                    Guess::KnownUser => super::PERSON,
-                };
-                let outcome = self.login(&mut next, user, GUESSED).map(drop);
-                next.attacker.guesses.insert(guess, outcome);
+            Action::GuessLogins => {
+                next.over = true;
+                for (guess, user) in [(Guess::UnknownUser, UNKNOWN_USER), (Guess::KnownUser, super::PERSON)] {
+                    let outcome = self.login(&mut next, user, GUESSED).map(drop);
+                    next.attacker.guesses.insert(guess, outcome);
+                }
             }
             Action::InjectLine => {
-                next.attacker.requests += 1;
-                next.attacker.injected = true;
+                next.over = true;
                 let forged = token_from(&[0; 32])?;
                 let _ = self.request(
                     &mut next,
@@ -595,7 +616,7 @@ impl PeopleModel {
                 next.facts.push(Fact::Injected);
             }
             Action::Tamper(kind) => {
-                next.attacker.tampered = true;
+                next.over = true;
                 let stored = Self::tampered_text(next.log.text(), kind);
                 let verified = check(
                     &self.key,
@@ -609,12 +630,8 @@ impl PeopleModel {
                     detected: verified.is_err(),
                 });
             }
-            Action::Tick => {
-                next.ticks += 1;
-                next.now = next.now.after(TICK);
-            }
             Action::Crash => {
-                next.crashed = true;
+                next.over = true;
                 let lost = next.log.records() - next.log.durable_records();
                 next.log.crash();
                 next.facts.push(Fact::Crashed { lost });

@@ -86,15 +86,16 @@ const TYPO: &str = r#"[grants]
 /// How far the checker explores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Bounds {
-    /// Requests the honest person makes (logins, elevations, operations, logouts).
+    /// Requests the honest person makes (logins, elevations, operations, logouts; the
+    /// keep-alives of an open view come with the clock).
     pub honest_requests: u8,
-    /// Requests the attacker sends (presented tokens, elevations, guessed logins, injections).
-    pub attacker_requests: u8,
-    /// Tokens the attacker may steal, and copies of the session store it may take.
-    pub thefts: u8,
-    /// Clock steps.
+    /// Clock steps of 10 minutes.
     pub ticks: u8,
-    /// Whether the attacker may tamper with the stored audit log (once).
+    /// Whether the attacker acts at all.
+    pub attacker: bool,
+    /// Elevations the attacker may ask for with a stolen token (its other moves end the run).
+    pub attacker_elevations: u8,
+    /// Whether the attacker may tamper with the stored audit log.
     pub tamper: bool,
     /// Whether the administrator may install the policy with a typo (as the first step).
     pub misconfiguration: bool,
@@ -104,9 +105,9 @@ impl Bounds {
     /// The default proof bound.
     pub const PROOF: Self = Self {
         honest_requests: 5,
-        attacker_requests: 2,
-        thefts: 1,
         ticks: 3,
+        attacker: true,
+        attacker_elevations: 1,
         tamper: true,
         misconfiguration: true,
     };
@@ -114,10 +115,10 @@ impl Bounds {
     /// The bound for pull requests (`--quick`) and for attack searches: every variant's attack
     /// is within it.
     pub const QUICK: Self = Self {
-        honest_requests: 4,
-        attacker_requests: 2,
-        thefts: 1,
+        honest_requests: 3,
         ticks: 3,
+        attacker: true,
+        attacker_elevations: 1,
         tamper: true,
         misconfiguration: true,
     };
@@ -301,7 +302,7 @@ impl PeopleModel {
             attacker: Attacker::default(),
             ledger: Vec::new(),
             spec: BTreeMap::new(),
-            crashed: false,
+            over: false,
             facts: Vec::new(),
         }
     }

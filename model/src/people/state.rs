@@ -2,13 +2,13 @@
 //! the attacker hold, the model's own record of every token issued and every session's intended
 //! life (the specification the properties judge against), and what the last step showed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use protocol_core::Millis;
 use protocol_people::audit::MemoryLog;
 use protocol_people::gate::GateError;
 use protocol_people::ops::{Level, Operation};
-use protocol_people::session::{SessionManager, StoredKey};
+use protocol_people::session::SessionManager;
 use serde::Serialize;
 
 /// Which policy the gateway loaded.
@@ -52,17 +52,24 @@ pub enum Origin {
     Forged,
 }
 
-/// A token the attacker holds. Tokens are secrets without `Eq` or `Hash`, so the state holds
-/// the seed each was generated from (the model regenerates the token when it is used), or the
-/// index of a key copied from the session store.
+/// A token the attacker presents. Tokens are secrets without `Eq` or `Hash`, so the state
+/// holds the seed each was generated from; the model regenerates the token when it is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Held {
-    /// The token generated from this seed, copied from the honest person.
+    /// A token the honest person was given (stolen from them).
     Stolen(u8),
-    /// The token generated from this seed, which an elevation handed to the attacker.
+    /// A token an elevation handed to the attacker.
     Obtained(u8),
-    /// The key at this index of the attacker's copy of the session store, presented as a token.
-    Copied(u8),
+}
+
+impl Held {
+    /// The seed of the token.
+    #[must_use]
+    pub const fn seed(self) -> u8 {
+        match self {
+            Self::Stolen(seed) | Self::Obtained(seed) => seed,
+        }
+    }
 }
 
 /// How a token came to be issued.
@@ -82,6 +89,8 @@ pub enum Issue {
 /// A token the gateway issued (the token generated from seed `n` is `ledger[n]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Issued {
+    /// Who it was handed to.
+    pub holder: Party,
     /// The session it belongs to.
     pub session: u64,
     /// How.
@@ -239,23 +248,16 @@ pub struct Honest {
     pub requests: u8,
 }
 
-/// What the attacker holds and has done.
+/// What the attacker has done. It holds, implicitly, a copy of every token the honest person
+/// was ever given (see the actions for why theft needs no step of its own).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Attacker {
-    /// Tokens it can present.
-    pub held: BTreeSet<Held>,
-    /// Its copy of the session store, if it read one.
-    pub store_copy: Vec<StoredKey>,
-    /// Tokens stolen and store copies made.
-    pub thefts: u8,
-    /// Requests sent (presented tokens, elevations, logins, injections).
-    pub requests: u8,
+    /// Tokens its own elevations handed it, by seed.
+    pub obtained: Vec<u8>,
+    /// Elevations it has asked for.
+    pub elevations: u8,
     /// The outcome of each guessed login, by kind.
     pub guesses: BTreeMap<Guess, Result<(), GateError>>,
-    /// Whether it has sent the request with a line break.
-    pub injected: bool,
-    /// Whether it has tampered with the stored log.
-    pub tampered: bool,
 }
 
 /// The whole state.
@@ -281,8 +283,9 @@ pub struct State {
     pub ledger: Vec<Issued>,
     /// Every session as the design intends it, by session id.
     pub spec: BTreeMap<u64, SessionSpec>,
-    /// Whether the gateway has crashed (once is enough: a crash only loses what is not durable).
-    pub crashed: bool,
+    /// Whether the run is over: the last step was one after which nothing the cores read
+    /// changes (a replay, a guessed login, an injection, tampering, a crash).
+    pub over: bool,
     /// What the last step showed.
     pub facts: Vec<Fact>,
 }

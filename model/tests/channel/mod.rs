@@ -67,7 +67,11 @@ fn every_weakened_design_is_broken_and_names_the_property_it_breaks() {
             "{name}: no attack found, so the defence is not shown necessary"
         );
         assert_eq!(report.property.as_deref(), Some(property), "{name}");
-        assert_eq!(variant.breaks(), property, "{name}: the catalogue names the property the attack breaks");
+        assert_eq!(
+            variant.breaks(),
+            property,
+            "{name}: the catalogue names the property the attack breaks"
+        );
         assert_eq!(actions.len(), steps, "{name}: {:#?}", report.trace);
         assert_eq!(report.trace.len(), steps);
     }

@@ -172,6 +172,8 @@ struct JobIdParts {
     cycle: String,
     task: String,
     submit: u8,
+    /// The text form, made once: it is written into every message and event.
+    text: String,
 }
 
 impl JobId {
@@ -199,11 +201,13 @@ impl JobId {
                 len,
             });
         }
+        let text = format!("{workflow}//{cycle}/{task}/{submit:02}");
         Ok(Self(std::sync::Arc::new(JobIdParts {
             workflow,
             cycle: cycle.to_owned(),
             task: task.to_owned(),
             submit,
+            text,
         })))
     }
 
@@ -232,13 +236,17 @@ impl JobId {
     }
 }
 
+impl JobId {
+    /// The Cylc form, `~owner/workflow//cycle/task/NN`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0.text
+    }
+}
+
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}//{}/{}/{:02}",
-            self.0.workflow, self.0.cycle, self.0.task, self.0.submit
-        )
+        f.write_str(&self.0.text)
     }
 }
 
@@ -294,7 +302,18 @@ impl FromStr for Owner {
     }
 }
 
-serde_via_string!(JobId);
+impl Serialize for JobId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for JobId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
 serde_via_string!(Owner);
 serde_via_string!(WorkflowId);
 

@@ -13,6 +13,6 @@ pub mod server;
 
 pub use client::{ClientConfig, ClientError, ClientReport, run_job};
 pub use launcher::{Launcher, ProcessLauncher};
-pub use server::{Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};
 #[cfg(feature = "weaken")]
 pub use server::DriverFlaws;
+pub use server::{Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};

@@ -8,3 +8,5 @@ mod exactly_once;
 mod restart;
 mod robustness;
 mod secrets;
+#[cfg(feature = "weaken")]
+mod weakened;

@@ -22,7 +22,12 @@ fn recipient(step: &TraceStep) -> Option<String> {
 fn actions(trace: &[TraceStep]) -> Vec<Action> {
     trace
         .iter()
-        .map(|s| Action { actor: s.actor.clone(), to: recipient(s), label: s.label.clone(), detail: s.detail.clone() })
+        .map(|s| Action {
+            actor: s.actor.clone(),
+            to: recipient(s),
+            label: s.label.clone(),
+            detail: s.detail.clone(),
+        })
         .collect()
 }
 
@@ -34,7 +39,10 @@ fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str
         .properties
         .iter()
         .filter(|p| p.kind == "sometimes")
-        .map(|p| Witness { name: p.name.clone(), reached: p.holds })
+        .map(|p| Witness {
+            name: p.name.clone(),
+            reached: p.holds,
+        })
         .collect();
     proof
         .properties
@@ -44,7 +52,11 @@ fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str
         .map(|p| PropertyResult {
             name: p.name.clone(),
             description: describe(&p.name),
-            verdict: if p.holds { PropertyVerdict::Holds } else { PropertyVerdict::Fails },
+            verdict: if p.holds {
+                PropertyVerdict::Holds
+            } else {
+                PropertyVerdict::Fails
+            },
             unique_states: proof.unique_states as u64,
             max_depth: proof.max_depth as u64,
             witnesses: witnesses.clone(),
@@ -78,9 +90,17 @@ pub fn variant_results(results: &ModelResults) -> Vec<VariantResult> {
             let variant = Variant::from_name(&v.variant);
             VariantResult {
                 name: v.variant.clone(),
-                kind: if variant.is_some_and(Variant::is_check) { VariantKind::Check } else { VariantKind::Design },
+                kind: if variant.is_some_and(Variant::is_check) {
+                    VariantKind::Check
+                } else {
+                    VariantKind::Design
+                },
                 description: v.description.clone(),
-                breaks: v.property.clone().or_else(|| variant.map(|x| x.breaks().to_owned())).unwrap_or_default(),
+                breaks: v
+                    .property
+                    .clone()
+                    .or_else(|| variant.map(|x| x.breaks().to_owned()))
+                    .unwrap_or_default(),
                 found: v.found,
                 counterexample: actions(&v.trace),
                 states_explored: v.unique_states as u64,

@@ -1,5 +1,6 @@
 //! One module per subcommand. Each `run` returns the exit status or an error (exit 2).
 
+pub mod attack;
 pub mod audit;
 pub mod authz;
 pub mod demo;

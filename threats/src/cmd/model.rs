@@ -50,10 +50,20 @@ pub struct ModelArgs {
 /// The proofs `threatcheck model` runs: name, model.
 fn proofs(bounds: Bounds) -> Vec<(&'static str, ChannelModel)> {
     vec![
-        ("channel", ChannelModel::new(Defences::all(), Environment::default(), bounds)),
+        (
+            "channel",
+            ChannelModel::new(Defences::all(), Environment::default(), bounds),
+        ),
         (
             "channel-kci",
-            ChannelModel::new(Defences::all(), Environment { scheduler_key_leaked: true, ..Environment::default() }, bounds),
+            ChannelModel::new(
+                Defences::all(),
+                Environment {
+                    scheduler_key_leaked: true,
+                    ..Environment::default()
+                },
+                bounds,
+            ),
         ),
     ]
 }
@@ -93,7 +103,10 @@ pub fn run_models(
     {
         bail!("no proof or variant is called {name:?} (see threatcheck model --list)");
     }
-    let mut results = ModelResults { proofs: Vec::new(), variants: Vec::new() };
+    let mut results = ModelResults {
+        proofs: Vec::new(),
+        variants: Vec::new(),
+    };
     if weaken.is_none() {
         for (name, model) in proofs(bounds) {
             if selected(name) {
@@ -137,12 +150,20 @@ fn print_text(results: &ModelResults) {
     for v in &results.variants {
         match &v.property {
             Some(property) if v.found => {
-                println!("variant {}: {} — breaks {property} in {} steps", v.variant, v.description, v.trace.len());
+                println!(
+                    "variant {}: {} — breaks {property} in {} steps",
+                    v.variant,
+                    v.description,
+                    v.trace.len()
+                );
                 for (i, step) in v.trace.iter().enumerate() {
                     println!("  {:2}. {:10} {}", i + 1, step.actor, step.detail);
                 }
             }
-            _ => println!("variant {}: {} — NO ATTACK FOUND (the defence is not shown necessary)", v.variant, v.description),
+            _ => println!(
+                "variant {}: {} — NO ATTACK FOUND (the defence is not shown necessary)",
+                v.variant, v.description
+            ),
         }
     }
     let proofs_ok = results.proofs.iter().filter(|p| p.all_hold()).count();
@@ -200,5 +221,9 @@ pub fn run(args: ModelArgs) -> anyhow::Result<Outcome> {
         Format::Text => print_text(&results),
         Format::Json => println!("{}", serde_json::to_string_pretty(&results)?),
     }
-    Ok(if results.all_green() { Outcome::Green } else { Outcome::Finding })
+    Ok(if results.all_green() {
+        Outcome::Green
+    } else {
+        Outcome::Finding
+    })
 }

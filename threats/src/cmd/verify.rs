@@ -42,7 +42,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         }
     };
     let as_of = match &args.as_of {
-        Some(text) => text.parse::<Date>().map_err(|e| anyhow::anyhow!("--as-of {text:?}: {e}"))?,
+        Some(text) => text
+            .parse::<Date>()
+            .map_err(|e| anyhow::anyhow!("--as-of {text:?}: {e}"))?,
         None => today_utc()?,
     };
     progress("loading the threat model");
@@ -51,11 +53,21 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let findings = threats::lint::lint(&threat_model, &known_evidence(), as_of);
 
     let models = run_models(None, None, args.quick, |name| progress(&format!("model {name}")))?;
-    let evidence = Evidence { properties: property_results(&models), variants: variant_results(&models), harnesses: Vec::new() };
+    let evidence = Evidence {
+        properties: property_results(&models),
+        variants: variant_results(&models),
+        harnesses: Vec::new(),
+    };
     evidence.validate().context("the evidence produced is malformed")?;
 
     progress("writing reports");
-    let results = Results::new(Tool::threatcheck(env!("CARGO_PKG_VERSION")), as_of, threat_model, evidence, findings);
+    let results = Results::new(
+        Tool::threatcheck(env!("CARGO_PKG_VERSION")),
+        as_of,
+        threat_model,
+        evidence,
+        findings,
+    );
     threats::report::write_reports(&results, &args.out)
         .with_context(|| format!("writing reports to {}", args.out.display()))?;
     if terminal {

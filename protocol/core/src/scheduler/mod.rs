@@ -496,7 +496,12 @@ impl SchedulerCore {
     /// A command arriving on a job's key. Commands come only from UI servers' client keys, so
     /// `allowed-type` refuses it; the core without that check obeys it as if the job's owner's
     /// UI server had sent it: the flaw the check exists to stop (story S07).
-    fn command_from_job(&mut self, job: JobId, peer: &PublicKey, command: &ClientCommand) -> Result<Accepted, Rejected> {
+    fn command_from_job(
+        &mut self,
+        job: JobId,
+        peer: &PublicKey,
+        command: &ClientCommand,
+    ) -> Result<Accepted, Rejected> {
         if self.defences.is_on(Check::AllowedType) {
             let state = self.jobs.get(&job).map_or(JobState::LaunchFailed, |r| r.state);
             return Err(Rejected::TypeNotAllowed {

@@ -345,7 +345,7 @@ impl Message {
                     JobBody::Heartbeat => kind::HEARTBEAT,
                 };
                 header(out, kind, m.seq);
-                short_str(out, &m.claim.to_string());
+                short_str(out, m.claim.as_str());
                 match &m.body {
                     JobBody::Started | JobBody::Succeeded | JobBody::Heartbeat => {}
                     JobBody::Failed(FailReason::Exit(code)) => out.extend_from_slice(&[0, *code]),

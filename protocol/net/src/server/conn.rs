@@ -32,7 +32,7 @@ pub(crate) struct Shared {
     pub idle_timeout: Duration,
     pub window: usize,
     #[cfg(feature = "weaken")]
-    pub plaintext: bool,
+    pub flaws: super::DriverFlaws,
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: ConnId) {
@@ -57,17 +57,20 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
         Ok((transport, peer, replies)) => {
             bump(&shared.stats.handshakes_completed);
             #[cfg(feature = "weaken")]
-            let transport = if shared.plaintext {
+            let transport = if shared.flaws.plaintext_transport {
                 transport.into_plaintext()
             } else {
                 transport
             };
             reader.set_max(MAX_FRAME);
-            if serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn)
-                .await
-                .is_err()
-            {
+            if let Err(_err) = serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn).await {
                 bump(&shared.stats.connections_dropped);
+                #[cfg(feature = "weaken")]
+                if shared.flaws.shared_fate
+                    && matches!(_err, ConnError::Frame(_) | ConnError::Noise(_) | ConnError::Decode(_))
+                {
+                    let _ = shared.core.send(CoreInput::DropConnections).await;
+                }
             }
             let _ = shared.core.send(CoreInput::Closed { conn }).await;
         }

@@ -75,6 +75,9 @@ pub(crate) enum CoreInput {
     Sync {
         respond: oneshot::Sender<()>,
     },
+    /// Closes every established connection (only under `DriverFlaws::shared_fate`).
+    #[cfg(feature = "weaken")]
+    DropConnections,
 }
 
 /// Tells a launch task whether its job's key was registered (the reason when not).
@@ -307,6 +310,9 @@ impl CoreTask {
             CoreInput::Control { respond } => {
                 let _ = respond.send(self.core.control().clone());
             }
+            // Dropping the reply senders closes the connections, as revocation does.
+            #[cfg(feature = "weaken")]
+            CoreInput::DropConnections => self.conns.clear(),
         }
     }
 }

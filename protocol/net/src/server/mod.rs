@@ -64,9 +64,11 @@ pub struct DriverFlaws {
     /// After the handshake, transport frames carry messages in the clear, without encryption
     /// or integrity (the peer must do the same: `Transport::into_plaintext`).
     pub plaintext_transport: bool,
-    /// A connection's messages are read however many replies its peer has left unread: the
-    /// per-connection window of SPEC.md §7 is gone.
-    pub unbounded_window: bool,
+    /// A connection that ends on a bad frame (one that does not decrypt or decode) takes every
+    /// established connection down with it, as a driver that handled peers' errors in shared
+    /// state would: the isolation of SPEC.md §11 ("no error affects any other connection") is
+    /// gone.
+    pub shared_fate: bool,
 }
 
 impl ServerConfig {
@@ -339,13 +341,6 @@ impl Scheduler {
         let core_task =
             tokio::spawn(CoreTask::new(core, Arc::clone(&stats), public_key, advertise).run(core_rx, writer_tx));
 
-        let window = usize::try_from(config.core.dedup_window).unwrap_or(64);
-        #[cfg(feature = "weaken")]
-        let window = if config.driver_flaws.unbounded_window {
-            usize::MAX
-        } else {
-            window
-        };
         let shared = Arc::new(conn::Shared {
             prologue: prologue(&config.core.workflow),
             keypair,
@@ -356,9 +351,9 @@ impl Scheduler {
             max_connections: config.max_connections,
             handshake_timeout: config.handshake_timeout,
             idle_timeout: config.idle_timeout,
-            window,
+            window: usize::try_from(config.core.dedup_window).unwrap_or(64),
             #[cfg(feature = "weaken")]
-            plaintext: config.driver_flaws.plaintext_transport,
+            flaws: config.driver_flaws,
         });
         let accept = tokio::spawn(async move {
             let mut next: u64 = 0;

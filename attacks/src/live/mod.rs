@@ -1,0 +1,27 @@
+//! Live targets and the attacker's tools: a real scheduler on 127.0.0.1 built with chosen
+//! defences ([`target`]), real Noise peers and honest jobs ([`peer`]), a frame-aware relay that
+//! records and tampers with traffic ([`relay`]), first handshake messages forged with a
+//! compromised scheduler key ([`forge`]), and byte scans ([`scan`]).
+
+pub mod forge;
+pub mod launch;
+pub mod peer;
+pub mod relay;
+pub mod scan;
+pub mod target;
+
+use std::time::Duration;
+
+/// Polls `cond` every 5 ms until it holds or `limit` passes; returns whether it held.
+pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

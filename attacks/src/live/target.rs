@@ -1,0 +1,333 @@
+//! A real scheduler server on 127.0.0.1, built with the defences a run asks for, with its event
+//! log in a temporary directory and its static key made from secret bytes the harness keeps
+//! (so that key-compromise harnesses can play an attacker who has stolen it).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
+use protocol_core::wire::{JobBody, OutputName};
+use protocol_core::{Check, Defences, Flaw, JobId, PublicKey, StaticKeypair, WorkflowId};
+use protocol_net::launcher::{Launcher, PresetKeyLauncher};
+use protocol_net::{ClientConfig, DriverFlaws, Scheduler, SchedulerHandle, ServerConfig, StatsSnapshot};
+use rand_core::RngCore;
+use zeroize::Zeroizing;
+
+use super::wait_for;
+use crate::harness::HarnessError;
+
+/// The output every task declares (as in the model).
+pub const DECLARED_OUTPUT: &str = "file-ready";
+
+/// The workflow every target runs, `~alice/wf` (as in the model).
+///
+/// # Panics
+/// Never: the id is a valid constant.
+#[must_use]
+pub fn workflow() -> WorkflowId {
+    WorkflowId::new("alice", "wf").expect("a valid constant")
+}
+
+/// The job of `task` in cycle 1, submit 1: `~alice/wf//1/TASK/01`.
+///
+/// # Errors
+/// [`HarnessError::Setup`] for a task name that is not a valid id.
+pub fn job(task: &str) -> Result<JobId, HarnessError> {
+    JobId::new(workflow(), "1", task, 1).map_err(HarnessError::setup)
+}
+
+/// What a job is launched with: it declares [`DECLARED_OUTPUT`].
+///
+/// # Errors
+/// Never in practice: the output name is a valid constant.
+pub fn spec(id: &JobId) -> Result<JobSpec, HarnessError> {
+    Ok(JobSpec {
+        id: id.clone(),
+        outputs: BTreeSet::from([OutputName::new(DECLARED_OUTPUT).map_err(HarnessError::setup)?]),
+    })
+}
+
+/// How to build a target.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    /// The core's defences.
+    pub defences: Defences,
+    /// The driver's defences removed.
+    pub flaws: DriverFlaws,
+    /// How long a connection has to complete its handshake.
+    pub handshake_timeout: Duration,
+    /// Handshakes in progress at once.
+    pub max_handshakes: usize,
+    /// How long a launched job has to return its key.
+    pub bootstrap_timeout: Duration,
+    /// The address offers give jobs (the listening address when `None`), e.g. a relay's.
+    pub advertise: Option<String>,
+}
+
+impl TargetConfig {
+    /// Every defence on, the server's default limits, a 5 s bootstrap deadline.
+    #[must_use]
+    pub fn real() -> Self {
+        Self {
+            defences: Defences::all(),
+            flaws: DriverFlaws::default(),
+            handshake_timeout: Duration::from_secs(5),
+            max_handshakes: 512,
+            bootstrap_timeout: Duration::from_secs(5),
+            advertise: None,
+        }
+    }
+
+    /// The real configuration without `check`.
+    #[must_use]
+    pub fn without(check: Check) -> Self {
+        Self {
+            defences: Defences::all().without(check),
+            ..Self::real()
+        }
+    }
+
+    /// The real configuration with a design flaw.
+    #[must_use]
+    pub fn with_flaw(flaw: Flaw) -> Self {
+        Self {
+            defences: Defences::all().with_flaw(flaw),
+            ..Self::real()
+        }
+    }
+
+    /// The real configuration on the real side, `control` on the control side.
+    #[must_use]
+    pub fn pick(side: crate::harness::Side, control: Self) -> Self {
+        match side {
+            crate::harness::Side::Real => Self::real(),
+            crate::harness::Side::Control => control,
+        }
+    }
+}
+
+/// A job the harness registered, with its keypair.
+#[derive(Debug)]
+pub struct JobKey {
+    /// The job.
+    pub id: JobId,
+    /// Its keypair (an honest job's, or a compromised job's the attacker holds).
+    pub keypair: StaticKeypair,
+}
+
+/// A running target. Stop it with [`Target::shutdown`]; dropping it leaves its tasks to the
+/// runtime, which the runner drops after every run.
+#[derive(Debug)]
+pub struct Target {
+    scheduler: Scheduler,
+    /// A handle for launching, revoking and querying.
+    pub handle: SchedulerHandle,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    secret: Zeroizing<[u8; 32]>,
+    presets: PresetKeyLauncher,
+}
+
+impl Target {
+    /// Starts a target whose jobs are launched with keys preset by [`Target::register`].
+    ///
+    /// # Errors
+    /// [`HarnessError`] if the directory or the server cannot be made.
+    pub async fn start(config: &TargetConfig) -> Result<Self, HarnessError> {
+        let presets = PresetKeyLauncher::default();
+        Self::start_with(config, Arc::new(presets.clone()), presets).await
+    }
+
+    /// Starts a target whose jobs are launched by `launcher`; `presets` is where
+    /// [`Target::register`] puts keys (the launcher's own, if it uses any).
+    ///
+    /// # Errors
+    /// [`HarnessError`] if the directory or the server cannot be made.
+    pub async fn start_with(
+        config: &TargetConfig,
+        launcher: Arc<dyn Launcher>,
+        presets: PresetKeyLauncher,
+    ) -> Result<Self, HarnessError> {
+        let dir = tempfile::Builder::new().prefix("threatcheck-attack").tempdir()?;
+        let log = dir.path().join("events.jsonl");
+        let mut core = SchedulerConfig::new(workflow());
+        core.bootstrap_timeout = config.bootstrap_timeout;
+        let mut server = ServerConfig::new(core, ([127, 0, 0, 1], 0).into(), log.clone());
+        server.defences = config.defences.clone();
+        server.driver_flaws = config.flaws;
+        server.handshake_timeout = config.handshake_timeout;
+        server.max_handshakes_in_flight = config.max_handshakes;
+        server.advertise.clone_from(&config.advertise);
+        let mut secret = Zeroizing::new([0u8; 32]);
+        rand_core::OsRng.fill_bytes(secret.as_mut_slice());
+        let keypair = StaticKeypair::from_secret(secret.clone());
+        let scheduler = Scheduler::start(server, keypair, launcher).await?;
+        Ok(Self {
+            handle: scheduler.handle(),
+            scheduler,
+            dir,
+            log,
+            secret,
+            presets,
+        })
+    }
+
+    /// Starts a target with `config` and registers a job for each task through the preset-key
+    /// launcher, each with a fresh keypair.
+    ///
+    /// # Errors
+    /// [`HarnessError`] if the target does not start or a job is not registered in time.
+    pub async fn with_jobs(config: &TargetConfig, tasks: &[&str]) -> Result<(Self, Vec<JobKey>), HarnessError> {
+        let target = Self::start(config).await?;
+        let mut jobs = Vec::new();
+        for task in tasks {
+            let id = job(task)?;
+            let keypair = StaticKeypair::generate_from_os();
+            target.register(&id, keypair.public()).await?;
+            jobs.push(JobKey { id, keypair });
+        }
+        let n = jobs.len() as u64;
+        let handle = target.handle.clone();
+        if !wait_for(Duration::from_secs(3), || handle.stats().launched >= n).await {
+            return Err(HarnessError::setup("the target did not register its jobs"));
+        }
+        Ok((target, jobs))
+    }
+
+    /// Launches `id`, answering its bootstrap with `key` through the preset keys.
+    ///
+    /// # Errors
+    /// [`HarnessError::Target`] if the core refuses the launch.
+    pub async fn register(&self, id: &JobId, key: PublicKey) -> Result<(), HarnessError> {
+        self.presets.preset(id, *key.as_bytes());
+        self.handle.launch(spec(id)?).await?;
+        Ok(())
+    }
+
+    /// The listening address.
+    #[must_use]
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.scheduler.local_addr()
+    }
+
+    /// The scheduler's public key (what a job's offer carries).
+    #[must_use]
+    pub fn key(&self) -> PublicKey {
+        self.scheduler.public_key()
+    }
+
+    /// The scheduler's private key, as an attacker who stole it would hold it.
+    #[must_use]
+    pub fn stolen_secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    /// A job client's settings for `id`: this target's address and key, quick retries.
+    #[must_use]
+    pub fn client(&self, id: &JobId) -> ClientConfig {
+        let mut config = ClientConfig::new(self.addr(), self.key(), id.clone());
+        config.backoff = Duration::from_millis(10);
+        config.max_backoff = Duration::from_millis(100);
+        config.connect_timeout = Duration::from_secs(2);
+        config.max_attempts = 20;
+        config
+    }
+
+    /// The target's working directory (its event log is there).
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The counters now.
+    #[must_use]
+    pub fn stats(&self) -> StatsSnapshot {
+        self.handle.stats()
+    }
+
+    /// Everything the target has made durable so far, read back from its event log.
+    ///
+    /// # Errors
+    /// [`HarnessError`] if the target stopped or the log cannot be read.
+    pub async fn events(&self) -> Result<Vec<Event>, HarnessError> {
+        self.handle.sync().await?;
+        read_events(&self.log)
+    }
+
+    /// A job's state, if the target knows the job.
+    ///
+    /// # Errors
+    /// [`HarnessError::Target`] if the target stopped.
+    pub async fn state(&self, id: &JobId) -> Result<Option<JobState>, HarnessError> {
+        Ok(self
+            .handle
+            .jobs()
+            .await?
+            .into_iter()
+            .find(|(j, _)| j == id)
+            .map(|(_, s)| s))
+    }
+
+    /// Waits (at most `limit`) until `id` is no longer launching, and returns its state then.
+    ///
+    /// # Errors
+    /// [`HarnessError::Target`] if the target stopped.
+    pub async fn settled(&self, id: &JobId, limit: Duration) -> Result<Option<JobState>, HarnessError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let state = self.state(id).await?;
+            if state != Some(JobState::Launching) || tokio::time::Instant::now() >= deadline {
+                return Ok(state);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops the server and makes everything durable.
+    pub async fn shutdown(self) {
+        // The verdict is already taken; a failing shutdown changes nothing in it.
+        let _ = self.scheduler.shutdown().await;
+    }
+}
+
+/// Reads an event log: one JSON event per complete line.
+///
+/// # Errors
+/// [`HarnessError::Io`] or [`HarnessError::EventLog`].
+pub fn read_events(path: &Path) -> Result<Vec<Event>, HarnessError> {
+    let text = std::fs::read_to_string(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| HarnessError::EventLog {
+                line: i + 1,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The messages accepted for `id`, in log order.
+#[must_use]
+pub fn accepted<'a>(events: &'a [Event], id: &JobId) -> Vec<(u64, &'a JobBody)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Accepted { job, seq, body } if job == id => Some((*seq, body)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many refusals the counters attribute to the check named `check`.
+#[must_use]
+pub fn refusals(stats: &StatsSnapshot, check: &str) -> u64 {
+    stats
+        .rejected_by_check
+        .iter()
+        .find(|(name, _)| *name == check)
+        .map_or(0, |(_, n)| *n)
+}

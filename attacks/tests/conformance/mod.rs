@@ -1,0 +1,129 @@
+//! Every model counterexample replays on the real implementation: the weakened build reaches
+//! the model's violation, the full build refuses it by the check the variant removes.
+
+use attacks::conformance::{Verdict, run_variant};
+use model::variants::Variant;
+
+use crate::one_at_a_time;
+
+fn conforms(name: &str) -> attacks::ConformanceResult {
+    let _serial = one_at_a_time();
+    let variant = Variant::from_name(name).unwrap_or_else(|| panic!("no variant {name}"));
+    let result = run_variant(variant);
+    assert!(
+        result.passed(),
+        "{name}: {}\n{result:#?}",
+        result.failure().unwrap_or_default()
+    );
+    result
+}
+
+/// A replayed variant: violated at the trace's last step, refused by the named check.
+fn replays(name: &str, check: &str) {
+    let result = conforms(name);
+    assert!(result.replayed);
+    let steps = result.trace.len();
+    assert!(
+        matches!(&result.weakened, Verdict::Violated { step, .. } if *step == steps),
+        "{name}: {:?}",
+        result.weakened
+    );
+    assert!(
+        matches!(&result.normal, Verdict::Refused { check: c, .. } if c == check),
+        "{name}: {:?}",
+        result.normal
+    );
+}
+
+#[test]
+fn every_variant_has_a_test_here() {
+    let names: Vec<&str> = Variant::all().into_iter().map(Variant::name).collect();
+    assert_eq!(
+        names,
+        [
+            "key-validation",
+            "unique-key",
+            "bootstrap-deadline",
+            "empty-first-payload",
+            "authenticated-key",
+            "bound-identity",
+            "fresh-sequence",
+            "allowed-type",
+            "valid-transition",
+            "dedup-by-session",
+            "identity-from-claim",
+            "cylc7-key-shipping",
+            "unauthenticated-bootstrap",
+        ]
+    );
+}
+
+#[test]
+fn without_key_validation_the_real_scheduler_registers_a_low_order_key() {
+    replays("key-validation", "key-validation");
+}
+
+#[test]
+fn without_unique_key_the_real_scheduler_gives_a_second_job_the_first_jobs_key() {
+    replays("unique-key", "unique-key");
+}
+
+#[test]
+fn without_the_bootstrap_deadline_the_real_scheduler_registers_a_late_key() {
+    replays("bootstrap-deadline", "bootstrap-deadline");
+}
+
+#[test]
+fn without_an_empty_first_payload_a_stolen_scheduler_key_forges_a_jobs_message_on_the_real_system() {
+    replays("empty-first-payload", "empty-first-payload");
+}
+
+#[test]
+fn without_authenticated_key_the_real_scheduler_hears_a_revoked_job() {
+    replays("authenticated-key", "authenticated-key");
+}
+
+#[test]
+fn without_bound_identity_the_real_scheduler_lets_one_job_report_as_another() {
+    replays("bound-identity", "bound-identity");
+}
+
+#[test]
+fn without_fresh_sequence_a_retransmission_takes_effect_twice_on_the_real_system() {
+    replays("fresh-sequence", "fresh-sequence");
+}
+
+#[test]
+fn without_allowed_type_a_finished_job_is_heard_again_on_the_real_system() {
+    replays("allowed-type", "allowed-type");
+}
+
+#[test]
+fn without_valid_transition_a_job_completes_the_succeeded_output_on_the_real_system() {
+    replays("valid-transition", "valid-transition");
+}
+
+#[test]
+fn dedup_by_session_accepts_a_retransmission_twice_and_the_real_design_acknowledges_it_as_a_duplicate() {
+    replays("dedup-by-session", "fresh-sequence");
+}
+
+#[test]
+fn identity_from_claim_lets_a_stranger_report_and_the_real_design_refuses_its_key() {
+    replays("identity-from-claim", "authenticated-key");
+}
+
+#[test]
+fn cylc7_key_shipping_has_no_counterpart_and_no_private_key_is_on_disk_or_the_wire() {
+    let result = conforms("cylc7-key-shipping");
+    assert!(!result.replayed);
+    assert!(matches!(result.weakened, Verdict::NoCounterpart { .. }));
+    assert!(matches!(result.normal, Verdict::Counterpart { .. }));
+}
+
+#[test]
+fn an_unauthenticated_bootstrap_registers_the_attackers_key_and_the_real_design_stops_the_substitution_live() {
+    let result = conforms("unauthenticated-bootstrap");
+    assert!(matches!(result.weakened, Verdict::Violated { step: 1, .. }));
+    assert!(matches!(&result.normal, Verdict::Counterpart { evidence } if evidence.contains("s15-key-substitution")));
+}
