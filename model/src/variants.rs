@@ -364,7 +364,12 @@ pub fn catalogue() -> Catalogue {
                     scheduler_key_leaked: true,
                     ..Environment::default()
                 };
-                crate::run::prove("channel-kci", ChannelModel::new(Defences::all(), env, channel(quick)))
+                let bounds = if quick {
+                    ChannelBounds::QUICK
+                } else {
+                    ChannelBounds::KCI
+                };
+                crate::run::prove("channel-kci", ChannelModel::new(Defences::all(), env, bounds))
             }),
         },
         ProofEntry {

@@ -2,3 +2,4 @@
 //! witnesses reached and their state counts pinned), and every weakened design is broken.
 
 mod channel;
+mod people;

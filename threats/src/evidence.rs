@@ -131,6 +131,23 @@ pub struct VariantResult {
     pub states_explored: u64,
     /// How long the search took.
     pub timing: Timing,
+    /// The counterexample replayed against the real implementation over loopback, when the
+    /// run did that (`threatcheck verify` does for the job channel's variants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// A model counterexample replayed against the real implementation: on the weakened build
+/// the attack must succeed, on the normal build the variant's check must refuse it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    /// Whether the real system behaved as the model predicts on both builds.
+    pub conforms: bool,
+    /// What the weakened build did.
+    pub weakened: String,
+    /// What the normal build did.
+    pub normal: String,
 }
 
 /// How an attack ended against a target.
@@ -141,6 +158,20 @@ pub enum HarnessOutcome {
     Defended,
     /// The attack achieved its goal.
     Breached,
+    /// The harness could not run to a verdict (setup failed, or it overran its time limit).
+    Error,
+}
+
+impl HarnessOutcome {
+    /// The word reports use: `defended`, `breached` or `error`.
+    #[must_use]
+    pub const fn word(self) -> &'static str {
+        match self {
+            Self::Defended => "defended",
+            Self::Breached => "breached",
+            Self::Error => "error",
+        }
+    }
 }
 
 /// The control run: the same attack against a target with the defence removed.
@@ -225,6 +256,12 @@ impl VariantResult {
                 "variant {}: reported found but carries no counterexample",
                 self.name
             ))
+        } else if let Some(replay) = self.replay.as_ref().filter(|r| !r.conforms) {
+            Health::Red(format!(
+                "variant {}: the real system does not conform to the model's counterexample \
+                 (weakened build: {}; normal build: {})",
+                self.name, replay.weakened, replay.normal
+            ))
         } else {
             Health::Green
         }
@@ -238,6 +275,8 @@ impl HarnessResult {
         match (self.outcome, self.control.outcome) {
             (HarnessOutcome::Defended, HarnessOutcome::Breached) => Health::Green,
             (HarnessOutcome::Breached, _) => Health::Red(format!("harness {}: the real target was breached", self.id)),
+            (HarnessOutcome::Error, _) => Health::Red(format!("harness {}: the real run did not finish", self.id)),
+            (_, HarnessOutcome::Error) => Health::Red(format!("harness {}: the control run did not finish", self.id)),
             (HarnessOutcome::Defended, HarnessOutcome::Defended) => Health::Red(format!(
                 "harness {}: the control ({}) was not breached, so the harness has no teeth",
                 self.id, self.control.weakened

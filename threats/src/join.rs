@@ -288,13 +288,7 @@ fn summary(r: &EvidenceRef, e: &Evidence) -> Option<String> {
             .variant(&r.name)
             .map(|v| format!("without it, {} breaks in {} step(s)", v.breaks, v.counterexample.len())),
         EvidenceKind::Harness => e.harness(&r.name).map(|h| {
-            let outcome = |o: HarnessOutcome| {
-                if o == HarnessOutcome::Defended {
-                    "defended"
-                } else {
-                    "breached"
-                }
-            };
+            let outcome = HarnessOutcome::word;
             format!(
                 "{}: {}; control {}: {}",
                 outcome(h.outcome),

@@ -104,7 +104,7 @@ pub struct Bounds {
 impl Bounds {
     /// The default proof bound.
     pub const PROOF: Self = Self {
-        honest_requests: 5,
+        honest_requests: 4,
         ticks: 3,
         attacker: true,
         attacker_elevations: 1,

@@ -1,11 +1,16 @@
 //! Converts what the model checker and the attack harnesses report into the `threats`
 //! library's evidence schema (the library knows the protocol only through these types).
 
+use attacks::conformance::ConformanceResult;
+use attacks::{HarnessResult as RunResult, Outcome as RunOutcome};
 use model::channel::names;
 use model::run::{ProofReport, VariantReport};
 use model::trace::TraceStep;
-use model::variants::Variant;
-use threats::evidence::{Action, PropertyResult, PropertyVerdict, Timing, VariantKind, VariantResult, Witness};
+use model::{Catalogue, catalogue};
+use threats::evidence::{
+    Action, ControlRun, HarnessOutcome, HarnessResult, PropertyResult, PropertyVerdict, Replay, Timing, VariantKind,
+    VariantResult, Witness,
+};
 
 use super::model::ModelResults;
 
@@ -69,28 +74,30 @@ fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str
 /// Property evidence from the model runs.
 #[must_use]
 pub fn property_results(results: &ModelResults) -> Vec<PropertyResult> {
-    let channel = |name: &str| names::sentence(name).unwrap_or("").to_owned();
+    let describe = |name: &str| Catalogue::sentence(name).unwrap_or("").to_owned();
     let mut out = Vec::new();
     for proof in &results.proofs {
         match proof.model.as_str() {
-            "channel-kci" => out.extend(properties(proof, Some(&[names::KCI_RESISTANCE]), channel)),
-            _ => out.extend(properties(proof, None, channel)),
+            "channel-kci" => out.extend(properties(proof, Some(&[names::KCI_RESISTANCE]), describe)),
+            _ => out.extend(properties(proof, None, describe)),
         }
     }
     out
 }
 
-/// Variant evidence from the attack searches.
+/// Variant evidence from the attack searches, with the replays of their counterexamples on
+/// the real implementation where there are any.
 #[must_use]
-pub fn variant_results(results: &ModelResults) -> Vec<VariantResult> {
+pub fn variant_results(results: &ModelResults, replays: &[ConformanceResult]) -> Vec<VariantResult> {
+    let catalogue = catalogue();
     results
         .variants
         .iter()
         .map(|v: &VariantReport| {
-            let variant = Variant::from_name(&v.variant);
+            let entry = catalogue.variant(&v.variant);
             VariantResult {
                 name: v.variant.clone(),
-                kind: if variant.is_some_and(Variant::is_check) {
+                kind: if entry.is_none_or(|e| e.is_check) {
                     VariantKind::Check
                 } else {
                     VariantKind::Design
@@ -99,13 +106,47 @@ pub fn variant_results(results: &ModelResults) -> Vec<VariantResult> {
                 breaks: v
                     .property
                     .clone()
-                    .or_else(|| variant.map(|x| x.breaks().to_owned()))
+                    .or_else(|| entry.map(|e| e.breaks.to_owned()))
                     .unwrap_or_default(),
                 found: v.found,
                 counterexample: actions(&v.trace),
                 states_explored: v.unique_states as u64,
                 timing: Timing::seconds(v.seconds),
+                replay: replays.iter().find(|r| r.variant == v.variant).map(|r| Replay {
+                    conforms: r.passed(),
+                    weakened: format!("{}: {}", r.weakened.label(), r.weakened.detail()),
+                    normal: format!("{}: {}", r.normal.label(), r.normal.detail()),
+                }),
             }
+        })
+        .collect()
+}
+
+fn outcome(o: &RunOutcome) -> HarnessOutcome {
+    match o {
+        RunOutcome::Defended { .. } => HarnessOutcome::Defended,
+        RunOutcome::Breached { .. } => HarnessOutcome::Breached,
+        RunOutcome::Error { .. } => HarnessOutcome::Error,
+    }
+}
+
+/// Harness evidence from the attack runs.
+#[must_use]
+pub fn harness_results(runs: &[RunResult]) -> Vec<HarnessResult> {
+    runs.iter()
+        .map(|h| HarnessResult {
+            id: h.info.id.to_owned(),
+            story: h.info.story.to_owned(),
+            target: h.info.target.to_owned(),
+            description: h.info.title.to_owned(),
+            outcome: outcome(&h.real),
+            evidence: h.real.detail().to_owned(),
+            control: ControlRun {
+                weakened: h.info.control.to_owned(),
+                outcome: outcome(&h.control),
+                evidence: h.control.detail().to_owned(),
+            },
+            timing: Timing::seconds(h.seconds),
         })
         .collect()
 }

@@ -5,9 +5,10 @@ use std::io::IsTerminal;
 use std::net::{SocketAddr, TcpListener};
 
 use anyhow::{Context, bail};
-use model::channel::{Bounds, ChannelModel, Environment};
-use model::run::{ProofReport, VariantReport, prove};
-use model::variants::Variant;
+use model::channel::{Bounds as ChannelBounds, ChannelModel, Environment};
+use model::people::Bounds as PeopleBounds;
+use model::run::{ProofReport, VariantReport};
+use model::variants::{PeopleVariant, Variant};
 use protocol_core::Defences;
 use serde::Serialize;
 use stateright::Model;
@@ -35,8 +36,8 @@ pub struct ModelArgs {
     /// Run only the attack search on the design without this check (or with this flaw).
     #[arg(long, value_name = "CHECK")]
     pub weaken: Option<String>,
-    /// Serve stateright's explorer for the job-channel model (weakened with --weaken) on this
-    /// loopback address, e.g. 127.0.0.1:3000, until interrupted.
+    /// Serve stateright's explorer for the job-channel model (or the weakened design named by
+    /// --weaken, of either model) on this loopback address, e.g. 127.0.0.1:3000, until interrupted.
     #[arg(long, value_name = "ADDR")]
     pub explore: Option<SocketAddr>,
     /// Prove within the smaller bound used for pull requests.
@@ -45,27 +46,6 @@ pub struct ModelArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-}
-
-/// The proofs `threatcheck model` runs: name, model.
-fn proofs(bounds: Bounds) -> Vec<(&'static str, ChannelModel)> {
-    vec![
-        (
-            "channel",
-            ChannelModel::new(Defences::all(), Environment::default(), bounds),
-        ),
-        (
-            "channel-kci",
-            ChannelModel::new(
-                Defences::all(),
-                Environment {
-                    scheduler_key_leaked: true,
-                    ..Environment::default()
-                },
-                bounds,
-            ),
-        ),
-    ]
 }
 
 /// Everything a model run produced.
@@ -95,11 +75,11 @@ pub fn run_models(
     quick: bool,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<ModelResults> {
-    let bounds = if quick { Bounds::QUICK } else { Bounds::PROOF };
+    let catalogue = model::catalogue();
     let selected = |name: &str| only.is_none_or(|o| o == name);
     if let Some(name) = only.or(weaken)
-        && !proofs(bounds).iter().any(|(p, _)| *p == name)
-        && Variant::from_name(name).is_none()
+        && catalogue.proof(name).is_none()
+        && catalogue.variant(name).is_none()
     {
         bail!("no proof or variant is called {name:?} (see threatcheck model --list)");
     }
@@ -108,19 +88,19 @@ pub fn run_models(
         variants: Vec::new(),
     };
     if weaken.is_none() {
-        for (name, model) in proofs(bounds) {
-            if selected(name) {
-                progress(name);
-                results.proofs.push(prove(name, model));
+        for proof in &catalogue.proofs {
+            if selected(proof.name) {
+                progress(proof.name);
+                results.proofs.push(proof.run(quick));
             }
         }
     }
-    for variant in Variant::all() {
-        if selected(variant.name()) && weaken.is_none_or(|w| w == variant.name()) {
-            progress(variant.name());
+    for variant in &catalogue.variants {
+        if selected(variant.name) && weaken.is_none_or(|w| w == variant.name) {
+            progress(variant.name);
             // Attacks are searched within the quick bound: it holds every minimal attack, and
             // iterative deepening over the larger bound would only cost time.
-            results.variants.push(variant.find_attack(Bounds::QUICK).0);
+            results.variants.push(variant.find_attack());
         }
     }
     Ok(results)
@@ -181,12 +161,29 @@ fn explore(addr: SocketAddr, weaken: Option<&str>) -> anyhow::Result<Outcome> {
     }
     // stateright panics if it cannot bind; find out first and say so properly.
     drop(TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?);
-    let model = match weaken {
-        Some(name) => Variant::from_name(name)
-            .with_context(|| format!("no variant is called {name:?} (see threatcheck model --list)"))?
-            .model(Bounds::QUICK),
-        None => ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK),
-    };
+    match weaken {
+        Some(name) => {
+            if let Some(v) = Variant::from_name(name) {
+                serve(v.model(ChannelBounds::QUICK), addr)
+            } else if let Some(v) = PeopleVariant::from_name(name) {
+                serve(v.model(PeopleBounds::QUICK), addr)
+            } else {
+                bail!("no variant is called {name:?} (see threatcheck model --list)");
+            }
+        }
+        None => serve(
+            ChannelModel::new(Defences::all(), Environment::default(), ChannelBounds::QUICK),
+            addr,
+        ),
+    }
+}
+
+fn serve<M>(model: M, addr: SocketAddr) -> anyhow::Result<Outcome>
+where
+    M: Model + Send + Sync + 'static,
+    M::State: std::fmt::Debug + std::hash::Hash + Clone + PartialEq + Send + Sync + 'static,
+    M::Action: std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static,
+{
     let _checker = model.checker().serve(addr);
     eprintln!("threatcheck model: explorer on http://{addr}/ (Ctrl-C to stop)");
     loop {
@@ -197,11 +194,12 @@ fn explore(addr: SocketAddr, weaken: Option<&str>) -> anyhow::Result<Outcome> {
 /// Runs the command.
 pub fn run(args: ModelArgs) -> anyhow::Result<Outcome> {
     if args.list {
-        for (name, _) in proofs(Bounds::PROOF) {
-            println!("proof   {name}");
+        let catalogue = model::catalogue();
+        for proof in &catalogue.proofs {
+            println!("proof   {}", proof.name);
         }
-        for v in Variant::all() {
-            println!("variant {:28} {}", v.name(), v.description());
+        for v in &catalogue.variants {
+            println!("variant {:28} {}", v.name, v.description);
         }
         return Ok(Outcome::Green);
     }

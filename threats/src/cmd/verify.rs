@@ -1,9 +1,11 @@
 //! `threatcheck verify`: the release gate. Lints the threat model, runs the model checker and
-//! every attack harness, joins the evidence with the threat model, writes the six reports, and
-//! exits 0 only when everything is green.
+//! every attack harness (and replays the model's counterexamples on the real implementation),
+//! joins the evidence with the threat model, writes the six reports, and exits 0 only when
+//! everything is green.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context;
 use threats::evidence::Evidence;
@@ -11,9 +13,10 @@ use threats::model::Date;
 use threats::results::{Results, Tool};
 
 use super::Outcome;
-use super::evidence::{property_results, variant_results};
+use super::attack::run_attacks;
+use super::evidence::{harness_results, property_results, variant_results};
 use super::lint::{known_evidence, load_model, resolve_model_dir, today_utc};
-use super::model::run_models;
+use super::model::{ModelResults, run_models};
 
 /// Arguments of `threatcheck verify`.
 #[derive(Debug, clap::Args)]
@@ -21,8 +24,8 @@ pub struct VerifyArgs {
     /// Where to write the reports.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
-    /// The smaller bounds for pull requests: proofs within the quick bound (attack searches are
-    /// the same), every harness.
+    /// The smaller bounds for pull requests: proofs within the quick bound (attack searches,
+    /// harnesses and replays are the same as without it).
     #[arg(long)]
     pub quick: bool,
     /// The threat model directory (default threats/model).
@@ -31,14 +34,22 @@ pub struct VerifyArgs {
     /// Judge risk acceptances as of this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Test builds only: verify the targets without this check (a model variant's or a
+    /// harness's defence). The proofs of its model run on the weakened design (within the quick
+    /// bound) and the harnesses that test it attack the weakened target as the real one, so
+    /// the threats it protects show as failing. Exits 1.
+    #[cfg(feature = "weaken")]
+    #[arg(long, value_name = "CHECK")]
+    pub weaken: Option<String>,
 }
 
 /// Runs the command.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     let progress = |what: &str| {
         if terminal {
-            eprint!("\r\x1b[2Kverify: {what}…");
+            eprint!("\r\x1b[2Kverify [{:>3.0} s]: {what}…", started.elapsed().as_secs_f64());
         }
     };
     let as_of = match &args.as_of {
@@ -47,16 +58,31 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
             .map_err(|e| anyhow::anyhow!("--as-of {text:?}: {e}"))?,
         None => today_utc()?,
     };
+    #[cfg(feature = "weaken")]
+    let weaken = args.weaken.as_deref();
+    #[cfg(not(feature = "weaken"))]
+    let weaken: Option<&str> = None;
+    if let Some(check) = weaken {
+        weakened::validate(check)?;
+    }
+
     progress("loading the threat model");
     let dir = resolve_model_dir(args.model.clone());
     let threat_model = load_model(&dir).with_context(|| format!("loading the threat model from {}", dir.display()))?;
     let findings = threats::lint::lint(&threat_model, &known_evidence(), as_of);
 
-    let models = run_models(None, None, args.quick, |name| progress(&format!("model {name}")))?;
+    let models = match weaken {
+        Some(check) => weakened::models(check, args.quick, |name| progress(&format!("model {name}")))?,
+        None => run_models(None, None, args.quick, |name| progress(&format!("model {name}")))?,
+    };
+    let mut attacks = run_attacks(&[], true, |what| progress(&format!("attack {what}")))?;
+    if let Some(check) = weaken {
+        weakened::harnesses(check, &mut attacks.harnesses);
+    }
     let evidence = Evidence {
         properties: property_results(&models),
-        variants: variant_results(&models),
-        harnesses: Vec::new(),
+        variants: variant_results(&models, &attacks.conformance),
+        harnesses: harness_results(&attacks.harnesses),
     };
     evidence.validate().context("the evidence produced is malformed")?;
 
@@ -74,10 +100,91 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         eprint!("\r\x1b[2K");
     }
     let green = results.outcome.verdict == threats::join::Verdict::Green;
+    if let Some(check) = weaken {
+        println!("weakened: every target built without `{check}` (test build)");
+    }
     println!("verdict: {}", if green { "green" } else { "RED" });
     for reason in &results.outcome.reasons {
         println!("  {reason}");
     }
-    println!("reports written to {}", args.out.display());
+    println!(
+        "reports written to {} in {:.1} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(if green { Outcome::Green } else { Outcome::Finding })
+}
+
+/// `--weaken`: the release gate run against targets without one check. Compiled always (so
+/// it is type-checked and linted) but reachable only from builds with the `weaken` feature.
+mod weakened {
+    use anyhow::bail;
+    use attacks::HarnessResult as RunResult;
+    use model::channel::Bounds as ChannelBounds;
+    use model::people::Bounds as PeopleBounds;
+    use model::run::prove;
+    use model::variants::{PeopleVariant, Variant};
+
+    use super::ModelResults;
+
+    /// The check names `--weaken` knows: every model variant and every harness's defence.
+    fn known(check: &str) -> bool {
+        Variant::from_name(check).is_some()
+            || PeopleVariant::from_name(check).is_some()
+            || attacks::run::all().iter().any(|h| tests(&h.info, check))
+    }
+
+    fn tests(info: &attacks::HarnessInfo, check: &str) -> bool {
+        info.defence == check || info.control.strip_prefix("variant:") == Some(check)
+    }
+
+    /// Refuses an unknown name before anything runs.
+    pub fn validate(check: &str) -> anyhow::Result<()> {
+        if !known(check) {
+            bail!("--weaken {check:?}: no model variant or harness defence has that name");
+        }
+        Ok(())
+    }
+
+    /// The model runs with `check` removed from its model's proofs: those proofs run on the
+    /// weakened design within the quick bound (its attack is within it, and a full proof of a
+    /// broken design would only cost time); every other proof and every search runs as usual.
+    pub fn models(check: &str, quick: bool, mut progress: impl FnMut(&str)) -> anyhow::Result<ModelResults> {
+        let catalogue = model::catalogue();
+        let mut results = ModelResults {
+            proofs: Vec::new(),
+            variants: Vec::new(),
+        };
+        let channel = Variant::from_name(check);
+        let people = PeopleVariant::from_name(check);
+        // The design without the first-payload check matters only with the scheduler's key
+        // leaked: its weakened model is the key-compromise run.
+        let channel_proof = if check == "empty-first-payload" {
+            "channel-kci"
+        } else {
+            "channel"
+        };
+        for proof in &catalogue.proofs {
+            progress(proof.name);
+            let report = match (proof.name, channel, people) {
+                (name, Some(v), _) if name == channel_proof => prove(name, v.model(ChannelBounds::QUICK)),
+                ("people", _, Some(v)) => prove("people", v.model(PeopleBounds::QUICK)),
+                _ => proof.run(quick),
+            };
+            results.proofs.push(report);
+        }
+        for variant in &catalogue.variants {
+            progress(variant.name);
+            results.variants.push(variant.find_attack());
+        }
+        Ok(results)
+    }
+
+    /// The harnesses that test `check` report what their attack did to the target without it
+    /// (their control run) as the real target's outcome.
+    pub fn harnesses(check: &str, runs: &mut [RunResult]) {
+        for run in runs.iter_mut().filter(|r| tests(&r.info, check)) {
+            run.real = run.control.clone();
+        }
+    }
 }

@@ -378,15 +378,15 @@ fn harnesses(out: &mut String, r: &Results, opts: RenderOptions) {
         "</tr>\n"
     });
     for h in &r.evidence.harnesses {
-        let outcome = if h.outcome == HarnessOutcome::Breached {
-            "<span class=\"red\">breached</span>"
+        let outcome = if h.outcome == HarnessOutcome::Defended {
+            "defended".to_owned()
         } else {
-            "defended"
+            format!("<span class=\"red\">{}</span>", h.outcome.word())
         };
         let control = if h.control.outcome == HarnessOutcome::Breached {
             "breached".to_owned()
         } else {
-            "<span class=\"red\">defended (no teeth)</span>".to_owned()
+            format!("<span class=\"red\">{} (no teeth)</span>", h.control.outcome.word())
         };
         let _ = write!(
             out,

@@ -326,20 +326,14 @@ fn harnesses(out: &mut String, r: &Results, opts: RenderOptions) {
         cols.push("Seconds");
     }
     header(out, &cols);
-    let word = |o: HarnessOutcome| {
-        if o == HarnessOutcome::Defended {
-            "defended"
-        } else {
-            "breached"
-        }
-    };
+    let word = HarnessOutcome::word;
     for h in &r.evidence.harnesses {
-        let outcome = if h.outcome == HarnessOutcome::Breached {
-            "**breached**".to_owned()
+        let outcome = if h.outcome == HarnessOutcome::Defended {
+            "defended".to_owned()
         } else {
-            "defended".into()
+            format!("**{}**", h.outcome.word())
         };
-        let control = if h.control.outcome == HarnessOutcome::Defended {
+        let control = if h.control.outcome != HarnessOutcome::Breached {
             format!(
                 "**{}** (no teeth)<br>{}",
                 word(h.control.outcome),
