@@ -5,3 +5,4 @@ mod reports;
 mod threat_cli;
 mod threat_fixtures;
 mod threat_model;
+mod verify;

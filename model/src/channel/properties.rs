@@ -133,6 +133,19 @@ pub mod names {
     /// Sender authentication when the attacker holds the scheduler's private key.
     pub const KCI_RESISTANCE: &str = "kci-resistance";
 
+    /// Every property (the key-compromise one is checked only with the scheduler's key leaked).
+    pub const ALL: [&str; 9] = [
+        SENDER_AUTHENTICATION,
+        INJECTIVE_AGREEMENT,
+        JOB_ISOLATION,
+        ALLOW_LIST,
+        REGISTRATION_BINDING,
+        KEY_SECRECY,
+        NO_ACCEPTANCE_AFTER_REVOCATION,
+        NO_TRUNCATION,
+        KCI_RESISTANCE,
+    ];
+
     /// The property in a plain sentence.
     #[must_use]
     pub fn sentence(name: &str) -> Option<&'static str> {

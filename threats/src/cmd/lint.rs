@@ -120,67 +120,15 @@ pub fn today_utc() -> anyhow::Result<Date> {
     Date::from_unix_days(days).context("the system clock is out of range")
 }
 
-/// The model-checked properties (job channel, then people side).
-const PROPERTIES: [&str; 12] = [
-    "sender-authentication",
-    "injective-agreement",
-    "job-isolation",
-    "allow-list",
-    "registration-binding",
-    "key-secrecy",
-    "no-acceptance-after-revocation",
-    "no-truncation",
-    "kci-resistance",
-    "elevation-required",
-    "audit-before-effect",
-    "site-limit-respected",
-];
-
-/// Design variants that are not a removable check (Cylc 7 key shipping, an unauthenticated
-/// bootstrap); the core's own design flaws are added from `protocol_core::Flaw`.
-const DESIGN_VARIANTS: [&str; 2] = ["cylc7-key-shipping", "unauthenticated-bootstrap"];
-
-/// The attack harnesses, story-prefixed.
-const HARNESSES: [&str; 24] = [
-    "s01-handshake-flood",
-    "s01-slowloris",
-    "s01-garbage-frames",
-    "s02-forged-token",
-    "s03-account-enumeration",
-    "s04-address-disclosure",
-    "s05-token-replay",
-    "s06-unauthorised-scan",
-    "s07-job-runs-code",
-    "s08-job-changes-workflow",
-    "s09-spawner-injection",
-    "s10-cross-audience-token",
-    "s11-cross-owner-command",
-    "s12-compromised-job",
-    "s13-stored-payload",
-    "s14-alert-and-shutdown",
-    "s15-passive-capture",
-    "s15-bit-flip",
-    "s15-key-substitution",
-    "s16-escalation-search",
-    "c02-detect-bad-actions",
-    "c05-privacy-between-users",
-    "c06-resource-limits",
-    "c09-delegated-credentials",
-];
-
-/// The evidence names that exist. Variants for named checks come from the protocol crates'
-/// own lists, so a renamed or added check shows up here; properties and harnesses are listed
-/// until the model and attack crates export theirs.
+/// The evidence names that exist, from the crates that produce them: the model's properties
+/// and variants (both models), and the attack harnesses.
 pub fn known_evidence() -> KnownEvidence {
-    let mut known = KnownEvidence::new(&PROPERTIES, &DESIGN_VARIANTS, &HARNESSES);
-    known
-        .variants
-        .extend(protocol_core::Check::ALL.iter().map(|c| c.name().to_owned()));
-    known
-        .variants
-        .extend(protocol_core::Flaw::ALL.iter().map(|f| f.name().to_owned()));
-    known
-        .variants
-        .extend(protocol_people::PeopleCheck::ALL.iter().map(|c| c.name().to_owned()));
-    known
+    let properties: Vec<&str> = model::channel::names::ALL
+        .into_iter()
+        .chain(model::people::names::ALL)
+        .collect();
+    let catalogue = model::catalogue();
+    let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
+    let harnesses: Vec<&str> = attacks::run::all().iter().map(|h| h.info.id).collect();
+    KnownEvidence::new(&properties, &variants, &harnesses)
 }

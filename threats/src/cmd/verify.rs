@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use threats::evidence::Evidence;
 use threats::model::Date;
+use threats::report::RenderOptions;
 use threats::results::{Results, Tool};
 
 use super::Outcome;
@@ -34,6 +35,10 @@ pub struct VerifyArgs {
     /// Judge risk acceptances as of this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Leave the timing fields out (zero in results.json and junit.xml, omitted elsewhere), so
+    /// two runs write byte-identical files: how `reports/` in the repository is made.
+    #[arg(long)]
+    pub no_timings: bool,
     /// Test builds only: verify the targets without this check (a model variant's or a
     /// harness's defence). The proofs of its model run on the weakened design (within the quick
     /// bound) and the harnesses that test it attack the weakened target as the real one, so
@@ -94,7 +99,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         evidence,
         findings,
     );
-    threats::report::write_reports(&results, &args.out)
+    let options = if args.no_timings {
+        RenderOptions::stable()
+    } else {
+        RenderOptions::default()
+    };
+    threats::report::write_reports_with(&results, &args.out, options)
         .with_context(|| format!("writing reports to {}", args.out.display()))?;
     if terminal {
         eprint!("\r\x1b[2K");

@@ -1,0 +1,166 @@
+//! `threatcheck verify`, the release gate: the committed `reports/` are its output on the
+//! shipped model and evidence, and a target without one check turns it red, naming the
+//! threats that check protects in every report format.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use threats::join::{Status, Verdict};
+use threats::model::ThreatModel;
+use threats::report::{REPORT_FILES, RenderOptions, render_all};
+use threats::results::Results;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_evidence() {
+    let dir = workspace().join("reports");
+    // Reading checks the schema, the evidence and that the stored outcome means what the
+    // stored model, evidence and lint give.
+    let stored = Results::read(&dir.join("results.json")).expect("reports/results.json is valid");
+    let hint = "reports/ is out of date: run `cargo run --release -p threats -- verify --no-timings` and commit it";
+
+    let mut shipped = ThreatModel::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("model")).expect("shipped model");
+    shipped.source_dir = stored.model.source_dir.clone();
+    assert!(stored.model == shipped, "the threat model changed since: {hint}");
+
+    let names = |it: Vec<String>| it.into_iter().collect::<BTreeSet<_>>();
+    let catalogue = model::catalogue();
+    let variants = names(catalogue.variants.iter().map(|v| v.name.to_owned()).collect());
+    let harnesses = names(attacks::run::all().iter().map(|h| h.info.id.to_owned()).collect());
+    let properties = names(
+        model::channel::names::ALL
+            .into_iter()
+            .chain(model::people::names::ALL)
+            .map(str::to_owned)
+            .collect(),
+    );
+    let e = &stored.evidence;
+    assert_eq!(
+        names(e.properties.iter().map(|p| p.name.clone()).collect()),
+        properties,
+        "{hint}"
+    );
+    assert_eq!(
+        names(e.variants.iter().map(|v| v.name.clone()).collect()),
+        variants,
+        "{hint}"
+    );
+    assert_eq!(
+        names(e.harnesses.iter().map(|h| h.id.clone()).collect()),
+        harnesses,
+        "{hint}"
+    );
+    let lint = threats::lint::lint(&stored.model, &threats_cmd_known(), stored.as_of);
+    assert_eq!(stored.lint, lint, "{hint}");
+
+    assert_eq!(stored.outcome.verdict, Verdict::Green, "{:#?}", stored.outcome.reasons);
+    for (name, bytes) in render_all(&stored, RenderOptions::stable()).expect("renders") {
+        let committed = fs::read(dir.join(name)).unwrap_or_default();
+        assert!(
+            committed == bytes,
+            "reports/{name} differs from its re-rendering: {hint}"
+        );
+    }
+}
+
+/// The evidence names that exist, as `threatcheck lint` computes them.
+fn threats_cmd_known() -> threats::lint::KnownEvidence {
+    let properties: Vec<&str> = model::channel::names::ALL
+        .into_iter()
+        .chain(model::people::names::ALL)
+        .collect();
+    let catalogue = model::catalogue();
+    let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
+    let harnesses: Vec<&str> = attacks::run::all().iter().map(|h| h.info.id).collect();
+    threats::lint::KnownEvidence::new(&properties, &variants, &harnesses)
+}
+
+#[test]
+fn verify_without_bound_identity_exits_one_and_names_the_failing_threats_in_every_format() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = Command::new(env!("CARGO_BIN_EXE_threatcheck"))
+        .current_dir(workspace())
+        .args(["verify", "--quick", "--weaken", "bound-identity", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("threatcheck runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("built without `bound-identity`"), "{stdout}");
+
+    let results = Results::read(&out.path().join("results.json")).expect("results.json");
+    assert_eq!(results.outcome.verdict, Verdict::Red);
+    let failing: Vec<&str> = results
+        .outcome
+        .threats
+        .iter()
+        .filter(|t| t.status == Status::Failing)
+        .map(|t| t.id.as_str())
+        .collect();
+    // The check's own threats: a compromised job claiming another job's identity.
+    let citing: Vec<&str> = results
+        .model
+        .threats
+        .iter()
+        .filter(|t| {
+            t.evidence.iter().any(|e| {
+                e.to_string() == "property:sender-authentication" || e.to_string() == "harness:s12-compromised-job"
+            })
+        })
+        .map(|t| t.id.as_str())
+        .collect();
+    assert!(!citing.is_empty());
+    for id in &citing {
+        assert!(
+            failing.contains(id),
+            "{id} cites bound-identity's evidence but is not failing: {failing:?}"
+        );
+    }
+    // Nothing unrelated fails: the people side does not depend on the job channel's check.
+    assert!(!failing.iter().any(|id| id.starts_with("T-POLICY")), "{failing:?}");
+    for name in REPORT_FILES {
+        let text = fs::read_to_string(out.path().join(name)).expect("report written");
+        for id in &failing {
+            assert!(text.contains(id), "{name} does not name failing threat {id}");
+        }
+    }
+    let sarif: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.path().join("results.sarif")).expect("sarif")).expect("json");
+    let flagged = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["level"] == "error")
+        .count();
+    assert!(flagged >= failing.len(), "every failing threat is an error in SARIF");
+    assert!(
+        fs::read_to_string(out.path().join("junit.xml"))
+            .expect("junit")
+            .contains("<failure"),
+        "JUnit has failures"
+    );
+}
+
+#[test]
+fn verify_refuses_an_unknown_check_to_weaken_before_running_anything() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = Command::new(env!("CARGO_BIN_EXE_threatcheck"))
+        .current_dir(workspace())
+        .args(["verify", "--quick", "--weaken", "no-such-check", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("threatcheck runs");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("no-such-check"));
+    assert!(!out.path().join("results.json").exists(), "nothing was written");
+}
