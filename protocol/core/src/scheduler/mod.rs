@@ -132,6 +132,10 @@ pub struct SchedulerCore {
     defences: Defences,
     registry: BTreeMap<PublicKey, Binding>,
     jobs: BTreeMap<JobId, JobRecord>,
+    /// Launch deadlines still pending, earliest first, so the driver's timer costs O(log n)
+    /// rather than a scan of every job per loop. An entry whose job has left `Launching` by a
+    /// path that does not remove it (only weakened cores have one) is skipped and dropped.
+    launching: BTreeSet<(Millis, JobId)>,
     clients: BTreeMap<PublicKey, clients::ClientRecord>,
     control: WorkflowControl,
     events: VecDeque<Event>,
@@ -163,6 +167,7 @@ impl SchedulerCore {
             defences,
             registry: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            launching: BTreeSet::new(),
             clients: BTreeMap::new(),
             control: WorkflowControl::default(),
             events: VecDeque::new(),
@@ -206,11 +211,16 @@ impl SchedulerCore {
     /// The earliest launch deadline still pending, for the driver's timer.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Millis> {
+        self.launching
+            .iter()
+            .find(|(deadline, job)| self.is_launching(job, *deadline))
+            .map(|(deadline, _)| *deadline)
+    }
+
+    fn is_launching(&self, job: &JobId, deadline: Millis) -> bool {
         self.jobs
-            .values()
-            .filter(|j| j.state == JobState::Launching)
-            .map(|j| j.deadline)
-            .min()
+            .get(job)
+            .is_some_and(|r| r.state == JobState::Launching && r.deadline == deadline)
     }
 
     /// Begins a launch: the job waits for its key until `now + bootstrap_timeout`.
@@ -259,6 +269,7 @@ impl SchedulerCore {
             },
         );
         let deadline = now.after(self.config.bootstrap_timeout);
+        self.launching.insert((deadline, spec.id.clone()));
         self.events.push_back(Event::Launched { spec, deadline });
         Ok(())
     }
@@ -328,6 +339,7 @@ impl SchedulerCore {
         if let Some(record) = self.jobs.get_mut(job) {
             record.key = Some(key);
             record.state = JobState::Submitted;
+            self.launching.remove(&(record.deadline, job.clone()));
         }
     }
 
@@ -341,6 +353,7 @@ impl SchedulerCore {
     fn fail_launch(&mut self, job: &JobId, reason: &str) {
         if let Some(record) = self.jobs.get_mut(job) {
             record.state = JobState::LaunchFailed;
+            self.launching.remove(&(record.deadline, job.clone()));
             self.events.push_back(Event::LaunchFailed {
                 job: job.clone(),
                 reason: reason.to_owned(),
@@ -353,12 +366,15 @@ impl SchedulerCore {
         if !self.defences.is_on(Check::BootstrapDeadline) {
             return;
         }
-        let expired: Vec<JobId> = self
-            .jobs
-            .iter()
-            .filter(|(_, r)| r.state == JobState::Launching && now > r.deadline)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut expired = Vec::new();
+        while let Some((deadline, job)) = self.launching.first().cloned()
+            && now > deadline
+        {
+            self.launching.pop_first();
+            if self.is_launching(&job, deadline) {
+                expired.push(job);
+            }
+        }
         for job in expired {
             self.fail_launch(&job, "no key on the bootstrap channel before the deadline");
         }

@@ -390,6 +390,26 @@ fn registration_refuses_a_second_answer_for_the_same_launch() {
 }
 
 #[test]
+fn the_timer_follows_the_earliest_launch_still_waiting_for_its_key() {
+    let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
+    let (a, b, c) = (job("a"), job("b"), job("c"));
+    let second = |n: u64| T0.after(Duration::from_secs(n));
+    core.launch(T0, spec(&a)).expect("launch a");
+    core.launch(second(5), spec(&b)).expect("launch b");
+    core.launch(second(10), spec(&c)).expect("launch c");
+    assert_eq!(core.poll_timeout(), Some(second(30)));
+    let key = StaticKeypair::generate_from_os().public();
+    core.handle_bootstrap_reply(second(1), &a, *key.as_bytes()).expect("register a");
+    assert_eq!(core.poll_timeout(), Some(second(35)), "a registered: b's deadline is next");
+    core.handle_launch_failed(&b, "the process exited");
+    assert_eq!(core.poll_timeout(), Some(second(40)), "b failed: c's deadline is next");
+    core.handle_timeout(second(41));
+    assert_eq!(core.job(&c).map(JobRecord::state), Some(JobState::LaunchFailed));
+    assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::Submitted));
+    assert_eq!(core.poll_timeout(), None);
+}
+
+#[test]
 fn a_launch_without_a_key_fails_at_its_deadline() {
     let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
     let a = job("a");
