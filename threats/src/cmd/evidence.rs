@@ -15,10 +15,13 @@ use threats::evidence::{
 use super::model::ModelResults;
 
 /// Who a step's arrow points at, for sequence diagrams: steps that send something to the
-/// scheduler point at it; the scheduler's own steps point at the job whose message it reads.
+/// scheduler (or, in the people model, to the hub) point at it; everything else is drawn as a
+/// note over its actor.
 fn recipient(step: &TraceStep) -> Option<String> {
     match step.label.as_str() {
         "key reply" | "connect" | "send" | "forge" | "forge handshake" => Some("scheduler".into()),
+        // The people model: requests go to the hub (which proxies to the UI server).
+        "login" | "elevate" | "request" | "replay" | "guess logins" | "inject" => Some("hub".into()),
         "reply" | "cut" | "revoke" | "deadline" | "read files" => None,
         _ => None,
     }
