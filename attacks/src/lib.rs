@@ -6,19 +6,27 @@
 //!   (must be [`Outcome::Breached`]); [`HarnessResult::passed`] says both happened.
 //! - [`run`]: the registry ([`run::all`]) and the runner, one fresh runtime per run.
 //! - [`channel`]: the job-channel harnesses, one module per story group.
+//! - [`uiserver`]: the people-side harnesses against live UI servers, the hub's assertions,
+//!   the authoriser and the audit logs, in a loopback world of their own ([`uiserver::world`]).
+//! - [`hub`]: the people-side harnesses against the hub — forged and replayed tokens, account
+//!   enumeration, address disclosure, spawner injection, assertion replay, the defender's
+//!   block, rate limits — on a [`live::gateway::GatewayWorld`].
 //! - [`live`]: targets, peers, relays and forgeries the harnesses are built from.
 //! - [`conformance`]: every weakened design's minimal counterexample from the model, replayed
 //!   step by step against a real scheduler, weakened and whole.
 //!
 //! Controls need cores and drivers with a defence removed, so this crate enables the `weaken`
-//! features of `protocol-core` and `protocol-net`; the server commands never build one.
+//! features of `protocol-core`, `protocol-net`, `protocol-people` and `protocol-gateway`; the
+//! server commands never build one.
 //! All traffic stays on 127.0.0.1.
 
 pub mod channel;
 pub mod conformance;
 pub mod harness;
+pub mod hub;
 pub mod live;
 pub mod run;
+pub mod uiserver;
 
 pub use conformance::{ConformanceResult, Verdict};
 pub use harness::{Harness, HarnessError, HarnessInfo, HarnessResult, Outcome, RunFuture, Side};

@@ -17,6 +17,8 @@ pub const RUN_LIMIT: Duration = Duration::from_secs(20);
 #[must_use]
 pub fn all() -> Vec<Harness> {
     let mut harnesses = crate::channel::all();
+    harnesses.extend(crate::uiserver::all());
+    harnesses.extend(crate::hub::all());
     harnesses.sort_by_key(|h| h.info.id);
     harnesses
 }

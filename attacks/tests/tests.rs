@@ -6,6 +6,8 @@
 mod api;
 mod channel;
 mod conformance;
+mod hub;
+mod uiserver;
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -1,9 +1,11 @@
 //! Live targets and the attacker's tools: a real scheduler on 127.0.0.1 built with chosen
 //! defences ([`target`]), real Noise peers and honest jobs ([`peer`]), a frame-aware relay that
 //! records and tampers with traffic ([`relay`]), first handshake messages forged with a
-//! compromised scheduler key ([`forge`]), and byte scans ([`scan`]).
+//! compromised scheduler key ([`forge`]), byte scans ([`scan`]), and the people side — hub, UI
+//! servers and schedulers in one temporary directory ([`gateway`]).
 
 pub mod forge;
+pub mod gateway;
 pub mod launch;
 pub mod peer;
 pub mod relay;

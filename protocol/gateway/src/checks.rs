@@ -22,6 +22,12 @@ pub enum GatewayCheck {
     RateLimit,
     /// Hub: a blocked source is refused.
     SourceBlock,
+    /// Hub: a failure behind the hub (a UI server that does not answer) is answered with the
+    /// fixed `unavailable` body, never with the address or error that caused it.
+    UniformErrors,
+    /// Hub: only the configured owners' UI servers are spawned; any other (valid) account name
+    /// is answered as an owner with nothing readable.
+    ConfiguredOwner,
     /// UI server: the hub's assertion must carry a valid MAC.
     AssertionMac,
     /// UI server: the assertion must be recent.
@@ -32,13 +38,15 @@ pub enum GatewayCheck {
 
 impl GatewayCheck {
     /// Every check, the hub's first.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::TokenInUrl,
         Self::CsrfToken,
         Self::OriginCheck,
         Self::LoginHeader,
         Self::RateLimit,
         Self::SourceBlock,
+        Self::UniformErrors,
+        Self::ConfiguredOwner,
         Self::AssertionMac,
         Self::AssertionFreshness,
         Self::AssertionReplay,
@@ -54,6 +62,8 @@ impl GatewayCheck {
             Self::LoginHeader => "login-header",
             Self::RateLimit => "rate-limit",
             Self::SourceBlock => "source-block",
+            Self::UniformErrors => "uniform-errors",
+            Self::ConfiguredOwner => "configured-owner",
             Self::AssertionMac => "assertion-mac",
             Self::AssertionFreshness => "assertion-freshness",
             Self::AssertionReplay => "assertion-replay",

@@ -207,3 +207,115 @@ async fn without_the_url_check_a_token_in_a_query_string_is_served() {
         w.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_configured_owner_check_any_account_name_gets_a_ui_server() {
+    for (defences, spawned) in [(GatewayDefences::all(), 0), (without(GatewayCheck::ConfiguredOwner), 1)] {
+        let w = World::start(Options {
+            hub_defences: defences,
+            ..Options::default()
+        })
+        .await;
+        let mut c = w.login("mallory").await;
+        assert_eq!(c.get("/o/root/workflows").await.expect("list").status, 200);
+        // Names that are not account names are refused either way.
+        assert_eq!(c.get("/o/..%2Froot/workflows").await.expect("list").status, 404);
+        assert_eq!(w.spawned(), spawned);
+        w.stop().await;
+    }
+}
+
+/// A launcher whose UI servers never answer: each instance's address had its listener closed.
+#[derive(Debug)]
+struct Dead;
+
+#[derive(Debug)]
+struct DeadUi(std::net::SocketAddr);
+
+impl protocol_gateway::spawner::UiInstance for DeadUi {
+    fn address(&self) -> std::net::SocketAddr {
+        self.0
+    }
+    fn client_key(&self) -> protocol_core::PublicKey {
+        protocol_core::StaticKeypair::generate_from_os().public()
+    }
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+    fn has_exited(&mut self) -> bool {
+        false
+    }
+    fn stop(self: Box<Self>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async {})
+    }
+}
+
+impl protocol_gateway::spawner::UiLauncher for Dead {
+    fn launch(&self, _owner: Owner, _key: HubKey) -> protocol_gateway::spawner::LaunchFuture {
+        Box::pin(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            drop(listener);
+            Ok(Box::new(DeadUi(addr)) as Box<dyn protocol_gateway::spawner::UiInstance>)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_uniform_errors_a_proxy_failure_tells_the_ui_servers_address() {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use protocol_core::time::Millis;
+    use protocol_gateway::clock::ManualClock;
+    use protocol_gateway::logging::NoLog;
+    use protocol_gateway::{Hub, HubParts, HubSettings};
+    use protocol_people::PeopleDefences;
+    use protocol_people::audit::{AuditKey, MemoryLog};
+    use protocol_people::session::{Audience, HashParams, SessionConfig, SessionManager, UserDb};
+
+    use crate::common::{examples, owner};
+    for (defences, leaks) in [
+        (GatewayDefences::all(), false),
+        (without(GatewayCheck::UniformErrors), true),
+    ] {
+        let users = UserDb::load(&examples().join("users.toml")).expect("users");
+        let sessions = SessionManager::new(
+            users,
+            SessionConfig {
+                hash_params: HashParams::FAST_INSECURE,
+                ..SessionConfig::default()
+            },
+        )
+        .expect("sessions");
+        let hub = Hub::start(HubParts {
+            sessions,
+            audience: Audience::new("test-hub").expect("audience"),
+            audit: Box::new(MemoryLog::new(AuditKey::from_bytes([7; 32]), PeopleDefences::all())),
+            launcher: Arc::new(Dead),
+            owners: BTreeSet::from([owner("atmosphere_stage")]),
+            operators: BTreeSet::new(),
+            runs: None,
+            clock: Arc::new(ManualClock::new(Millis::now())),
+            log: Arc::new(NoLog),
+            settings: HubSettings {
+                defences,
+                ..HubSettings::default()
+            },
+        })
+        .await
+        .expect("hub");
+        let mut c = protocol_gateway::http::client::HubClient::new(hub.address());
+        assert_eq!(
+            c.login("mallory", &password("mallory")).await.expect("login").status,
+            200
+        );
+        let r = c.get("/o/atmosphere_stage/workflows").await.expect("list");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.text().contains("127.0.0.1:"), leaks, "{}", r.text());
+        if !leaks {
+            assert_eq!(r.text(), "{\"error\":\"unavailable\"}");
+        }
+        hub.shutdown().await;
+    }
+}

@@ -399,8 +399,13 @@ fn the_timer_follows_the_earliest_launch_still_waiting_for_its_key() {
     core.launch(second(10), spec(&c)).expect("launch c");
     assert_eq!(core.poll_timeout(), Some(second(30)));
     let key = StaticKeypair::generate_from_os().public();
-    core.handle_bootstrap_reply(second(1), &a, *key.as_bytes()).expect("register a");
-    assert_eq!(core.poll_timeout(), Some(second(35)), "a registered: b's deadline is next");
+    core.handle_bootstrap_reply(second(1), &a, *key.as_bytes())
+        .expect("register a");
+    assert_eq!(
+        core.poll_timeout(),
+        Some(second(35)),
+        "a registered: b's deadline is next"
+    );
     core.handle_launch_failed(&b, "the process exited");
     assert_eq!(core.poll_timeout(), Some(second(40)), "b failed: c's deadline is next");
     core.handle_timeout(second(41));

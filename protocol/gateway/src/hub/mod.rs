@@ -266,6 +266,7 @@ impl Hub {
             .public_origin
             .clone()
             .unwrap_or_else(|| format!("http://{address}"));
+        let uis = registry(&parts);
         let s = &parts.settings;
         let state = Arc::new(HubState {
             audience: parts.audience,
@@ -278,7 +279,7 @@ impl Hub {
             defender: Mutex::new(Defender::new(s.thresholds.clone(), s.max_sources)),
             requests: Mutex::new(RateLimiter::new(s.requests, s.max_sources)),
             logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
-            uis: UiRegistry::new(parts.launcher, parts.owners.iter().cloned(), Arc::clone(&parts.log)),
+            uis,
             owners: parts.owners,
             operators: parts.operators,
             runs: parts.runs,
@@ -327,6 +328,21 @@ impl Hub {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+}
+
+/// The UI server table: the configured owners' slots (and, in weakened builds without
+/// `configured-owner`, slots made on demand for any owner).
+fn registry(parts: &HubParts) -> UiRegistry {
+    let registry = UiRegistry::new(
+        Arc::clone(&parts.launcher),
+        parts.owners.iter().cloned(),
+        Arc::clone(&parts.log),
+    );
+    #[cfg(feature = "weaken")]
+    if !parts.settings.defences.is_on(GatewayCheck::ConfiguredOwner) {
+        return registry.open_to_any_owner();
+    }
+    registry
 }
 
 fn router(state: Arc<HubState>) -> Router {

@@ -26,6 +26,15 @@ type PathRejection = axum::extract::rejection::PathRejection;
 
 impl HubState {
     pub(super) fn known_owner(&self, requested: &str) -> Result<Owner, SpawnError> {
+        #[cfg(feature = "weaken")]
+        if !self
+            .settings
+            .defences
+            .is_on(crate::checks::GatewayCheck::ConfiguredOwner)
+        {
+            // Weakened: any valid account name is served (and its UI server spawned).
+            return Owner::new(requested).map_err(|_| SpawnError::InvalidOwner);
+        }
         owner_in(&self.owners, requested)
     }
 
@@ -45,6 +54,8 @@ impl HubState {
         body: Vec<u8>,
     ) -> Result<HttpResponse, ApiError> {
         let mut last = None;
+        #[cfg(feature = "weaken")]
+        let mut last_address = None;
         for _attempt in 0..2 {
             let target = self.uis.ensure(owner).await.map_err(|e| {
                 self.log.line(&format!("cannot start {owner}'s UI server: {e}"));
@@ -60,6 +71,10 @@ impl HubState {
                 at: self.now(),
                 nonce,
             };
+            #[cfg(feature = "weaken")]
+            {
+                last_address = Some(target.address);
+            }
             let signed = assertion::sign(&target.key, &a, method.as_str(), &path, &body);
             let mut req = HttpRequest::new(method.clone(), path.clone()).header(assertion::HEADER, signed);
             if !body.is_empty() {
@@ -81,6 +96,21 @@ impl HubState {
         }
         if let Some(e) = last {
             self.log.line(&format!("{owner}'s UI server is unavailable: {e}"));
+            #[cfg(feature = "weaken")]
+            if !self.settings.defences.is_on(crate::checks::GatewayCheck::UniformErrors) {
+                // Weakened: the failure's details go to the client, as a careless proxy's would.
+                let detail = format!(
+                    "{owner}'s UI server at {} did not answer: {e}",
+                    last_address.map_or_else(String::new, |a| a.to_string())
+                );
+                return Ok(HttpResponse {
+                    status: 503,
+                    headers: crate::http::client::HeaderMap::new(),
+                    body: serde_json::json!({ "error": "unavailable", "detail": detail })
+                        .to_string()
+                        .into_bytes(),
+                });
+            }
         }
         Err(ApiError::Unavailable)
     }

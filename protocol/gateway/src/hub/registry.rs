@@ -53,6 +53,10 @@ pub(crate) struct UiRegistry {
     slots: BTreeMap<Owner, Mutex<Slot>>,
     generation: AtomicU64,
     log: Log,
+    /// Weakened builds without `configured-owner` only: slots made on demand for owners that
+    /// are not configured.
+    #[cfg(feature = "weaken")]
+    unconfigured: Option<std::sync::Mutex<BTreeMap<Owner, Arc<Mutex<Slot>>>>>,
 }
 
 impl UiRegistry {
@@ -62,12 +66,35 @@ impl UiRegistry {
             slots: owners.into_iter().map(|o| (o, Mutex::new(Slot::default()))).collect(),
             generation: AtomicU64::new(1),
             log,
+            #[cfg(feature = "weaken")]
+            unconfigured: None,
         }
+    }
+
+    /// Weakened builds only: also spawns for owners that are not configured.
+    #[cfg(feature = "weaken")]
+    #[must_use]
+    pub fn open_to_any_owner(mut self) -> Self {
+        self.unconfigured = Some(std::sync::Mutex::new(BTreeMap::new()));
+        self
     }
 
     /// The running instance for `owner`, spawning one if there is none (or it stopped).
     pub async fn ensure(&self, owner: &Owner) -> Result<Target, SpawnError> {
-        let slot = self.slots.get(owner).ok_or(SpawnError::UnknownOwner)?;
+        #[cfg(feature = "weaken")]
+        let extra = match (self.slots.contains_key(owner), &self.unconfigured) {
+            (false, Some(u)) => u
+                .lock()
+                .ok()
+                .map(|mut m| Arc::clone(m.entry(owner.clone()).or_default())),
+            _ => None,
+        };
+        #[cfg(not(feature = "weaken"))]
+        let extra: Option<Arc<Mutex<Slot>>> = None;
+        let slot = match (self.slots.get(owner), extra.as_deref()) {
+            (Some(s), _) | (None, Some(s)) => s,
+            (None, None) => return Err(SpawnError::UnknownOwner),
+        };
         let mut slot = slot.lock().await;
         if let Some(r) = slot.running.as_mut() {
             if !r.instance.has_exited() {
@@ -148,6 +175,15 @@ impl UiRegistry {
         for slot in self.slots.values() {
             if let Some(old) = slot.lock().await.running.take() {
                 old.instance.stop().await;
+            }
+        }
+        #[cfg(feature = "weaken")]
+        if let Some(u) = &self.unconfigured {
+            let extras: Vec<Arc<Mutex<Slot>>> = u.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
+            for slot in extras {
+                if let Some(old) = slot.lock().await.running.take() {
+                    old.instance.stop().await;
+                }
             }
         }
     }

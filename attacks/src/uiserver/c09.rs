@@ -1,0 +1,309 @@
+//! C09 — protect users' credentials when they delegate authority to us.
+//!
+//! The hub vouches for each person to the owner's UI server with a signed assertion (who, at
+//! what level, for which request, when, a nonce), keyed per UI server instance. Someone on the
+//! host can reach a UI server's loopback port and can read the hub's traffic to it (here a
+//! relay records it). [`DELEGATED_CREDENTIALS`] goes straight to the UI servers with no
+//! assertion, one signed with a guessed key, a captured one edited to name the owner at write
+//! level, a captured one on another request, a captured one at another owner's UI server, a
+//! captured command replayed at once, and a captured one replayed a minute later. Judged on
+//! the answers, on the UI servers' reasons, and on the scheduler (the replayed hold must not
+//! be applied twice).
+
+use std::time::Duration;
+
+use protocol_core::Owner;
+use protocol_gateway::assertion::{self, Assertion, HubKey};
+use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol_gateway::clock::Clock;
+use protocol_gateway::http::client::{HttpRequest, HttpResponse, Method, send};
+use protocol_people::ops::Level;
+
+use super::every_variant;
+use super::world::{World, WorldOptions};
+use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+
+/// Forged, edited, replayed, stale and misdirected hub assertions.
+pub const DELEGATED_CREDENTIALS: Harness = Harness {
+    info: HarnessInfo {
+        id: "c09-delegated-credentials",
+        story: "C09",
+        target: "UI server",
+        title: "straight to the UI servers: no assertion, one signed with a guessed key, captured ones edited to name the owner, moved to another request or another owner's UI server, replayed at once and a minute later",
+        defence: "assertion-mac, assertion-replay, assertion-freshness",
+        control: "three weakened UI servers, one without each of assertion-mac, assertion-replay and assertion-freshness; each must accept its attack",
+    },
+    run: |side| Box::pin(delegated_credentials(side)),
+};
+
+/// A request the hub sent to a UI server, as the relay recorded it.
+#[derive(Debug, Clone)]
+struct Captured {
+    method: String,
+    path: String,
+    assertion: String,
+    body: Vec<u8>,
+}
+
+/// Splits recorded bytes into HTTP/1.1 requests.
+fn requests(mut bytes: &[u8]) -> Vec<Captured> {
+    let mut out = Vec::new();
+    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned();
+        let mut lines = head.split("\r\n");
+        let mut first = lines.next().unwrap_or_default().split(' ');
+        let (method, path) = (first.next().unwrap_or_default(), first.next().unwrap_or_default());
+        let mut assertion = String::new();
+        let mut length = 0;
+        for line in lines {
+            if let Some((name, value)) = line.split_once(':') {
+                let value = value.trim();
+                if name.eq_ignore_ascii_case(assertion::HEADER) {
+                    assertion = value.to_owned();
+                } else if name.eq_ignore_ascii_case("content-length") {
+                    length = value.parse().unwrap_or(0);
+                }
+            }
+        }
+        let rest = bytes.get(end + 4..).unwrap_or_default();
+        let body = rest.get(..length).unwrap_or(rest).to_vec();
+        bytes = rest.get(length..).unwrap_or_default();
+        out.push(Captured {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            assertion,
+            body,
+        });
+    }
+    out
+}
+
+fn request(method: &str, path: &str, header: Option<&str>, body: &[u8]) -> HttpRequest {
+    let m = if method == "POST" { Method::POST } else { Method::GET };
+    let mut r = HttpRequest::new(m, path);
+    if let Some(h) = header {
+        r = r.header(assertion::HEADER, h);
+    }
+    if !body.is_empty() {
+        r = r.json(body.to_vec());
+    }
+    r
+}
+
+/// A header with some `key=value` fields replaced.
+fn edit(header: &str, fields: &[(&str, &str)]) -> String {
+    header
+        .split(' ')
+        .map(|part| {
+            part.split_once('=')
+                .and_then(|(k, _)| fields.iter().find(|(f, _)| *f == k))
+                .map_or_else(|| part.to_owned(), |(k, v)| format!("{k}={v}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One attack: what it was, the status, and the reason the UI server logged, if any.
+struct Tried {
+    what: &'static str,
+    status: u16,
+    reason: String,
+}
+
+async fn try_at(
+    w: &World,
+    addr: std::net::SocketAddr,
+    what: &'static str,
+    req: &HttpRequest,
+) -> Result<Tried, HarnessError> {
+    let before = w.log.lines().len();
+    let r: HttpResponse = send(addr, None, req, Duration::from_secs(5))
+        .await
+        .map_err(|e| HarnessError::setup(format!("no answer: {e}")))?;
+    let reason = w
+        .log
+        .lines()
+        .into_iter()
+        .skip(before)
+        .find_map(|l| l.strip_prefix("refused a request: ").map(str::to_owned))
+        .unwrap_or_default();
+    Ok(Tried {
+        what,
+        status: r.status,
+        reason,
+    })
+}
+
+async fn attack(ui: GatewayDefences) -> Result<Outcome, HarnessError> {
+    let mut w = World::start(WorldOptions {
+        ui,
+        capture: true,
+        ..WorldOptions::default()
+    })
+    .await?;
+    let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
+    // Honest traffic for the relay to record.
+    let mut jacintar = w.elevated("jacintar", "execute").await?;
+    for path in ["/o/atmosphere_stage/workflows", "/o/atmosphere_stage/workflows/clouds"] {
+        if jacintar.get(path).await.map_err(http)?.status != 200 {
+            return Err(HarnessError::setup(format!("jacintar's {path} was refused")));
+        }
+    }
+    let hold = jacintar
+        .post(
+            "/o/atmosphere_stage/workflows/clouds",
+            &serde_json::json!({ "op": "hold", "target": "1234/climb" }),
+        )
+        .await
+        .map_err(http)?;
+    if hold.status != 200 {
+        return Err(HarnessError::setup(format!("jacintar's hold answered {}", hold.status)));
+    }
+    let mut mallory = w.login("mallory").await?;
+    mallory.get("/o/oceans_stage/workflows").await.map_err(http)?;
+    let captured = requests(&w.captured("atmosphere_stage"));
+    let find = |method: &str, path: &str| {
+        captured
+            .iter()
+            .find(|c| c.method == method && c.path == path && !c.assertion.is_empty())
+            .cloned()
+            .ok_or_else(|| HarnessError::setup(format!("the relay recorded no {method} {path}")))
+    };
+    let (list, state, command) = (
+        find("GET", "/workflows")?,
+        find("GET", "/workflows/clouds")?,
+        find("POST", "/workflows/clouds")?,
+    );
+    let atmosphere = w.ui_server("atmosphere_stage")?;
+    let oceans = w.ui_server("oceans_stage")?;
+    let now = w.clock.now();
+    let owner_claim = Assertion {
+        user: Owner::new("atmosphere_stage").map_err(HarnessError::setup)?,
+        level: Level::Write,
+        session: 1,
+        operator: true,
+        at: now,
+        nonce: [0x5a; 16],
+    };
+    let guessed = assertion::sign(
+        &HubKey::from_bytes([0; 32]),
+        &owner_claim,
+        "GET",
+        "/workflows/clouds",
+        b"",
+    );
+    let edited = edit(
+        &list.assertion,
+        &[
+            ("user", "atmosphere_stage"),
+            ("level", "write"),
+            ("nonce", &"ff".repeat(16)),
+        ],
+    );
+    let mut tried = vec![
+        try_at(
+            &w,
+            atmosphere,
+            "no assertion",
+            &request("GET", "/workflows/clouds", None, b""),
+        )
+        .await?,
+        try_at(
+            &w,
+            atmosphere,
+            "an assertion for the owner at write level signed with a guessed key",
+            &request("GET", "/workflows/clouds", Some(&guessed), b""),
+        )
+        .await?,
+        try_at(
+            &w,
+            atmosphere,
+            "jacintar's captured assertion edited to name the owner at write level",
+            &request("GET", "/workflows", Some(&edited), b""),
+        )
+        .await?,
+        try_at(
+            &w,
+            atmosphere,
+            "jacintar's captured listing assertion on a state request",
+            &request("GET", "/workflows/winds", Some(&list.assertion), b""),
+        )
+        .await?,
+        try_at(
+            &w,
+            oceans,
+            "jacintar's captured assertion at oceans_stage's UI server",
+            &request("GET", "/workflows", Some(&list.assertion), b""),
+        )
+        .await?,
+        try_at(
+            &w,
+            atmosphere,
+            "jacintar's captured hold command replayed at once",
+            &request(&command.method, &command.path, Some(&command.assertion), &command.body),
+        )
+        .await?,
+    ];
+    w.clock.advance(Duration::from_secs(60));
+    tried.push(
+        try_at(
+            &w,
+            atmosphere,
+            "jacintar's captured state request replayed 60 s later",
+            &request(&state.method, &state.path, Some(&state.assertion), &state.body),
+        )
+        .await?,
+    );
+    let holds = w.workflow("clouds")?.control().await?.commands;
+    w.stop().await;
+    let mut breaches: Vec<String> = tried
+        .iter()
+        .filter(|t| t.status != 401)
+        .map(|t| format!("{} was accepted ({})", t.what, t.status))
+        .collect();
+    if holds > 1 {
+        breaches.push(format!("the scheduler applied jacintar's one hold {holds} times"));
+    }
+    let refused: Vec<String> = tried
+        .iter()
+        .map(|t| {
+            format!(
+                "{}: 401 ({})",
+                t.what,
+                if t.reason.is_empty() {
+                    "refused"
+                } else {
+                    t.reason.as_str()
+                }
+            )
+        })
+        .collect();
+    Ok(Outcome::judge(
+        breaches,
+        format!(
+            "the UI servers believed no assertion but the hub's, fresh, for its own request, once: {}; the hold \
+             was applied once",
+            refused.join("; ")
+        ),
+    ))
+}
+
+async fn delegated_credentials(side: Side) -> Result<Outcome, HarnessError> {
+    match side {
+        Side::Real => attack(GatewayDefences::all()).await,
+        Side::Control => {
+            every_variant(
+                &["assertion-mac", "assertion-replay", "assertion-freshness"],
+                |variant| {
+                    let check = match variant {
+                        "assertion-mac" => GatewayCheck::AssertionMac,
+                        "assertion-replay" => GatewayCheck::AssertionReplay,
+                        _ => GatewayCheck::AssertionFreshness,
+                    };
+                    attack(GatewayDefences::all().without(check))
+                },
+            )
+            .await
+        }
+    }
+}
