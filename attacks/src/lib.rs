@@ -7,7 +7,8 @@
 //! - [`run`]: the registry ([`run::all`]) and the runner, one fresh runtime per run.
 //! - [`channel`]: the job-channel harnesses, one module per story group.
 //! - [`uiserver`]: the people-side harnesses against live UI servers, the hub's assertions,
-//!   the authoriser and the audit logs, in a loopback world of their own ([`uiserver::world`]).
+//!   the authoriser and the audit logs, on a [`live::gateway::GatewayWorld`] with a fixed
+//!   clock ([`uiserver::options`]).
 //! - [`hub`]: the people-side harnesses against the hub — forged and replayed tokens, account
 //!   enumeration, address disclosure, spawner injection, assertion replay, the defender's
 //!   block, rate limits — on a [`live::gateway::GatewayWorld`].

@@ -18,6 +18,7 @@
 
 mod design;
 pub mod observe;
+pub mod people;
 pub mod replay;
 
 use std::time::{Duration, Instant};
@@ -182,7 +183,9 @@ impl ConformanceResult {
 /// judged by their counterpart instead).
 #[must_use]
 pub fn expected_check(variant: &str) -> Option<&'static str> {
-    let v = Variant::from_name(variant)?;
+    let Some(v) = Variant::from_name(variant) else {
+        return people::expected_check(variant);
+    };
     match v {
         Variant::Without(check) => Some(check.name()),
         Variant::Flaw(Flaw::DedupBySession) => Some(Check::FreshSequence.name()),

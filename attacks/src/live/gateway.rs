@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol_core::scheduler::{JobSpec, SchedulerConfig};
+use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig, WorkflowControl};
 use protocol_core::time::Millis;
 use protocol_core::{JobId, Owner, PublicKey, StaticKeypair, WorkflowId};
 use protocol_gateway::assertion::HubKey;
@@ -45,7 +45,7 @@ use protocol_gateway::{Hub, HubParts, HubSettings, UiServerParts, UiSettings};
 use protocol_net::launcher::PresetKeyLauncher;
 use protocol_net::{Scheduler, SchedulerHandle, ServerConfig};
 use protocol_people::PeopleDefences;
-use protocol_people::audit::{AuditKey, AuditWriter, default_head_path};
+use protocol_people::audit::{AuditKey, AuditVerifyError, AuditWriter, VerifyReport, default_head_path};
 use protocol_people::authz::Authorizer;
 use protocol_people::groups::FileGroups;
 use protocol_people::policy::Policy;
@@ -71,6 +71,10 @@ pub const WORKFLOWS: [(&str, &str, &str); 4] = [
 
 /// The owners the hub serves.
 pub const OWNERS: [&str; 2] = ["atmosphere_stage", "oceans_stage"];
+
+/// A fixed start for the shared clock (2026-11-22T10:00:00Z), for harnesses whose evidence
+/// must be the same every run (see [`GatewayOptions::start`]).
+pub const FIXED_START: Millis = Millis(1_795_341_600_000);
 
 /// An example account's password (a test fixture: `<user>-example-password`).
 #[must_use]
@@ -128,6 +132,18 @@ pub struct GatewayOptions {
     pub max_live_jobs: Option<u32>,
     /// Puts a recording relay in front of every UI server (see [`GatewayWorld::captured`]).
     pub relay_ui: bool,
+    /// Where the shared clock starts; `None` for now ([`FIXED_START`] makes audit lines the
+    /// same every run).
+    pub start: Option<Millis>,
+    /// Policy files (relative path, text) replacing or adding to the example's, written after
+    /// [`GatewayOptions::site`]; an empty text removes the file.
+    pub policy: Vec<(String, String)>,
+    /// The hub's audit writer's checks, when they differ from
+    /// [`GatewayOptions::audit_defences`] (which then apply to the UI servers' only).
+    pub hub_audit_defences: Option<PeopleDefences>,
+    /// Waits (up to 3 s) at start until each workflow's first job has registered its key, so
+    /// a harness can use [`LiveWorkflow::job_key`] as a compromised job's at once.
+    pub await_jobs: bool,
 }
 
 impl Default for GatewayOptions {
@@ -160,6 +176,10 @@ impl Default for GatewayOptions {
             site: None,
             max_live_jobs: None,
             relay_ui: false,
+            start: None,
+            policy: Vec::new(),
+            hub_audit_defences: None,
+            await_jobs: false,
         }
     }
 }
@@ -207,6 +227,47 @@ impl LiveWorkflow {
             })
             .await?;
         Ok(job)
+    }
+
+    /// What commands have done to the workflow, as its scheduler holds it.
+    ///
+    /// # Errors
+    /// [`HarnessError::Target`] if the scheduler stopped.
+    pub async fn control(&self) -> Result<WorkflowControl, HarnessError> {
+        Ok(self.scheduler.handle().control().await?)
+    }
+
+    /// The scheduler's event log, read back after a sync (`Commanded` events name the actor).
+    ///
+    /// # Errors
+    /// [`HarnessError`] if the scheduler stopped or the log cannot be read.
+    pub async fn events(&self) -> Result<Vec<Event>, HarnessError> {
+        self.scheduler.handle().sync().await?;
+        super::target::read_events(&self.run.event_log())
+    }
+
+    /// Waits up to `limit` until the job launched at start has left `Launching` (its key is
+    /// registered); returns whether it did.
+    ///
+    /// # Errors
+    /// [`HarnessError::Target`] if the scheduler stopped.
+    pub async fn await_job(&self, limit: Duration) -> Result<bool, HarnessError> {
+        let handle = self.scheduler.handle();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let launching = handle
+                .jobs()
+                .await?
+                .iter()
+                .any(|(j, s)| *j == self.job && *s == JobState::Launching);
+            if !launching {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -358,6 +419,9 @@ pub struct GatewayWorld {
     workflows: Vec<LiveWorkflow>,
     seen: Arc<Mutex<Launches>>,
     refuse: Arc<AtomicBool>,
+    key: AuditKey,
+    audit_defences: PeopleDefences,
+    hub_audit_defences: PeopleDefences,
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
@@ -369,6 +433,24 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
         } else {
             std::fs::copy(e.path(), &target)?;
         }
+    }
+    Ok(())
+}
+
+/// Writes `files` over the policy in `dir` (an empty text removes a file).
+fn overlay_policy(dir: &Path, files: &[(String, String)]) -> Result<(), HarnessError> {
+    for (relative, text) in files {
+        let path = dir.join(relative);
+        if text.is_empty() {
+            if path.exists() {
+                std::fs::remove_file(&path)?;
+            }
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
     }
     Ok(())
 }
@@ -406,14 +488,20 @@ impl GatewayWorld {
         if let Some(site) = &o.site {
             std::fs::write(policy.join("site.toml"), site)?;
         }
+        overlay_policy(&policy, &o.policy)?;
         std::fs::create_dir_all(&audit)?;
         let key = AuditKey::from_bytes([7; 32]);
-        let clock = ManualClock::new(Millis::now());
+        let clock = ManualClock::new(o.start.unwrap_or_else(Millis::now));
         let log = Arc::new(MemoryLog::new());
 
         let mut workflows = Vec::new();
         for (owner, name, task) in &o.workflows {
             workflows.push(start_workflow(&runs, owner, name, task, o.max_live_jobs).await?);
+        }
+        if o.await_jobs {
+            for w in &workflows {
+                w.await_job(Duration::from_secs(3)).await?;
+            }
         }
 
         let factory = {
@@ -476,8 +564,14 @@ impl GatewayWorld {
         )
         .map_err(HarnessError::setup)?;
         let hub_log = audit.join("hub.log");
-        let hub_audit = AuditWriter::open_with(&hub_log, &default_head_path(&hub_log), key, o.audit_defences.clone())
-            .map_err(HarnessError::setup)?;
+        let hub_audit_defences = o.hub_audit_defences.clone().unwrap_or_else(|| o.audit_defences.clone());
+        let hub_audit = AuditWriter::open_with(
+            &hub_log,
+            &default_head_path(&hub_log),
+            key.clone(),
+            hub_audit_defences.clone(),
+        )
+        .map_err(HarnessError::setup)?;
         let hub = Hub::start(HubParts {
             sessions,
             audience: Audience::new(AUDIENCE).map_err(HarnessError::setup)?,
@@ -511,6 +605,9 @@ impl GatewayWorld {
             workflows,
             seen,
             refuse,
+            key,
+            audit_defences: o.audit_defences,
+            hub_audit_defences,
         })
     }
 
@@ -574,6 +671,17 @@ impl GatewayWorld {
         Ok(())
     }
 
+    /// A client logged in as the example account `user` and elevated to `level` (`execute`
+    /// or `write`).
+    ///
+    /// # Errors
+    /// As [`GatewayWorld::login`] and [`GatewayWorld::elevate`].
+    pub async fn elevated(&self, user: &str, level: &str) -> Result<HubClient, HarnessError> {
+        let mut c = self.login(user).await?;
+        Self::elevate(&mut c, user, level).await?;
+        Ok(c)
+    }
+
     /// The shared clock (hub, UI servers, sessions, limits).
     #[must_use]
     pub const fn clock(&self) -> &ManualClock {
@@ -599,6 +707,39 @@ impl GatewayWorld {
             .lines()
             .map(|l| l.split(" [#").next().unwrap_or(l).to_owned())
             .collect()
+    }
+
+    /// The file of audit log `log` (named as in [`GatewayWorld::audit_lines`]).
+    #[must_use]
+    pub fn audit_path(&self, log: &str) -> PathBuf {
+        if log == "hub" {
+            self.audit_dir().join("hub.log")
+        } else {
+            self.audit_dir().join(format!("uiserver-{log}.log"))
+        }
+    }
+
+    /// The raw text of audit log `log` as on disk now, trailers and all (empty if absent).
+    #[must_use]
+    pub fn audit_text(&self, log: &str) -> String {
+        std::fs::read(self.audit_path(log))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Verifies an audit log file (this world's or a copy of one) and its head with the
+    /// world's key and the checks its writer had: the hub's for the hub's log, the UI
+    /// servers' for any other (a control without `audit-chain` verifies without it too).
+    ///
+    /// # Errors
+    /// The verifier's [`AuditVerifyError`].
+    pub fn verify(&self, log: &Path, head: &Path) -> Result<VerifyReport, AuditVerifyError> {
+        let defences = if log == self.audit_path("hub") {
+            &self.hub_audit_defences
+        } else {
+            &self.audit_defences
+        };
+        protocol_people::audit::verify_with(log, head, &self.key, defences)
     }
 
     /// The workflow called `name`.
@@ -693,8 +834,9 @@ impl GatewayWorld {
         self.dir.path().join("audit")
     }
 
-    /// Stops the hub (and its UI servers), then the services and schedulers.
-    pub async fn stop(mut self) {
+    /// As [`GatewayWorld::stop`], but keeps the world (its directory, audit logs and run
+    /// directories) for reading afterwards; a second call does nothing.
+    pub async fn stop_in_place(&mut self) {
         if let Some(hub) = self.hub.take() {
             hub.shutdown().await;
         }
@@ -703,6 +845,11 @@ impl GatewayWorld {
             // The verdict is already taken; a failing shutdown changes nothing in it.
             let _ = w.scheduler.shutdown().await;
         }
+    }
+
+    /// Stops the hub (and its UI servers), then the services and schedulers.
+    pub async fn stop(mut self) {
+        self.stop_in_place().await;
     }
 }
 

@@ -2,7 +2,8 @@
 //! defences ([`target`]), real Noise peers and honest jobs ([`peer`]), a frame-aware relay that
 //! records and tampers with traffic ([`relay`]), first handshake messages forged with a
 //! compromised scheduler key ([`forge`]), byte scans ([`scan`]), and the people side — hub, UI
-//! servers and schedulers in one temporary directory ([`gateway`]).
+//! servers and schedulers in one temporary directory ([`gateway`]) — and the judgement of login
+//! timings ([`timing`]).
 
 pub mod forge;
 pub mod gateway;
@@ -11,6 +12,7 @@ pub mod peer;
 pub mod relay;
 pub mod scan;
 pub mod target;
+pub mod timing;
 
 use std::time::Duration;
 

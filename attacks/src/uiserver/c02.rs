@@ -14,9 +14,9 @@ use std::path::Path;
 use protocol_people::{PeopleCheck, PeopleDefences};
 use serde_json::json;
 
-use super::every_variant;
-use super::world::{World, WorldOptions};
+use super::{every_variant, file_text, options};
 use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Every attempt recorded before its effect; tampering detected.
 pub const DETECT_BAD_ACTIONS: Harness = Harness {
@@ -97,7 +97,7 @@ const ATTEMPTS: [Attempt; 6] = [
 const OWNER: &str = "atmosphere_stage";
 
 /// Whether the effect of an allowed attempt shows at the scheduler now.
-async fn effect_shows(w: &World, a: &Attempt) -> Result<bool, HarnessError> {
+async fn effect_shows(w: &GatewayWorld, a: &Attempt) -> Result<bool, HarnessError> {
     let control = w.workflow(a.workflow)?.control().await?;
     Ok(match a.op {
         "hold" => control.held.contains(a.target),
@@ -160,8 +160,8 @@ fn tampered(lines: &[&str]) -> Vec<(&'static str, Vec<String>)> {
 }
 
 /// Verifies each tampered copy (with the original head) and lists those that pass.
-fn undetected(w: &World, log: &Path, dir: &Path) -> Result<(Vec<String>, Vec<String>), HarnessError> {
-    let text = World::audit_text(log);
+fn undetected(w: &GatewayWorld, log: &Path, dir: &Path) -> Result<(Vec<String>, Vec<String>), HarnessError> {
+    let text = file_text(log);
     let head = std::fs::read(protocol_people::audit::default_head_path(log))?;
     let lines: Vec<&str> = text.lines().collect();
     let mut passed = Vec::new();
@@ -192,13 +192,14 @@ fn reason(e: &protocol_people::audit::AuditVerifyError) -> String {
 }
 
 async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
-    let mut w = World::start(WorldOptions {
-        ui_audit: audit,
-        ..WorldOptions::default()
+    let mut w = GatewayWorld::start(GatewayOptions {
+        audit_defences: audit,
+        hub_audit_defences: Some(PeopleDefences::all()),
+        ..options()
     })
     .await?;
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
-    let log = w.ui_audit_path(OWNER);
+    let log = w.audit_path(OWNER);
     let mut breaches = Vec::new();
     let mut mallory = w.login("mallory").await?;
     // A read first: it is an attempt like any other.
@@ -209,7 +210,7 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
     if read.status != 200 {
         return Err(HarnessError::setup(format!("mallory's read answered {}", read.status)));
     }
-    if !World::audit_text(&log).contains("User mallory read atmosphere_stage.clouds") {
+    if !file_text(&log).contains("User mallory read atmosphere_stage.clouds") {
         breaches.push("mallory's read was served before its record was on disk".to_owned());
     }
     let mut jacintar = w.elevated("jacintar", "execute").await?;
@@ -232,7 +233,7 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
                 a.user, a.op, a.workflow, r.status
             )));
         }
-        let on_disk = World::audit_text(&log).contains(a.record);
+        let on_disk = file_text(&log).contains(a.record);
         if a.allowed && effect_shows(&w, a).await? && !on_disk {
             breaches.push(format!(
                 "{} {} on {} took effect at the scheduler while its record was not on disk",
@@ -245,7 +246,7 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
             ));
         }
     }
-    w.stop().await;
+    w.stop_in_place().await;
     let head = protocol_people::audit::default_head_path(&log);
     let records = match w.verify(&log, &head) {
         Ok(r) => r.records,

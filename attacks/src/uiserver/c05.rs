@@ -13,8 +13,9 @@
 use protocol_gateway::http::client::HubClient;
 use protocol_people::{PeopleCheck, PeopleDefences};
 
-use super::world::{World, WorldOptions};
+use super::options;
 use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// One user's sessions, state and errors never show another's.
 pub const PRIVACY_BETWEEN_USERS: Harness = Harness {
@@ -84,10 +85,10 @@ async fn privacy_between_users(side: Side) -> Result<Outcome, HarnessError> {
         Side::Real => PeopleDefences::all(),
         Side::Control => PeopleDefences::all().without(PeopleCheck::FailClosed),
     };
-    let mut w = World::start(WorldOptions {
+    let mut w = GatewayWorld::start(GatewayOptions {
         policy: vec![("workflows/oceans_stage/currents.toml".into(), TYPO.into())],
-        authz,
-        ..WorldOptions::default()
+        authz_defences: authz,
+        ..options()
     })
     .await?;
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
@@ -101,7 +102,7 @@ async fn privacy_between_users(side: Side) -> Result<Outcome, HarnessError> {
     // Probing for accounts: an unknown user and a known one with a wrong password.
     let unknown = w.client().login("nobody_here", "guess").await.map_err(http)?;
     let wrong = w.client().login("jacintar", "guess").await.map_err(http)?;
-    w.stop().await;
+    w.stop_in_place().await;
 
     let mut breaches = Vec::new();
     for a in &answers {
@@ -138,7 +139,7 @@ async fn privacy_between_users(side: Side) -> Result<Outcome, HarnessError> {
         ("atmosphere_stage", "oceans_stage"),
         ("oceans_stage", "atmosphere_stage"),
     ] {
-        let text = World::audit_text(&w.ui_audit_path(owner));
+        let text = w.audit_text(owner);
         if text.contains(&format!(" {other}.")) {
             breaches.push(format!("{owner}'s audit log records {other}'s workflows"));
         }

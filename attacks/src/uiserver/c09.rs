@@ -19,9 +19,9 @@ use protocol_gateway::clock::Clock;
 use protocol_gateway::http::client::{HttpRequest, HttpResponse, Method, send};
 use protocol_people::ops::Level;
 
-use super::every_variant;
-use super::world::{World, WorldOptions};
+use super::{every_variant, options, ui_server};
 use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::live::gateway::{GatewayOptions, GatewayWorld, eventually};
 
 /// Forged, edited, replayed, stale and misdirected hub assertions.
 pub const DELEGATED_CREDENTIALS: Harness = Harness {
@@ -111,18 +111,17 @@ struct Tried {
 }
 
 async fn try_at(
-    w: &World,
+    w: &GatewayWorld,
     addr: std::net::SocketAddr,
     what: &'static str,
     req: &HttpRequest,
 ) -> Result<Tried, HarnessError> {
-    let before = w.log.lines().len();
+    let before = w.log_lines().len();
     let r: HttpResponse = send(addr, None, req, Duration::from_secs(5))
         .await
         .map_err(|e| HarnessError::setup(format!("no answer: {e}")))?;
     let reason = w
-        .log
-        .lines()
+        .log_lines()
         .into_iter()
         .skip(before)
         .find_map(|l| l.strip_prefix("refused a request: ").map(str::to_owned))
@@ -135,10 +134,10 @@ async fn try_at(
 }
 
 async fn attack(ui: GatewayDefences) -> Result<Outcome, HarnessError> {
-    let mut w = World::start(WorldOptions {
-        ui,
-        capture: true,
-        ..WorldOptions::default()
+    let w = GatewayWorld::start(GatewayOptions {
+        ui_defences: ui,
+        relay_ui: true,
+        ..options()
     })
     .await?;
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
@@ -161,7 +160,27 @@ async fn attack(ui: GatewayDefences) -> Result<Outcome, HarnessError> {
     }
     let mut mallory = w.login("mallory").await?;
     mallory.get("/o/oceans_stage/workflows").await.map_err(http)?;
-    let captured = requests(&w.captured("atmosphere_stage"));
+    // The relay records a connection when it ends: wait for the three requests used below.
+    let recorded = || -> Vec<Captured> {
+        w.captured("atmosphere_stage")
+            .iter()
+            .flat_map(|bytes| requests(bytes))
+            .collect()
+    };
+    let wanted = [
+        ("GET", "/workflows"),
+        ("GET", "/workflows/clouds"),
+        ("POST", "/workflows/clouds"),
+    ];
+    eventually(Duration::from_secs(2), || {
+        let seen = recorded();
+        wanted.iter().all(|(method, path)| {
+            seen.iter()
+                .any(|c| c.method == *method && c.path == *path && !c.assertion.is_empty())
+        })
+    })
+    .await;
+    let captured = recorded();
     let find = |method: &str, path: &str| {
         captured
             .iter()
@@ -174,9 +193,9 @@ async fn attack(ui: GatewayDefences) -> Result<Outcome, HarnessError> {
         find("GET", "/workflows/clouds")?,
         find("POST", "/workflows/clouds")?,
     );
-    let atmosphere = w.ui_server("atmosphere_stage")?;
-    let oceans = w.ui_server("oceans_stage")?;
-    let now = w.clock.now();
+    let atmosphere = ui_server(&w, "atmosphere_stage")?;
+    let oceans = ui_server(&w, "oceans_stage")?;
+    let now = w.clock().now();
     let owner_claim = Assertion {
         user: Owner::new("atmosphere_stage").map_err(HarnessError::setup)?,
         level: Level::Write,
@@ -244,7 +263,7 @@ async fn attack(ui: GatewayDefences) -> Result<Outcome, HarnessError> {
         )
         .await?,
     ];
-    w.clock.advance(Duration::from_secs(60));
+    w.advance(Duration::from_secs(60));
     tried.push(
         try_at(
             &w,

@@ -1,6 +1,6 @@
 //! Harnesses against the people side: the hub, per-owner UI servers (authorisation, audit,
 //! commands to schedulers) and the hub's signed assertions, live on 127.0.0.1 in a
-//! [`world::World`] built with the defences a run asks for.
+//! [`GatewayWorld`] built with the defences a run asks for (see [`options`]).
 //!
 //! | module | stories |
 //! |---|---|
@@ -19,11 +19,46 @@ pub mod s06;
 pub mod s11;
 pub mod s13;
 pub mod s16;
-pub mod world;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use crate::harness::{Harness, HarnessError, Outcome};
+use crate::live::gateway::{FIXED_START, GatewayOptions, GatewayWorld};
+
+/// The world these harnesses attack: seed 001's example with every defence on, the shared
+/// clock at [`FIXED_START`] (audit lines are the same every run), two-minute elevations, UI
+/// servers stopping after ten idle minutes, and each workflow's job registered before anyone
+/// acts (harnesses use its key as a compromised job's). Harnesses change the defence they test.
+#[must_use]
+pub fn options() -> GatewayOptions {
+    GatewayOptions {
+        start: Some(FIXED_START),
+        elevation_window: Duration::from_secs(120),
+        ui_idle_timeout: Duration::from_secs(600),
+        await_jobs: true,
+        ..GatewayOptions::default()
+    }
+}
+
+/// The address of `owner`'s most recent UI server.
+///
+/// # Errors
+/// [`HarnessError::Setup`] if none was started.
+pub fn ui_server(w: &GatewayWorld, owner: &str) -> Result<SocketAddr, HarnessError> {
+    w.ui_address(owner)
+        .ok_or_else(|| HarnessError::setup(format!("no UI server for {owner}")))
+}
+
+/// The raw text of a file as on disk now (empty if absent).
+#[must_use]
+pub fn file_text(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
 
 /// Every people-side harness.
 #[must_use]

@@ -13,8 +13,9 @@ use protocol_gateway::http::client::{HttpRequest, Method, send};
 use protocol_people::{PeopleCheck, PeopleDefences};
 use serde_json::json;
 
-use super::world::{World, WorldOptions};
+use super::{options, ui_server};
 use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::live::gateway::{GatewayOptions, GatewayWorld, WORKFLOWS};
 
 /// Harvest state of unreadable workflows through the hub.
 pub const UNAUTHORISED_SCAN: Harness = Harness {
@@ -79,7 +80,7 @@ struct Answer {
 }
 
 /// Asks everything about the hidden workflows in `w`; the listings too when `listings`.
-async fn probe(w: &World, listings: bool) -> Result<Vec<Answer>, HarnessError> {
+async fn probe(w: &GatewayWorld, listings: bool) -> Result<Vec<Answer>, HarnessError> {
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
     let mut answers = Vec::new();
     for (user, hidden) in HIDDEN {
@@ -136,19 +137,19 @@ async fn unauthorised_scan(side: Side) -> Result<Outcome, HarnessError> {
         Side::Real => PeopleDefences::all(),
         Side::Control => PeopleDefences::all().without(PeopleCheck::NegationWins),
     };
-    let options = WorldOptions {
+    let options = GatewayOptions {
         policy: vec![("workflows/oceans_stage/currents.toml".into(), CURRENTS.into())],
-        authz,
-        ..WorldOptions::default()
+        authz_defences: authz,
+        ..options()
     };
-    let mut w = World::start(options.clone()).await?;
+    let w = GatewayWorld::start(options.clone()).await?;
     let seen = probe(&w, true).await?;
     let jobs: Vec<(String, String)> = ["currents", "waves"]
         .iter()
         .map(|name| w.workflow(name).map(|wf| ((*name).to_owned(), wf.job.to_string())))
         .collect::<Result<_, _>>()?;
     // Around the hub: straight to oceans_stage's UI server, with no assertion.
-    let ui = w.ui_server("oceans_stage")?;
+    let ui = ui_server(&w, "oceans_stage")?;
     let direct = send(
         ui,
         None,
@@ -163,8 +164,8 @@ async fn unauthorised_scan(side: Side) -> Result<Outcome, HarnessError> {
     }
     w.stop().await;
     // The same questions where the hidden workflows do not exist: every answer must match.
-    let mut none = World::start(WorldOptions {
-        workflows: super::world::WORKFLOWS
+    let none = GatewayWorld::start(GatewayOptions {
+        workflows: WORKFLOWS
             .iter()
             .copied()
             .filter(|(o, _, _)| *o != "oceans_stage")

@@ -20,8 +20,9 @@ use protocol_gateway::schedclient::{CommandOutcome, SchedulerLink};
 use protocol_people::{PeopleCheck, PeopleDefences};
 use serde_json::json;
 
-use super::world::{World, WorldOptions};
+use super::options;
 use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Commands against other owners' workflows, through the hub and around it.
 pub const CROSS_OWNER_COMMAND: Harness = Harness {
@@ -95,9 +96,9 @@ async fn cross_owner_command(side: Side) -> Result<Outcome, HarnessError> {
         Side::Real => PeopleDefences::all(),
         Side::Control => PeopleDefences::all().without(PeopleCheck::SiteLimit),
     };
-    let mut w = World::start(WorldOptions {
-        authz,
-        ..WorldOptions::default()
+    let w = GatewayWorld::start(GatewayOptions {
+        authz_defences: authz,
+        ..options()
     })
     .await?;
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
@@ -168,7 +169,7 @@ async fn cross_owner_command(side: Side) -> Result<Outcome, HarnessError> {
             StaticKeypair::from_secret(clouds.job_key.secret_bytes()),
         ),
     ] {
-        let link = SchedulerLink::new(clouds.id.clone(), clouds.run().clone(), Arc::new(keypair));
+        let link = SchedulerLink::new(clouds.id.clone(), clouds.run.clone(), Arc::new(keypair));
         let outcome = link
             .command(
                 owner.clone(),
@@ -184,7 +185,7 @@ async fn cross_owner_command(side: Side) -> Result<Outcome, HarnessError> {
         });
     }
     let mut changed = Vec::new();
-    for wf in &w.workflows {
+    for wf in w.workflows() {
         let control = wf.control().await?;
         let commanded: Vec<String> = wf
             .events()

@@ -14,9 +14,9 @@ use protocol_gateway::http::client::HttpResponse;
 use protocol_people::{PeopleCheck, PeopleDefences};
 use serde_json::json;
 
-use super::world::{World, WorldOptions};
-use super::{missing_headers, percent_encode, shown};
+use super::{file_text, missing_headers, options, percent_encode, shown};
 use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::live::gateway::{GatewayOptions, GatewayWorld};
 use crate::live::peer::{Heard, Session, Talker};
 
 /// Hostile text stored where admins look.
@@ -75,8 +75,8 @@ fn viewed_lines(text: &str) -> Vec<&str> {
 }
 
 /// Everything wrong with one audit log as an admin reads it.
-fn judge_log(w: &World, name: &str, path: &std::path::Path, breaches: &mut Vec<String>) -> u64 {
-    let text = World::audit_text(path);
+fn judge_log(w: &GatewayWorld, name: &str, path: &std::path::Path, breaches: &mut Vec<String>) -> u64 {
+    let text = file_text(path);
     let head = protocol_people::audit::default_head_path(path);
     let records = match w.verify(path, &head) {
         Ok(report) => report.records,
@@ -144,10 +144,10 @@ fn judge_response(what: &str, r: &HttpResponse, breaches: &mut Vec<String>) {
 
 /// Sends every payload as a task message of clouds' job (whose key the attacker holds),
 /// reconnecting after a refusal closes the connection; gives (stored, refused) counts.
-async fn job_messages(w: &World) -> Result<(usize, usize), HarnessError> {
+async fn job_messages(w: &GatewayWorld) -> Result<(usize, usize), HarnessError> {
     let clouds = w.workflow("clouds")?;
     let contact = clouds
-        .run()
+        .run
         .read_contact()
         .map_err(HarnessError::setup)?
         .ok_or_else(|| HarnessError::setup("clouds has no contact"))?;
@@ -189,10 +189,9 @@ async fn stored_payload(side: Side) -> Result<Outcome, HarnessError> {
         Side::Real => PeopleDefences::all(),
         Side::Control => PeopleDefences::all().without(PeopleCheck::AuditEscaping),
     };
-    let mut w = World::start(WorldOptions {
-        hub_audit: audit.clone(),
-        ui_audit: audit,
-        ..WorldOptions::default()
+    let mut w = GatewayWorld::start(GatewayOptions {
+        audit_defences: audit,
+        ..options()
     })
     .await?;
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
@@ -260,7 +259,7 @@ async fn stored_payload(side: Side) -> Result<Outcome, HarnessError> {
     // log is the admin's other view.
     let (stored, cut) = job_messages(&w).await?;
     let clouds = w.workflow("clouds")?;
-    let events_text = World::audit_text(&clouds.run().event_log());
+    let events_text = file_text(&clouds.run.event_log());
     match clouds.events().await {
         Ok(events) if events.len() == events_text.lines().count() => {}
         Ok(_) => breaches.push("the scheduler's event log holds a line that is no event".to_owned()),
@@ -274,15 +273,15 @@ async fn stored_payload(side: Side) -> Result<Outcome, HarnessError> {
     let mut admin = w.elevated("oceans_stage", "execute").await?;
     let status = admin.get("/operator/status").await.map_err(http)?;
     judge_response("the operator status", &status, &mut breaches);
-    w.stop().await;
-    let hub_records = judge_log(&w, "hub's", &w.hub_audit_path(), &mut breaches);
+    w.stop_in_place().await;
+    let hub_records = judge_log(&w, "hub's", &w.audit_path("hub"), &mut breaches);
     let ui_records = judge_log(
         &w,
         "atmosphere_stage UI server's",
-        &w.ui_audit_path("atmosphere_stage"),
+        &w.audit_path("atmosphere_stage"),
         &mut breaches,
     );
-    let hub_text = World::audit_text(&w.hub_audit_path());
+    let hub_text = w.audit_text("hub");
     let recorded_logins = hub_text.matches("failed to log in").count();
     if breaches.is_empty() && recorded_logins < PAYLOADS.len() {
         breaches.push(format!(

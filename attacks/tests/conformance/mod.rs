@@ -1,6 +1,8 @@
 //! Every model counterexample replays on the real implementation: the weakened build reaches
 //! the model's violation, the full build refuses it by the check the variant removes.
 
+mod people;
+
 use attacks::conformance::{Verdict, run_variant};
 use model::variants::Variant;
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::bail;
 use attacks::conformance::{self, ConformanceResult, Verdict};
 use attacks::{HarnessResult, Outcome as RunOutcome};
-use model::variants::Variant;
+use model::variants::{PeopleVariant, Variant};
 use serde::Serialize;
 
 use super::Outcome;
@@ -84,7 +84,7 @@ fn split(ids: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     for id in ids {
         if attacks::run::find(id).is_some() {
             harnesses.push(id.clone());
-        } else if Variant::from_name(id).is_some() {
+        } else if Variant::from_name(id).is_some() || PeopleVariant::from_name(id).is_some() {
             variants.push(id.clone());
         } else {
             bail!("no harness or variant is called {id:?} (see threatcheck attack --list)");
@@ -107,7 +107,21 @@ pub fn run_attacks(ids: &[String], conformance: bool, mut progress: impl FnMut(&
         Vec::new()
     };
     let replays = if (everything && conformance) || !variant_names.is_empty() {
-        conformance::run(&variant_names, |name| progress(&format!("replay {name}")))?
+        // Each model's replays, for the names that are its (all of them when none is named).
+        let (channel, people): (Vec<String>, Vec<String>) = variant_names
+            .iter()
+            .cloned()
+            .partition(|n| Variant::from_name(n).is_some());
+        let mut replays = Vec::new();
+        if everything || !channel.is_empty() {
+            replays.extend(conformance::run(&channel, |name| progress(&format!("replay {name}")))?);
+        }
+        if everything || !people.is_empty() {
+            replays.extend(conformance::people::run(&people, |name| {
+                progress(&format!("replay {name}"));
+            })?);
+        }
+        replays
     } else {
         Vec::new()
     };
@@ -133,6 +147,9 @@ fn list() {
         );
     }
     for v in Variant::all() {
+        println!("replay  {:24} {}", v.name(), v.description());
+    }
+    for v in PeopleVariant::all() {
         println!("replay  {:24} {}", v.name(), v.description());
     }
 }

@@ -45,6 +45,27 @@ fn attack_list_names_every_harness_and_every_variant_it_replays() {
             .any(|l| l.starts_with("replay") && l.contains("cylc7-key-shipping")),
         "{out}"
     );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("replay") && l.contains("token-revocation")),
+        "the people model's variants are replayed too: {out}"
+    );
+    let harnesses = out.lines().filter(|l| l.starts_with("harness")).count();
+    assert_eq!(harnesses, attacks::run::all().len(), "{out}");
+}
+
+#[test]
+fn a_people_variant_is_replayed_on_the_live_gateway_by_name() {
+    let o = threatcheck(&["attack", "token-revocation", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let replays = json["conformance"].as_array().expect("replays");
+    assert_eq!(replays.len(), 1);
+    assert_eq!(replays[0]["variant"], "token-revocation");
+    assert_eq!(replays[0]["weakened"]["verdict"], "violated");
+    assert_eq!(replays[0]["normal"]["verdict"], "refused");
+    assert_eq!(replays[0]["normal"]["check"], "token-revocation");
+    assert_eq!(json["harnesses"].as_array().map(Vec::len), Some(0));
 }
 
 #[test]
