@@ -204,22 +204,39 @@ pub struct UnknownVariant(pub String);
 ///
 /// # Errors
 /// [`UnknownVariant`] before anything runs.
-pub fn run<S: AsRef<str>>(
+pub fn run<S: AsRef<str>>(names: &[S], progress: impl FnMut(&str)) -> Result<Vec<ConformanceResult>, UnknownVariant> {
+    run_selected(
+        names,
+        Variant::all,
+        Variant::from_name,
+        Variant::name,
+        run_variant,
+        progress,
+    )
+}
+
+/// Runs `run_variant` on every variant of a model (or only those named, all looked up before
+/// anything runs), telling `progress` each name first.
+fn run_selected<V: Copy, S: AsRef<str>>(
     names: &[S],
+    all: fn() -> Vec<V>,
+    from_name: fn(&str) -> Option<V>,
+    name: fn(V) -> &'static str,
+    run_variant: fn(V) -> ConformanceResult,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<ConformanceResult>, UnknownVariant> {
-    let variants: Vec<Variant> = if names.is_empty() {
-        Variant::all()
+    let variants: Vec<V> = if names.is_empty() {
+        all()
     } else {
         names
             .iter()
-            .map(|n| Variant::from_name(n.as_ref()).ok_or_else(|| UnknownVariant(n.as_ref().to_owned())))
+            .map(|n| from_name(n.as_ref()).ok_or_else(|| UnknownVariant(n.as_ref().to_owned())))
             .collect::<Result<_, _>>()?
     };
     Ok(variants
         .into_iter()
         .map(|v| {
-            progress(v.name());
+            progress(name(v));
             run_variant(v)
         })
         .collect())

@@ -198,43 +198,20 @@ pub fn expected_check(variant: &str) -> Option<&'static str> {
     PeopleVariant::from_name(variant).map(PeopleVariant::name)
 }
 
-/// Why a people variant's result does not conform, if it does not: the same judgement as
-/// [`ConformanceResult::failure`], whose expected check falls back to this module's.
-#[must_use]
-pub fn failure(result: &ConformanceResult) -> Option<String> {
-    result.failure()
-}
-
-/// Whether a people variant's result conforms.
-#[must_use]
-pub fn passed(result: &ConformanceResult) -> bool {
-    failure(result).is_none()
-}
-
 /// Every people variant's conformance (or only those named), in the checks' order; `progress`
 /// is told each variant's name before it runs.
 ///
 /// # Errors
 /// [`UnknownVariant`] before anything runs.
-pub fn run<S: AsRef<str>>(
-    names: &[S],
-    mut progress: impl FnMut(&str),
-) -> Result<Vec<ConformanceResult>, UnknownVariant> {
-    let variants: Vec<PeopleVariant> = if names.is_empty() {
-        PeopleVariant::all()
-    } else {
-        names
-            .iter()
-            .map(|n| PeopleVariant::from_name(n.as_ref()).ok_or_else(|| UnknownVariant(n.as_ref().to_owned())))
-            .collect::<Result<_, _>>()?
-    };
-    Ok(variants
-        .into_iter()
-        .map(|v| {
-            progress(v.name());
-            run_variant(v)
-        })
-        .collect())
+pub fn run<S: AsRef<str>>(names: &[S], progress: impl FnMut(&str)) -> Result<Vec<ConformanceResult>, UnknownVariant> {
+    super::run_selected(
+        names,
+        PeopleVariant::all,
+        PeopleVariant::from_name,
+        PeopleVariant::name,
+        run_variant,
+        progress,
+    )
 }
 
 /// One people variant's conformance: model search, then the two replays.

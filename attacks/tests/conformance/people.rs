@@ -3,7 +3,7 @@
 //! the check the variant removes (live on a loopback gateway, or on protocol-people's real
 //! cores with real files where one hub cannot show the step).
 
-use attacks::conformance::people::{failure, run, run_variant};
+use attacks::conformance::people::{run, run_variant};
 use attacks::conformance::{UnknownVariant, Verdict};
 use model::variants::PeopleVariant;
 
@@ -16,9 +16,9 @@ fn conforms(name: &str) -> String {
     let result = run_variant(variant);
     assert_eq!(result.variant, name);
     assert!(
-        failure(&result).is_none(),
+        result.failure().is_none(),
         "{name}: {}\n{result:#?}",
-        failure(&result).unwrap_or_default()
+        result.failure().unwrap_or_default()
     );
     let steps = result.trace.len();
     assert!(result.replayed, "{name}: {result:#?}");

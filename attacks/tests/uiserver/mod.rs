@@ -77,15 +77,3 @@ fn a_ui_server_believes_only_a_fresh_unreplayed_hub_assertion_for_its_own_reques
 fn no_answer_shows_one_user_another_users_sessions_private_workflows_accounts_or_policy() {
     passes("c05-privacy-between-users");
 }
-
-#[test]
-#[ignore = "prints every people-side result"]
-fn show() {
-    for h in all() {
-        let r = run(h.info.id);
-        println!(
-            "{}: {:.2}s\n  real: {:?}\n  control: {:?}",
-            h.info.id, r.seconds, r.real, r.control
-        );
-    }
-}

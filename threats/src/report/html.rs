@@ -90,31 +90,10 @@ fn summary(out: &mut String, r: &Results) {
         out,
         "<h2>Verdict: <span class=\"verdict {class}\">{word}</span></h2>\n<ul>"
     );
-    let _ = writeln!(
-        out,
-        "<li>Threats: {} ({} verified, {} failing, {} unverified, {} accepted)</li>",
-        c.threats, c.verified, c.failing, c.unverified, c.accepted
-    );
-    let _ = writeln!(
-        out,
-        "<li>Properties: {} of {} hold, every witness reached</li>",
-        c.properties_green, c.properties
-    );
-    let _ = writeln!(
-        out,
-        "<li>Variants: {} of {} found (defence shown necessary)</li>",
-        c.variants_green, c.variants
-    );
-    let _ = writeln!(
-        out,
-        "<li>Harnesses: {} of {} defended, with a breaching control</li>",
-        c.harnesses_green, c.harnesses
-    );
-    let _ = writeln!(
-        out,
-        "<li>Lint: {} error(s), {} warning(s)</li>\n</ul>",
-        c.lint_errors, c.lint_warnings
-    );
+    for line in super::view::count_lines(c) {
+        let _ = writeln!(out, "<li>{}</li>", html_lines(&line));
+    }
+    out.push_str("</ul>\n");
     if !r.outcome.reasons.is_empty() {
         out.push_str("<p>Why the verdict is red:</p>\n<ul>\n");
         for reason in &r.outcome.reasons {

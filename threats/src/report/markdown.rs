@@ -74,31 +74,10 @@ fn summary(out: &mut String, r: &Results) {
         "RED"
     };
     let _ = writeln!(out, "## Verdict: {verdict}\n");
-    let _ = writeln!(
-        out,
-        "- Threats: {} ({} verified, {} failing, {} unverified, {} accepted)",
-        c.threats, c.verified, c.failing, c.unverified, c.accepted
-    );
-    let _ = writeln!(
-        out,
-        "- Properties: {} of {} hold, every witness reached",
-        c.properties_green, c.properties
-    );
-    let _ = writeln!(
-        out,
-        "- Variants: {} of {} found (defence shown necessary)",
-        c.variants_green, c.variants
-    );
-    let _ = writeln!(
-        out,
-        "- Harnesses: {} of {} defended, with a breaching control",
-        c.harnesses_green, c.harnesses
-    );
-    let _ = writeln!(
-        out,
-        "- Lint: {} error(s), {} warning(s)\n",
-        c.lint_errors, c.lint_warnings
-    );
+    for line in super::view::count_lines(c) {
+        let _ = writeln!(out, "- {}", md(&line));
+    }
+    out.push('\n');
     if !r.outcome.reasons.is_empty() {
         out.push_str("Why the verdict is red:\n\n");
         for reason in &r.outcome.reasons {

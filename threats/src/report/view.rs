@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::join::{ItemOutcome, ItemState, ThreatOutcome};
+use crate::join::{Counts, ItemOutcome, ItemState, ThreatOutcome};
 use crate::model::{Entity, EvidenceRef, NotApplicable, Story, Threat};
 use crate::results::Results;
 
@@ -151,4 +151,28 @@ pub const fn security_severity(risk: u8) -> &'static str {
         2 => "3.0",
         _ => "1.0",
     }
+}
+
+/// The summary's count lines, worded the same in every format (plain text, no markup).
+#[must_use]
+pub fn count_lines(c: &Counts) -> [String; 5] {
+    [
+        format!(
+            "Threats: {} ({} verified, {} failing, {} unverified, {} accepted)",
+            c.threats, c.verified, c.failing, c.unverified, c.accepted
+        ),
+        format!(
+            "Properties: {} of {} hold, every witness reached",
+            c.properties_green, c.properties
+        ),
+        format!(
+            "Variants: {} of {} found (defence shown necessary)",
+            c.variants_green, c.variants
+        ),
+        format!(
+            "Harnesses: {} of {} defended, with a breaching control",
+            c.harnesses_green, c.harnesses
+        ),
+        format!("Lint: {} error(s), {} warning(s)", c.lint_errors, c.lint_warnings),
+    ]
 }

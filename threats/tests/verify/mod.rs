@@ -28,40 +28,41 @@ fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_e
     shipped.source_dir = stored.model.source_dir.clone();
     assert!(stored.model == shipped, "the threat model changed since: {hint}");
 
-    let names = |it: Vec<String>| it.into_iter().collect::<BTreeSet<_>>();
+    // The evidence names that exist, from the crates that produce them (as `threatcheck lint`
+    // gathers them).
     let catalogue = model::catalogue();
-    let variants = names(catalogue.variants.iter().map(|v| v.name.to_owned()).collect());
-    let harnesses = names(attacks::run::all().iter().map(|h| h.info.id.to_owned()).collect());
-    let properties = names(
-        model::channel::names::ALL
-            .into_iter()
-            .chain(model::people::names::ALL)
-            .map(str::to_owned)
-            .collect(),
-    );
+    let harness_list = attacks::run::all();
+    let properties: Vec<&str> = model::channel::names::ALL
+        .into_iter()
+        .chain(model::people::names::ALL)
+        .collect();
+    let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
+    let harnesses: Vec<&str> = harness_list.iter().map(|h| h.info.id).collect();
+    let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
     let e = &stored.evidence;
+    let stored_names = |it: Vec<String>| it.into_iter().collect::<BTreeSet<_>>();
     assert_eq!(
-        names(e.properties.iter().map(|p| p.name.clone()).collect()),
-        properties,
+        stored_names(e.properties.iter().map(|p| p.name.clone()).collect()),
+        set(&properties),
         "{hint}"
     );
     assert_eq!(
-        names(e.variants.iter().map(|v| v.name.clone()).collect()),
-        variants,
+        stored_names(e.variants.iter().map(|v| v.name.clone()).collect()),
+        set(&variants),
         "{hint}"
     );
     assert_eq!(
-        names(e.harnesses.iter().map(|h| h.id.clone()).collect()),
-        harnesses,
+        stored_names(e.harnesses.iter().map(|h| h.id.clone()).collect()),
+        set(&harnesses),
         "{hint}"
     );
-    let lint = threats::lint::lint(&stored.model, &threats_cmd_known(), stored.as_of);
+    let known = threats::lint::KnownEvidence::new(&properties, &variants, &harnesses);
+    let lint = threats::lint::lint(&stored.model, &known, stored.as_of);
     assert_eq!(stored.lint, lint, "{hint}");
 
     assert_eq!(stored.outcome.verdict, Verdict::Green, "{:#?}", stored.outcome.reasons);
     // The committed reports carry no timings; a plain `verify` (the README's main command)
     // rewrites them with timings, which must re-render just as faithfully.
-    let e = &stored.evidence;
     let timed = e.properties.iter().map(|p| p.timing.seconds).any(|s| s > 0.0)
         || e.variants.iter().map(|v| v.timing.seconds).any(|s| s > 0.0)
         || e.harnesses.iter().map(|h| h.timing.seconds).any(|s| s > 0.0);
@@ -77,18 +78,6 @@ fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_e
             "reports/{name} differs from its re-rendering: {hint}"
         );
     }
-}
-
-/// The evidence names that exist, as `threatcheck lint` computes them.
-fn threats_cmd_known() -> threats::lint::KnownEvidence {
-    let properties: Vec<&str> = model::channel::names::ALL
-        .into_iter()
-        .chain(model::people::names::ALL)
-        .collect();
-    let catalogue = model::catalogue();
-    let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
-    let harnesses: Vec<&str> = attacks::run::all().iter().map(|h| h.info.id).collect();
-    threats::lint::KnownEvidence::new(&properties, &variants, &harnesses)
 }
 
 #[test]
