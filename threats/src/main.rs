@@ -1,5 +1,9 @@
 //! `threatcheck`: prove, attack and report on the security design of the reference system.
 //!
+//! This is the verification tool, compiled with the protocol crates' `weaken` feature so that
+//! its harness controls and the model checker can build targets with one defence removed. The
+//! servers themselves are another package (`threatcheck-server`), built without it.
+//!
 //! A thin main: parse arguments, dispatch to `cmd::*`, map the outcome to the exit code
 //! (0 all green, 1 a finding, 2 usage, input or internal error).
 
@@ -22,12 +26,6 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a scheduler that launches jobs over the bootstrap channel and hears them over Noise.
-    Scheduler(cmd::scheduler::SchedulerArgs),
-    /// The reference job program (speaks SPEC.md on stdin/stdout).
-    Job(cmd::job::JobArgs),
-    /// Run a scheduler on 127.0.0.1 with reference jobs and print what was accepted.
-    Demo(cmd::demo::DemoArgs),
     /// The release gate: lint, model checker, attack harnesses, reports; exit 0 only if green.
     Verify(cmd::verify::VerifyArgs),
     /// Run the model checker: proofs of every property, attacks on every weakened design.
@@ -43,18 +41,11 @@ enum Command {
     Authz(cmd::authz::AuthzArgs),
     /// Work with audit logs.
     Audit(cmd::audit::AuditArgs),
-    /// Run the hub: authentication, elevation, and UI servers spawned on demand.
-    Hub(cmd::hub::HubArgs),
-    /// One owner's UI server (spawned by the hub; not run by hand).
-    Uiserver(cmd::uiserver::UiServerArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Scheduler(args) => cmd::scheduler::run(args),
-        Command::Job(args) => cmd::job::run(args),
-        Command::Demo(args) => cmd::demo::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Model(args) => cmd::model::run(args),
         Command::Attack(args) => cmd::attack::run(args),
@@ -62,8 +53,6 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(args),
         Command::Authz(args) => cmd::authz::run(args),
         Command::Audit(args) => cmd::audit::run(args),
-        Command::Hub(args) => cmd::hub::run(args),
-        Command::Uiserver(args) => cmd::uiserver::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

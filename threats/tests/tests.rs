@@ -1,5 +1,4 @@
 mod attack;
-mod gateway;
 mod people;
 mod reports;
 mod threat_cli;

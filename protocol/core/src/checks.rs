@@ -5,6 +5,7 @@
 //! which are on. Production code can only build [`Defences::all`]; removing a check (or adding
 //! a design [`Flaw`]) needs the `weaken` feature, which only verification builds enable.
 
+#[cfg(any(feature = "weaken", test))]
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -112,9 +113,21 @@ impl Flaw {
 }
 
 /// Which defences a core applies.
+///
+/// In a production build (no `weaken` feature) this is a zero-sized value with every check on:
+/// [`Defences::is_on`] is the constant `true`, so every guard in the cores compiles to the
+/// check alone and no removed-check path exists in the binary. A check cannot be removed —
+/// this does not compile:
+#[cfg_attr(not(feature = "weaken"), doc = "```compile_fail,E0599")]
+#[cfg_attr(feature = "weaken", doc = "```")]
+/// let _ = protocol_core::Defences::all().without(protocol_core::Check::FreshSequence);
+/// ```
+/// (In the verification build, where the same line compiles, [`weakened`] adds the removals.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Defences {
+    #[cfg(feature = "weaken")]
     removed: BTreeSet<Check>,
+    #[cfg(feature = "weaken")]
     flaws: BTreeSet<Flaw>,
 }
 
@@ -125,38 +138,67 @@ impl Defences {
         Self::default()
     }
 
-    /// Whether `check` is applied.
+    /// Whether `check` is applied (always, in a production build).
     #[must_use]
+    #[inline]
     pub fn is_on(&self, check: Check) -> bool {
-        !self.removed.contains(&check)
+        #[cfg(feature = "weaken")]
+        return !self.removed.contains(&check);
+        #[cfg(not(feature = "weaken"))]
+        {
+            let _ = check;
+            true
+        }
     }
 
-    /// Whether the core has `flaw`.
+    /// Whether the core has `flaw` (never, in a production build).
     #[must_use]
+    #[inline]
     pub fn has_flaw(&self, flaw: Flaw) -> bool {
-        self.flaws.contains(&flaw)
+        #[cfg(feature = "weaken")]
+        return self.flaws.contains(&flaw);
+        #[cfg(not(feature = "weaken"))]
+        {
+            let _ = flaw;
+            false
+        }
     }
 
     /// Whether this is the full set of defences.
     #[must_use]
     pub fn is_complete(&self) -> bool {
-        self.removed.is_empty() && self.flaws.is_empty()
+        #[cfg(feature = "weaken")]
+        return self.removed.is_empty() && self.flaws.is_empty();
+        #[cfg(not(feature = "weaken"))]
+        true
     }
+}
 
-    /// The same defences without `check`.
-    #[cfg(feature = "weaken")]
-    #[must_use]
-    pub fn without(mut self, check: Check) -> Self {
-        self.removed.insert(check);
-        self
-    }
+/// Verification builds only: removing checks and adding design flaws.
+#[cfg(feature = "weaken")]
+pub mod weakened {
+    use super::{Check, Defences, Flaw};
 
-    /// The same defences with a design flaw.
-    #[cfg(feature = "weaken")]
-    #[must_use]
-    pub fn with_flaw(mut self, flaw: Flaw) -> Self {
-        self.flaws.insert(flaw);
-        self
+    impl Defences {
+        /// The same defences without `check`.
+        #[must_use]
+        pub fn without(mut self, check: Check) -> Self {
+            self.removed.insert(check);
+            self
+        }
+
+        /// The same defences with a design flaw.
+        #[must_use]
+        pub fn with_flaw(mut self, flaw: Flaw) -> Self {
+            self.flaws.insert(flaw);
+            self
+        }
+
+        /// The checks that are off.
+        #[must_use]
+        pub fn removed(&self) -> impl Iterator<Item = Check> + '_ {
+            self.removed.iter().copied()
+        }
     }
 }
 

@@ -21,3 +21,7 @@ pub use checks::{Check, Defences, Flaw};
 pub use ids::{JobId, Owner, WorkflowId};
 pub use keys::{PublicKey, StaticKeypair};
 pub use time::Millis;
+
+/// Whether this crate was compiled with the `weaken` feature (a verification build, in which
+/// defences can be removed). The deployed servers refuse to start when it is true.
+pub const WEAKEN_COMPILED: bool = cfg!(feature = "weaken");

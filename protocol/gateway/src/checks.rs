@@ -3,6 +3,7 @@
 //! [`GatewayDefences::all`]. The people-side defences (sessions, authorisation, audit) are
 //! protocol-people's `PeopleCheck`s, chosen when the parts are built.
 
+#[cfg(any(feature = "weaken", test))]
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -93,9 +94,19 @@ impl FromStr for GatewayCheck {
     }
 }
 
-/// Which gateway defences are applied.
+/// Which defences are applied.
+///
+/// In a production build (no `weaken` feature) this is a zero-sized value with every check on:
+/// [`GatewayDefences::is_on`] is the constant `true`, so no removed-check path exists in the binary. A
+/// check cannot be removed — this does not compile:
+#[cfg_attr(not(feature = "weaken"), doc = "```compile_fail,E0599")]
+#[cfg_attr(feature = "weaken", doc = "```")]
+/// let _ = protocol_gateway::checks::GatewayDefences::all().without(protocol_gateway::checks::GatewayCheck::CsrfToken);
+/// ```
+/// (In the verification build, where the same line compiles, [`weakened`] adds the removals.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct GatewayDefences {
+    #[cfg(feature = "weaken")]
     removed: BTreeSet<GatewayCheck>,
 }
 
@@ -106,24 +117,49 @@ impl GatewayDefences {
         Self::default()
     }
 
-    /// Whether `check` is applied.
+    /// Whether `check` is applied (always, in a production build).
     #[must_use]
+    #[inline]
     pub fn is_on(&self, check: GatewayCheck) -> bool {
-        !self.removed.contains(&check)
+        #[cfg(feature = "weaken")]
+        return !self.removed.contains(&check);
+        #[cfg(not(feature = "weaken"))]
+        {
+            let _ = check;
+            true
+        }
     }
 
     /// Whether every check is applied.
     #[must_use]
     pub fn is_complete(&self) -> bool {
-        self.removed.is_empty()
+        #[cfg(feature = "weaken")]
+        return self.removed.is_empty();
+        #[cfg(not(feature = "weaken"))]
+        true
     }
+}
 
-    /// The same defences without `check`.
-    #[cfg(feature = "weaken")]
-    #[must_use]
-    pub fn without(mut self, check: GatewayCheck) -> Self {
-        self.removed.insert(check);
-        self
+/// Verification builds only: removing checks.
+#[cfg(feature = "weaken")]
+pub mod weakened {
+    use std::collections::BTreeSet;
+
+    use super::{GatewayCheck, GatewayDefences};
+
+    impl GatewayDefences {
+        /// The same defences without `check`.
+        #[must_use]
+        pub fn without(mut self, check: GatewayCheck) -> Self {
+            self.removed.insert(check);
+            self
+        }
+
+        /// The checks that are off.
+        #[must_use]
+        pub const fn removed(&self) -> &BTreeSet<GatewayCheck> {
+            &self.removed
+        }
     }
 }
 

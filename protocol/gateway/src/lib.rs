@@ -49,6 +49,10 @@ pub mod uiserver;
 pub use hub::{Hub, HubParts, HubSettings};
 pub use uiserver::{UiServer, UiServerParts, UiSettings};
 
+/// Whether this crate was compiled with the `weaken` feature (a verification build, in which
+/// defences can be removed). The deployed servers refuse to start when it is true.
+pub const WEAKEN_COMPILED: bool = cfg!(feature = "weaken");
+
 use protocol_people::audit::{AuditError, AuditRecord, AuditSink, Receipt};
 
 /// An audit sink behind a box, as a sized sink (the gate's functions take `S: AuditSink`).

@@ -16,3 +16,7 @@ pub use launcher::{Launcher, ProcessLauncher};
 #[cfg(feature = "weaken")]
 pub use server::DriverFlaws;
 pub use server::{Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};
+
+/// Whether this crate was compiled with the `weaken` feature (a verification build, in which
+/// defences can be removed). The deployed servers refuse to start when it is true.
+pub const WEAKEN_COMPILED: bool = cfg!(feature = "weaken");

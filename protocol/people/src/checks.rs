@@ -6,6 +6,7 @@
 //! build [`PeopleDefences::all`]; removing a check needs the `weaken` feature, which only
 //! verification builds enable (DESIGN.md §2).
 
+#[cfg(any(feature = "weaken", test))]
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -118,9 +119,19 @@ impl FromStr for PeopleCheck {
     }
 }
 
-/// Which defences a core applies.
+/// Which defences are applied.
+///
+/// In a production build (no `weaken` feature) this is a zero-sized value with every check on:
+/// [`PeopleDefences::is_on`] is the constant `true`, so no removed-check path exists in the binary. A
+/// check cannot be removed — this does not compile:
+#[cfg_attr(not(feature = "weaken"), doc = "```compile_fail,E0599")]
+#[cfg_attr(feature = "weaken", doc = "```")]
+/// let _ = protocol_people::PeopleDefences::all().without(protocol_people::PeopleCheck::SiteLimit);
+/// ```
+/// (In the verification build, where the same line compiles, [`weakened`] adds the removals.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PeopleDefences {
+    #[cfg(feature = "weaken")]
     removed: BTreeSet<PeopleCheck>,
 }
 
@@ -131,30 +142,49 @@ impl PeopleDefences {
         Self::default()
     }
 
-    /// Whether `check` is applied.
+    /// Whether `check` is applied (always, in a production build).
     #[must_use]
+    #[inline]
     pub fn is_on(&self, check: PeopleCheck) -> bool {
-        !self.removed.contains(&check)
+        #[cfg(feature = "weaken")]
+        return !self.removed.contains(&check);
+        #[cfg(not(feature = "weaken"))]
+        {
+            let _ = check;
+            true
+        }
     }
 
-    /// Whether this is the full set of defences.
+    /// Whether every check is applied.
     #[must_use]
     pub fn is_complete(&self) -> bool {
-        self.removed.is_empty()
+        #[cfg(feature = "weaken")]
+        return self.removed.is_empty();
+        #[cfg(not(feature = "weaken"))]
+        true
     }
+}
 
-    /// The checks that are off.
-    #[must_use]
-    pub const fn removed(&self) -> &BTreeSet<PeopleCheck> {
-        &self.removed
-    }
+/// Verification builds only: removing checks.
+#[cfg(feature = "weaken")]
+pub mod weakened {
+    use std::collections::BTreeSet;
 
-    /// The same defences without `check`.
-    #[cfg(feature = "weaken")]
-    #[must_use]
-    pub fn without(mut self, check: PeopleCheck) -> Self {
-        self.removed.insert(check);
-        self
+    use super::{PeopleCheck, PeopleDefences};
+
+    impl PeopleDefences {
+        /// The same defences without `check`.
+        #[must_use]
+        pub fn without(mut self, check: PeopleCheck) -> Self {
+            self.removed.insert(check);
+            self
+        }
+
+        /// The checks that are off.
+        #[must_use]
+        pub const fn removed(&self) -> &BTreeSet<PeopleCheck> {
+            &self.removed
+        }
     }
 }
 

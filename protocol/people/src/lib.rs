@@ -65,3 +65,7 @@ pub use checks::{PeopleCheck, PeopleDefences};
 pub use groups::{Person, WorkflowRef};
 pub use ops::{Level, Operation};
 pub use policy::{Policy, PolicyError};
+
+/// Whether this crate was compiled with the `weaken` feature (a verification build, in which
+/// defences can be removed). The deployed servers refuse to start when it is true.
+pub const WEAKEN_COMPILED: bool = cfg!(feature = "weaken");

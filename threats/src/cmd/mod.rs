@@ -3,15 +3,10 @@
 pub mod attack;
 pub mod audit;
 pub mod authz;
-pub mod demo;
 pub mod evidence;
-pub mod hub;
-pub mod job;
 pub mod lint;
 pub mod model;
 pub mod report;
-pub mod scheduler;
-pub mod uiserver;
 pub mod verify;
 
 /// How a command ended, when it ended without an error.

@@ -31,6 +31,14 @@ use crate::launcher::{Launcher, reap};
 use core_task::{CoreInput, CoreTask};
 
 /// Settings of a scheduler server.
+///
+/// A production build (no `weaken` feature) has no driver defence to remove: the flaws type
+/// does not exist, so this does not compile:
+#[cfg_attr(not(feature = "weaken"), doc = "```compile_fail,E0432")]
+#[cfg_attr(feature = "weaken", doc = "```")]
+/// use protocol_net::DriverFlaws;
+/// let _ = DriverFlaws { plaintext_transport: true, shared_fate: false };
+/// ```
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Where to listen. Port 0 picks a free one.

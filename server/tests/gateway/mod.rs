@@ -1,5 +1,5 @@
-//! The people side for real (issue 4): `threatcheck scheduler --serve`, `threatcheck hub` and
-//! the `threatcheck uiserver` it spawns, as separate processes on loopback, driven over HTTP.
+//! The people side for real: `threatcheck-server scheduler --serve`, `threatcheck-server hub`
+//! and the `threatcheck-server uiserver` it spawns, as separate processes on loopback, driven over HTTP.
 //!
 //! login → read-only view → denied command (403, audited) → elevation with the password again
 //! (the old token dies) → the command reaches the scheduler, which records the acting person
@@ -25,7 +25,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
-const EXE: &str = env!("CARGO_BIN_EXE_threatcheck");
+use crate::{ALLOW, EXE, verification_build};
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/people/examples")
@@ -54,6 +54,7 @@ impl Proc {
     fn start(args: &[&str]) -> Self {
         let mut child = Command::new(EXE)
             .args(args)
+            .env(ALLOW, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -116,7 +117,7 @@ async fn eventually<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) ->
 fn hub_config(dir: &Path) -> PathBuf {
     let ex = examples();
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let args = [
+    let mut args = vec![
         "uiserver".to_owned(),
         "--policy".into(),
         s(&ex.join("policy")),
@@ -131,10 +132,18 @@ fn hub_config(dir: &Path) -> PathBuf {
         "--idle-timeout-ms".into(),
         "1500".into(),
     ];
+    // The hub spawns UI servers with an empty environment: a verification build of this binary
+    // (a workspace-wide test run) is told through env that it may run.
+    let program = if verification_build() {
+        args.splice(0..0, [format!("{ALLOW}=1"), EXE.to_owned()]);
+        "/usr/bin/env"
+    } else {
+        EXE
+    };
     let text = format!(
         "users = {users:?}\naudit_log = \"audit/hub.log\"\naudit_key = \"audit.key\"\nruns = \"runs\"\n\
          owners = [\"atmosphere_stage\", \"oceans_stage\"]\noperators = [\"oceans_stage\"]\n\
-         fast_insecure_hashes = true\n\n[uiserver]\nprogram = {EXE:?}\nargs = {args:?}\n\n\
+         fast_insecure_hashes = true\n\n[uiserver]\nprogram = {program:?}\nargs = {args:?}\n\n\
          [sessions]\nelevation_window_ms = 3000\n",
         users = s(&ex.join("users.toml")),
     );

@@ -1,4 +1,4 @@
-//! `threatcheck uiserver --owner OWNER …`: one owner's UI server, as the hub spawns it.
+//! `threatcheck-server uiserver --owner OWNER …`: one owner's UI server, as the hub spawns it.
 //!
 //! It reads the hub's key from stdin, listens on loopback on a port of its own choosing and
 //! announces it on stdout (protocol-gateway's rendezvous), then serves until it has been idle
@@ -15,7 +15,7 @@ use protocol_gateway::uiserver::{UiProcessConfig, run_process};
 
 use super::Outcome;
 
-/// Arguments of `threatcheck uiserver`.
+/// Arguments of `threatcheck-server uiserver`.
 #[derive(Debug, clap::Args)]
 pub struct UiServerArgs {
     /// Whose UI server this is.

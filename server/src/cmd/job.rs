@@ -1,11 +1,11 @@
-//! `threatcheck job`: the reference job program. It speaks SPEC.md on stdin/stdout, so any
-//! scheduler can launch it with `--job-command "threatcheck job"`.
+//! `threatcheck-server job`: the reference job program. It speaks SPEC.md on stdin/stdout, so any
+//! scheduler can launch it with `--job-command "threatcheck-server job"`.
 
 use protocol_net::job_program::{JobPlan, run_reference_job};
 
 use super::Outcome;
 
-/// Arguments of `threatcheck job`.
+/// Arguments of `threatcheck-server job`.
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
     /// How many `message` reports to send between `started` and the final report.

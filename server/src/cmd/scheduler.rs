@@ -1,4 +1,4 @@
-//! `threatcheck scheduler`: run a scheduler that launches N jobs with any program speaking
+//! `threatcheck-server scheduler`: run a scheduler that launches N jobs with any program speaking
 //! SPEC.md on stdio, wait for them, and report what the event log shows.
 //!
 //! With `--serve --run-dir DIR` it keeps running as a workflow's scheduler for the people side:
@@ -22,7 +22,7 @@ use protocol_net::{ProcessLauncher, Scheduler, ServerConfig, StatsSnapshot};
 
 use super::Outcome;
 
-/// Arguments of `threatcheck scheduler`.
+/// Arguments of `threatcheck-server scheduler`.
 #[derive(Debug, clap::Args)]
 pub struct SchedulerArgs {
     /// Address to listen on (loopback unless you mean otherwise).

@@ -1,4 +1,4 @@
-//! `threatcheck demo`: the reference system on 127.0.0.1.
+//! `threatcheck-server demo`: the reference system on 127.0.0.1.
 //!
 //! The job part: a scheduler with N reference jobs (this same binary, run as real child
 //! processes), each reporting started, a few messages and succeeded; every message must be
@@ -34,7 +34,7 @@ use rand_core::RngCore as _;
 use super::Outcome;
 use super::scheduler::run_jobs;
 
-/// Arguments of `threatcheck demo`.
+/// Arguments of `threatcheck-server demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// How many jobs to run.
@@ -243,8 +243,11 @@ async fn people(exe: &Path, dir: &Path) -> anyhow::Result<bool> {
         "--audit-key".into(),
         s(&key_file),
     ];
+    // The hub spawns UI servers with an empty environment; a verification build that was
+    // allowed to run passes the permission on explicitly (a production build has no need).
+    let (program, ui_args) = crate::guard::spawn_through_env(exe.to_owned(), ui_args);
     let launcher = ProcessUiLauncher::new(
-        SpawnPolicy::new(exe.to_owned(), ui_args, owners.clone())?,
+        SpawnPolicy::new(program, ui_args, owners.clone())?,
         Duration::from_secs(10),
     )
     .quiet();

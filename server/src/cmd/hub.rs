@@ -1,4 +1,4 @@
-//! `threatcheck hub --config hub.toml`: the people's front door on loopback.
+//! `threatcheck-server hub --config hub.toml`: the people's front door on loopback.
 //!
 //! Prints one line on stdout once it listens, `{"v":1,"address":"127.0.0.1:PORT","origin":…}`,
 //! then logs requests (route templates and statuses only) on stderr until it is signalled or,
@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt as _;
 
 use super::Outcome;
 
-/// Arguments of `threatcheck hub`.
+/// Arguments of `threatcheck-server hub`.
 #[derive(Debug, clap::Args)]
 pub struct HubArgs {
     /// The configuration file.
