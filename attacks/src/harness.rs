@@ -1,16 +1,25 @@
 //! The harness API: what a harness is, what it reports, and what makes it pass.
 //!
-//! A harness attacks a live target twice: once with every defence on ([`Side::Real`]), where it
-//! must be [`Outcome::Defended`], and once with the defence it tests removed
-//! ([`Side::Control`]), where it must be [`Outcome::Breached`]. A control that is not breached
-//! means the harness cannot tell a working defence from a missing one, so the harness fails.
+//! A harness attacks a live target with every defence on ([`Weakening::none`]), where it must
+//! be [`Outcome::Defended`] — and only counts as defended if each defence it names actually
+//! fired ([`Fired`], [`Outcome::judge`]) — and then once per named defence with exactly that
+//! defence removed ([`HarnessInfo::controls`]), where it must be [`Outcome::Breached`]. A
+//! control that is not breached means the harness cannot tell a working defence from a missing
+//! one, so the harness fails. `verify --weaken D` runs every harness with D removed from every
+//! target as well.
 //! Verdicts come from observing the target (counters, job states, the event log, replies on
 //! the wire), never from the harness's own expectations.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use protocol::{Defence, DriverCheck};
+use protocol_core::{Defences, Flaw};
+use protocol_gateway::checks::GatewayDefences;
+use protocol_net::DriverFlaws;
+use protocol_people::PeopleDefences;
 use serde::Serialize;
 
 /// What a harness is, for listings and reports.
@@ -24,28 +33,247 @@ pub struct HarnessInfo {
     pub target: &'static str,
     /// What the attack does, as a plain sentence.
     pub title: &'static str,
-    /// The named check or limit it tests (`bound-identity`, `handshake-deadline`).
-    pub defence: &'static str,
-    /// What the control target lacks (`variant:bound-identity`, or a sentence).
-    pub control: &'static str,
+    /// The named defences it tests: on the real target each must have fired for the run to
+    /// count as defended, and the control removes each in turn (each must be breached).
+    #[serde(serialize_with = "defence_names")]
+    pub defences: &'static [Defence],
+    /// How the control is built: without each defence, or (for a design-level variant) the
+    /// design flaw instead.
+    pub control: Control,
+    /// What else the control's target does or lacks, as a sentence for the report (empty when
+    /// removing the defence is all).
+    pub note: &'static str,
 }
 
-/// Which target a run attacks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+fn defence_names<S: serde::Serializer>(defences: &&'static [Defence], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(defences.iter().map(|d| d.name()))
+}
+
+impl HarnessInfo {
+    /// The weakenings its control runs: one per defence, or the design flaw.
+    #[must_use]
+    pub fn controls(&self) -> Vec<Weakening> {
+        match self.control {
+            Control::WithoutEach => self.defences.iter().map(|d| Weakening::without(*d)).collect(),
+            Control::Flaw(flaw) => vec![Weakening::with_flaw(flaw)],
+        }
+    }
+
+    /// What the control lacks, as the report words it (`without bound-identity`).
+    #[must_use]
+    pub fn control_label(&self) -> String {
+        let base = match self.control {
+            Control::WithoutEach => {
+                let names: Vec<&str> = self.defences.iter().map(|d| d.name()).collect();
+                format!("without {}", names.join(", then without "))
+            }
+            Control::Flaw(flaw) => format!("with the design flaw {}", flaw.name()),
+        };
+        if self.note.is_empty() {
+            base
+        } else {
+            format!("{base} ({})", self.note)
+        }
+    }
+
+    /// Whether it tests `defence`.
+    #[must_use]
+    pub fn tests(&self, defence: Defence) -> bool {
+        self.defences.contains(&defence)
+    }
+}
+
+/// How a harness's control target is weakened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Side {
-    /// The reference system with every defence on.
-    Real,
-    /// The same system with the harness's defence removed.
-    Control,
+pub enum Control {
+    /// Each of the harness's defences removed, one at a time.
+    WithoutEach,
+    /// A design-level flaw (a rejected design) instead, where removing one check is not enough
+    /// to make the attack possible.
+    #[serde(serialize_with = "flaw_name")]
+    Flaw(Flaw),
 }
 
-impl fmt::Display for Side {
+fn flaw_name<S: serde::Serializer>(flaw: &Flaw, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(flaw.name())
+}
+
+/// What a run's target lacks: the defences removed and the design flaws added. Empty for the
+/// real system; one defence (or flaw) for a control; `verify --weaken D` adds D to both.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Weakening {
+    removed: BTreeSet<Defence>,
+    flaws: BTreeSet<Flaw>,
+}
+
+impl Weakening {
+    /// Nothing removed: the reference system.
+    #[must_use]
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Without `defence`.
+    #[must_use]
+    pub fn without(defence: impl Into<Defence>) -> Self {
+        Self {
+            removed: BTreeSet::from([defence.into()]),
+            flaws: BTreeSet::new(),
+        }
+    }
+
+    /// With the design flaw `flaw`.
+    #[must_use]
+    pub fn with_flaw(flaw: Flaw) -> Self {
+        Self {
+            removed: BTreeSet::new(),
+            flaws: BTreeSet::from([flaw]),
+        }
+    }
+
+    /// Both weakenings at once.
+    #[must_use]
+    pub fn and(&self, other: &Self) -> Self {
+        Self {
+            removed: self.removed.union(&other.removed).copied().collect(),
+            flaws: self.flaws.union(&other.flaws).copied().collect(),
+        }
+    }
+
+    /// Whether the target lacks `defence`.
+    #[must_use]
+    pub fn lacks(&self, defence: impl Into<Defence>) -> bool {
+        self.removed.contains(&defence.into())
+    }
+
+    /// Whether the target has `flaw`.
+    #[must_use]
+    pub fn has_flaw(&self, flaw: Flaw) -> bool {
+        self.flaws.contains(&flaw)
+    }
+
+    /// Whether nothing is removed.
+    #[must_use]
+    pub fn is_none(&self) -> bool {
+        self.removed.is_empty() && self.flaws.is_empty()
+    }
+
+    /// The defences removed.
+    pub fn removed(&self) -> impl Iterator<Item = Defence> + '_ {
+        self.removed.iter().copied()
+    }
+
+    /// The scheduler core's defences for this run.
+    #[must_use]
+    pub fn core(&self) -> Defences {
+        let mut d = Defences::all();
+        for removed in &self.removed {
+            if let Defence::Channel(c) = removed {
+                d = d.without(*c);
+            }
+        }
+        for flaw in &self.flaws {
+            d = d.with_flaw(*flaw);
+        }
+        d
+    }
+
+    /// The people cores' defences for this run.
+    #[must_use]
+    pub fn people(&self) -> PeopleDefences {
+        let mut d = PeopleDefences::all();
+        for removed in &self.removed {
+            if let Defence::People(c) = removed {
+                d = d.without(*c);
+            }
+        }
+        d
+    }
+
+    /// The hub's and UI servers' defences for this run.
+    #[must_use]
+    pub fn gateway(&self) -> GatewayDefences {
+        let mut d = GatewayDefences::all();
+        for removed in &self.removed {
+            if let Defence::Gateway(c) = removed {
+                d = d.without(*c);
+            }
+        }
+        d
+    }
+
+    /// The scheduler driver's removed defences that `protocol_net::DriverFlaws` carries.
+    #[must_use]
+    pub fn driver(&self) -> DriverFlaws {
+        DriverFlaws {
+            plaintext_transport: self.lacks(DriverCheck::NoiseTransport),
+            shared_fate: self.lacks(DriverCheck::ConnectionIsolation),
+        }
+    }
+
+    /// `none`, or what is removed (`without bound-identity; flaw identity-from-claim`).
+    #[must_use]
+    pub fn label(&self) -> String {
+        if self.is_none() {
+            return "none".to_owned();
+        }
+        let mut parts = Vec::new();
+        if !self.removed.is_empty() {
+            let names: Vec<&str> = self.removed.iter().map(|d| d.name()).collect();
+            parts.push(format!("without {}", names.join(", ")));
+        }
+        if !self.flaws.is_empty() {
+            let names: Vec<&str> = self.flaws.iter().map(|f| f.name()).collect();
+            parts.push(format!("flaw {}", names.join(", ")));
+        }
+        parts.join("; ")
+    }
+}
+
+impl fmt::Display for Weakening {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Real => "real",
-            Self::Control => "control",
-        })
+        f.write_str(&self.label())
+    }
+}
+
+/// How often each named defence refused (or otherwise acted) during an attack, as the target
+/// counted it (the scheduler's refusal counters) or as the harness saw it in a typed answer
+/// that only that defence gives. [`Outcome::judge`] needs every one to be above zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fired(Vec<(Defence, u64)>);
+
+impl Fired {
+    /// `defence` acted `times` times.
+    #[must_use]
+    pub fn count(defence: impl Into<Defence>, times: u64) -> Self {
+        Self(vec![(defence.into(), times)])
+    }
+
+    /// And `defence` acted `times` times.
+    #[must_use]
+    pub fn and(mut self, defence: impl Into<Defence>, times: u64) -> Self {
+        self.0.push((defence.into(), times));
+        self
+    }
+
+    /// The first defence that never acted.
+    #[must_use]
+    pub fn silent(&self) -> Option<Defence> {
+        self.0.iter().find(|(_, n)| *n == 0).map(|(d, _)| *d)
+    }
+
+    /// Whether no defence was named.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `bound-identity ×2, allowed-type ×1`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|(d, n)| format!("{d} ×{n}")).collect();
+        parts.join(", ")
     }
 }
 
@@ -72,13 +300,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A defended outcome.
-    pub fn defended(evidence: impl Into<String>) -> Self {
-        Self::Defended {
-            evidence: evidence.into(),
-        }
-    }
-
     /// A breached outcome.
     pub fn breached(evidence: impl Into<String>) -> Self {
         Self::Breached {
@@ -86,13 +307,31 @@ impl Outcome {
         }
     }
 
-    /// Defended when `breaches` is empty (with `defended` as the evidence), else breached with
-    /// every breach listed.
-    pub fn judge(breaches: Vec<String>, defended: impl Into<String>) -> Self {
-        if breaches.is_empty() {
-            Self::defended(defended)
-        } else {
-            Self::breached(breaches.join("; "))
+    /// The verdict of a run: breached when `breaches` is not empty (every breach listed);
+    /// otherwise defended only if every defence in `fired` fired at least once during the
+    /// attack, with `defended` as the evidence. An attack that got nowhere while a named
+    /// defence stayed silent was stopped by something else — a typo in the request, a closed
+    /// port, another check — so it proves nothing about that defence: the outcome is
+    /// [`Outcome::Error`] naming the silent defence.
+    pub fn judge(breaches: Vec<String>, fired: &Fired, defended: impl Into<String>) -> Self {
+        if !breaches.is_empty() {
+            return Self::breached(breaches.join("; "));
+        }
+        let defended = defended.into();
+        match fired.silent() {
+            Some(silent) => Self::Error {
+                error: format!(
+                    "the attack got nowhere but {silent} never fired ({}), so the run proves nothing about it: \
+                     {defended}",
+                    fired.summary()
+                ),
+            },
+            None if fired.is_empty() => Self::Error {
+                error: format!("the harness named no defence to have fired: {defended}"),
+            },
+            None => Self::Defended {
+                evidence: format!("{defended} [fired: {}]", fired.summary()),
+            },
         }
     }
 
@@ -168,9 +407,10 @@ pub type RunFuture = Pin<Box<dyn Future<Output = Result<Outcome, HarnessError>> 
 pub struct Harness {
     /// What it is.
     pub info: HarnessInfo,
-    /// Runs the attack against `side` on a fresh target. Must stop by itself within a few
-    /// seconds; the runner gives up on it after [`crate::run::RUN_LIMIT`].
-    pub run: fn(Side) -> RunFuture,
+    /// Runs the attack on a fresh target with the given weakening ([`Weakening::none`] for
+    /// the real system). Must stop by itself within a few seconds; the runner gives up on it
+    /// after [`crate::run::RUN_LIMIT`].
+    pub run: fn(Weakening) -> RunFuture,
 }
 
 impl fmt::Debug for Harness {
@@ -186,13 +426,21 @@ impl fmt::Debug for Harness {
 pub struct HarnessResult {
     /// The harness.
     pub info: HarnessInfo,
+    /// What every target of this result lacked besides the control's own removal (none in a
+    /// normal run; the defence of `verify --weaken`).
+    #[serde(serialize_with = "weakening_label")]
+    pub base: Weakening,
     /// Against the real target: must be defended.
     pub real: Outcome,
-    /// Against the control: must be breached.
+    /// Against the control (each of its weakenings in turn): must be breached by every one.
     pub control: Outcome,
     /// Wall-clock seconds for both runs (a timing field: varies between runs; everything
     /// else is deterministic).
     pub seconds: f64,
+}
+
+fn weakening_label<S: serde::Serializer>(w: &Weakening, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&w.label())
 }
 
 impl HarnessResult {
@@ -212,7 +460,7 @@ impl HarnessResult {
             (_, Outcome::Error { error }) => Some(format!("the control run failed: {error}")),
             (_, Outcome::Defended { evidence }) => Some(format!(
                 "the control ({}) was not breached, so the harness has no teeth: {evidence}",
-                self.info.control
+                self.info.control_label()
             )),
         }
     }

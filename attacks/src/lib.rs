@@ -30,4 +30,4 @@ pub mod run;
 pub mod uiserver;
 
 pub use conformance::{ConformanceResult, Verdict};
-pub use harness::{Harness, HarnessError, HarnessInfo, HarnessResult, Outcome, RunFuture, Side};
+pub use harness::{Control, Fired, Harness, HarnessError, HarnessInfo, HarnessResult, Outcome, RunFuture, Weakening};

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Harness, HarnessInfo, HarnessResult, Outcome, Side};
+use crate::harness::{Harness, HarnessInfo, HarnessResult, Outcome, Weakening};
 
 /// The longest a single run may take before the runner gives up on it (harnesses stop by
 /// themselves well within this; it is a backstop, not a budget).
@@ -73,20 +73,58 @@ pub(crate) fn on_fresh_runtime<T>(
     result
 }
 
-/// Runs one side of a harness on a fresh runtime.
+/// Runs a harness once, against a fresh target with `weakening`, on a fresh runtime.
 #[must_use]
-pub fn run_side(harness: &Harness, side: Side) -> Outcome {
-    on_fresh_runtime(RUN_LIMIT, (harness.run)(side)).unwrap_or_else(|e| Outcome::Error { error: e.to_string() })
+pub fn run_once(harness: &Harness, weakening: &Weakening) -> Outcome {
+    on_fresh_runtime(RUN_LIMIT, (harness.run)(weakening.clone()))
+        .unwrap_or_else(|e| Outcome::Error { error: e.to_string() })
 }
 
-/// Runs a harness against the real target, then against its control.
+/// Runs every control of a harness (each of its defences removed in turn, on top of `base`):
+/// breached only if every one was, with each breach listed; otherwise the first that was not.
+#[must_use]
+pub fn run_controls(harness: &Harness, base: &Weakening) -> Outcome {
+    let mut breaches = Vec::new();
+    for control in harness.info.controls() {
+        match run_once(harness, &base.and(&control)) {
+            Outcome::Breached { evidence } => breaches.push(format!("{control}: {evidence}")),
+            Outcome::Defended { evidence } => {
+                return Outcome::Defended {
+                    evidence: format!("{control}: the attack was still refused: {evidence}"),
+                };
+            }
+            Outcome::Error { error } => {
+                return Outcome::Error {
+                    error: format!("{control}: {error}"),
+                };
+            }
+        }
+    }
+    if breaches.is_empty() {
+        return Outcome::Error {
+            error: "the harness has no control".to_owned(),
+        };
+    }
+    Outcome::breached(breaches.join(" | "))
+}
+
+/// Runs a harness against the real target, then against its controls.
 #[must_use]
 pub fn run_harness(harness: &Harness) -> HarnessResult {
+    run_harness_weakened(harness, &Weakening::none())
+}
+
+/// Runs a harness with `base` removed from every target: its "real" run is the system
+/// without `base`, its controls lack `base` and the harness's own defence. With
+/// [`Weakening::none`] this is [`run_harness`].
+#[must_use]
+pub fn run_harness_weakened(harness: &Harness, base: &Weakening) -> HarnessResult {
     let start = Instant::now();
-    let real = run_side(harness, Side::Real);
-    let control = run_side(harness, Side::Control);
+    let real = run_once(harness, base);
+    let control = run_controls(harness, base);
     HarnessResult {
         info: harness.info,
+        base: base.clone(),
         real,
         control,
         seconds: start.elapsed().as_secs_f64(),
@@ -100,6 +138,7 @@ pub fn run_harness(harness: &Harness) -> HarnessResult {
 /// [`UnknownHarness`] before anything runs.
 pub fn run<S: AsRef<str>>(
     ids: &[S],
+    base: &Weakening,
     mut progress: impl FnMut(&HarnessInfo),
 ) -> Result<Vec<HarnessResult>, UnknownHarness> {
     let harnesses = select(ids)?;
@@ -107,7 +146,7 @@ pub fn run<S: AsRef<str>>(
         .iter()
         .map(|h| {
             progress(&h.info);
-            run_harness(h)
+            run_harness_weakened(h, base)
         })
         .collect())
 }

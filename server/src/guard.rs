@@ -86,7 +86,10 @@ pub fn spawn_through_env(exe: PathBuf, args: Vec<String>) -> (PathBuf, Vec<Strin
     if WEAKENED.is_empty() {
         return (exe, args);
     }
-    let mut wrapped = vec![format!("{ALLOW_VERIFICATION_BUILD}=1"), exe.to_string_lossy().into_owned()];
+    let mut wrapped = vec![
+        format!("{ALLOW_VERIFICATION_BUILD}=1"),
+        exe.to_string_lossy().into_owned(),
+    ];
     wrapped.extend(args);
     (PathBuf::from("/usr/bin/env"), wrapped)
 }

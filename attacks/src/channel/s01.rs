@@ -11,14 +11,16 @@ use std::time::Duration;
 use protocol_core::keys::LOW_ORDER_POINTS;
 use protocol_core::scheduler::JobState;
 use protocol_core::wire::{FailReason, JobBody, Reply};
-use protocol_core::{Flaw, JobId, StaticKeypair, WorkflowId};
+use protocol_core::{Check, Flaw, JobId, StaticKeypair, WorkflowId};
 use protocol_net::ClientError;
 use rand_core::RngCore;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use protocol::{Defence, DriverCheck};
+
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::peer::{Session, closed_by_peer, lifecycle, message, run_honest};
 use crate::live::target::{Target, TargetConfig, accepted, refusals, workflow};
 
@@ -29,10 +31,11 @@ pub const SLOWLORIS: Harness = Harness {
         story: "S01",
         target: "scheduler",
         title: "silent connections take every handshake slot, reconnecting when closed, while an honest job tries to report",
-        defence: "handshake-deadline",
-        control: "the handshake deadline raised to an hour (the in-flight cap stays)",
+        defences: &[Defence::Driver(DriverCheck::HandshakeDeadline)],
+        control: Control::WithoutEach,
+        note: "the deadline raised to an hour; the in-flight cap stays",
     },
-    run: |side| Box::pin(slowloris(side)),
+    run: |w| Box::pin(slowloris(w)),
 };
 
 /// Handshake slots on the targets of [`SLOWLORIS`].
@@ -53,13 +56,12 @@ async fn hold(addr: std::net::SocketAddr, waves: usize) {
     }
 }
 
-async fn slowloris(side: Side) -> Result<Outcome, HarnessError> {
-    let mut config = TargetConfig::real();
+async fn slowloris(w: Weakening) -> Result<Outcome, HarnessError> {
+    let mut config = TargetConfig::for_run(&w);
     config.max_handshakes = SLOTS;
-    config.handshake_timeout = match side {
-        Side::Real => HANDSHAKE_DEADLINE,
-        Side::Control => Duration::from_secs(3600),
-    };
+    if !w.lacks(DriverCheck::HandshakeDeadline) {
+        config.handshake_timeout = HANDSHAKE_DEADLINE;
+    }
     let (target, jobs) = Target::with_jobs(&config, &["h0"]).await?;
     let addr = target.addr();
     let mut holders = JoinSet::new();
@@ -79,6 +81,7 @@ async fn slowloris(side: Side) -> Result<Outcome, HarnessError> {
     .await;
     holders.abort_all();
     let state = target.state(&job.id).await?;
+    let timeouts = target.stats().handshake_timeouts;
     target.shutdown().await;
     let mut breaches = Vec::new();
     if !cap_held {
@@ -100,6 +103,7 @@ async fn slowloris(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(DriverCheck::HandshakeDeadline, timeouts),
         format!(
             "handshake-deadline: {SLOTS} silent connections (reopened once when closed) held every handshake slot and a \
              further connection was closed at once (in-flight cap); the deadline closed the silent ones and the honest \
@@ -116,10 +120,11 @@ pub const HANDSHAKE_FLOOD: Harness = Harness {
         story: "S01",
         target: "scheduler",
         title: "floods the scheduler with bogus first handshake messages (random bytes, low-order ephemerals, unregistered keys, oversize frames, another workflow's prologue) before and while honest jobs report; answered floods claim the honest jobs failed",
-        defence: "authenticated-key",
-        control: "variant:identity-from-claim (the scheduler serves any key and believes the claim)",
+        defences: &[Defence::Channel(Check::AuthenticatedKey)],
+        control: Control::Flaw(Flaw::IdentityFromClaim),
+        note: "the scheduler serves any key and believes the claim: unknown keys are refused structurally, not by a removable check",
     },
-    run: |side| Box::pin(handshake_flood(side)),
+    run: |w| Box::pin(handshake_flood(w)),
 };
 
 /// Connections per flood wave: eight of each kind.
@@ -197,8 +202,8 @@ async fn flood_wave(target: &Target, honest: &[JobId]) -> Vec<FloodHit> {
     set.join_all().await
 }
 
-async fn handshake_flood(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::with_flaw(Flaw::IdentityFromClaim));
+async fn handshake_flood(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["h0", "h1"]).await?;
     let honest: Vec<JobId> = jobs.iter().map(|j| j.id.clone()).collect();
     // A wave before the jobs report, then a wave while they do.
@@ -255,7 +260,7 @@ async fn handshake_flood(side: Side) -> Result<Outcome, HarnessError> {
             ));
         }
     }
-    let refused_keys = refusals(&stats, "authenticated-key");
+    let refused_keys = refusals(&stats, Check::AuthenticatedKey);
     let keys_note = if refused_keys == strangers as u64 {
         format!("authenticated-key refused all {strangers} unregistered keys at the handshake")
     } else {
@@ -263,6 +268,7 @@ async fn handshake_flood(side: Side) -> Result<Outcome, HarnessError> {
     };
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::AuthenticatedKey, refused_keys),
         format!(
             "{floods} bogus first messages were all refused without an answer (low-order ephemerals before any \
              Diffie-Hellman, oversize frames before any cryptography, another workflow's prologue by the handshake); \
@@ -278,10 +284,11 @@ pub const GARBAGE_FRAMES: Harness = Harness {
         story: "S01",
         target: "scheduler",
         title: "a compromised job sends oversize, empty, undecryptable and undecodable frames while two honest jobs hold connections mid-conversation",
-        defence: "connection-isolation",
-        control: "connection isolation removed: a connection ending on a bad frame takes every established connection with it",
+        defences: &[Defence::Driver(DriverCheck::ConnectionIsolation)],
+        control: Control::WithoutEach,
+        note: "a connection ending on a bad frame takes every established connection with it",
     },
-    run: |side| Box::pin(garbage_frames(side)),
+    run: |w| Box::pin(garbage_frames(w)),
 };
 
 /// The hostile frames, each built on a fresh session of the compromised job.
@@ -327,11 +334,8 @@ async fn keep_talking(honest: &mut [Open<'_>], lost: &mut Vec<String>, breaches:
     }
 }
 
-async fn garbage_frames(side: Side) -> Result<Outcome, HarnessError> {
-    let mut config = TargetConfig::real();
-    if side == Side::Control {
-        config.flaws.shared_fate = true;
-    }
+async fn garbage_frames(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["h0", "h1", "c"]).await?;
     let (addr, key, wf) = (target.addr(), target.key(), workflow());
     let c = &jobs[2];
@@ -398,9 +402,11 @@ async fn garbage_frames(side: Side) -> Result<Outcome, HarnessError> {
             breaches.push(format!("{} did not finish", job.id));
         }
     }
+    let isolated = target.stats().isolated_drops;
     target.shutdown().await;
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(DriverCheck::ConnectionIsolation, isolated),
         "each hostile frame (oversize before the handshake; empty, undecryptable, undecodable after it) closed only \
          its own connection; both honest jobs kept their connections throughout, every message acknowledged and \
          accepted once, and finished succeeded",

@@ -9,7 +9,9 @@ use std::time::Duration;
 use protocol_core::wire::{ClientCommand, CommandOp, JobBody, Message, RejectCode, Reply, Severity};
 use protocol_core::{Check, Owner};
 
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use protocol::Defence;
+
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::peer::{Heard, Session, Talker};
 use crate::live::target::{Target, TargetConfig, refusals, workflow};
 
@@ -20,10 +22,11 @@ pub const JOB_RUNS_CODE: Harness = Harness {
         story: "S07",
         target: "scheduler",
         title: "a compromised job sends UI-server commands (trigger, broadcast, reload, edit-trigger, pause, stop, hold) and message texts full of shell metacharacters",
-        defence: "allowed-type",
-        control: "variant:allowed-type (the core without it obeys a job's command as if its owner's UI server had sent it)",
+        defences: &[Defence::Channel(Check::AllowedType)],
+        control: Control::WithoutEach,
+        note: "the core without it obeys a job's command as if its owner's UI server had sent it",
     },
-    run: |side| Box::pin(job_runs_code(side)),
+    run: |w| Box::pin(job_runs_code(w)),
 };
 
 const COMMANDS: [(CommandOp, &str); 7] = [
@@ -36,8 +39,8 @@ const COMMANDS: [(CommandOp, &str); 7] = [
     (CommandOp::Hold, "1/h0"),
 ];
 
-async fn job_runs_code(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::AllowedType));
+async fn job_runs_code(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["h0", "c"]).await?;
     let c = &jobs[1];
     let session = Session::open(target.addr(), &target.key(), &workflow(), &c.keypair)
@@ -126,11 +129,12 @@ async fn job_runs_code(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::AllowedType, refusals(&stats, Check::AllowedType)),
         format!(
             "allowed-type refused all {refused} commands from the job's key (rejected: type not allowed; \
              allowed-type refusals counted: {}) and the workflow's control state is untouched; {} texts with shell \
              metacharacters were stored verbatim as message text and nothing ran (no marker file)",
-            refusals(&stats, "allowed-type"),
+            refusals(&stats, Check::AllowedType),
             texts.len()
         ),
     ))

@@ -8,7 +8,9 @@ use protocol_core::Check;
 use protocol_core::scheduler::{Event, JobState};
 use protocol_core::wire::{JobBody, OutputName, RejectCode};
 
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use protocol::Defence;
+
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::peer::{Heard, Session, Talker};
 use crate::live::target::{DECLARED_OUTPUT, Target, TargetConfig, refusals, workflow};
 
@@ -19,16 +21,17 @@ pub const JOB_CHANGES_WORKFLOW: Harness = Harness {
         story: "S08",
         target: "scheduler",
         title: "a running compromised job completes reserved outputs (succeeded, failed, expired, submit-failed), an undeclared output, and its declared output twice",
-        defence: "valid-transition",
-        control: "variant:valid-transition",
+        defences: &[Defence::Channel(Check::ValidTransition)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(job_changes_workflow(side)),
+    run: |w| Box::pin(job_changes_workflow(w)),
 };
 
 const FORBIDDEN: [&str; 5] = ["succeeded", "failed", "expired", "submit-failed", "launch-missiles"];
 
-async fn job_changes_workflow(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::ValidTransition));
+async fn job_changes_workflow(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["c"]).await?;
     let c = &jobs[0];
     let session = Session::open(target.addr(), &target.key(), &workflow(), &c.keypair)
@@ -90,6 +93,7 @@ async fn job_changes_workflow(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::ValidTransition, refusals(&stats, Check::ValidTransition)),
         format!(
             "valid-transition refused {} (rejected: invalid transition) and the repeat of {DECLARED_OUTPUT} ({}); \
              only the declared output took effect, once; valid-transition refusals counted: {}; the job is still running",
@@ -99,7 +103,7 @@ async fn job_changes_workflow(side: Side) -> Result<Outcome, HarnessError> {
             } else {
                 "not refused"
             },
-            refusals(&stats, "valid-transition")
+            refusals(&stats, Check::ValidTransition)
         ),
     ))
 }

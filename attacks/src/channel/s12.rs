@@ -13,7 +13,9 @@ use protocol_core::scheduler::{Event, JobState};
 use protocol_core::wire::{FailReason, JobBody, OutputName, RejectCode, Severity};
 use protocol_core::{Check, JobId, StaticKeypair};
 
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use protocol::Defence;
+
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::launch::RouteLauncher;
 use crate::live::peer::{Heard, Session, Talker, lifecycle, message, run_honest};
 use crate::live::target::{JobKey, Target, TargetConfig, job, refusals, spec, workflow};
@@ -35,14 +37,15 @@ pub const COMPROMISED_JOB: Harness = Harness {
         story: "S12",
         target: "scheduler",
         title: "a compromised job, on its own authenticated connection, claims to be another job and reports it started, then succeeded",
-        defence: "bound-identity",
-        control: "variant:bound-identity",
+        defences: &[Defence::Channel(Check::BoundIdentity)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(compromised_job(side)),
+    run: |w| Box::pin(compromised_job(w)),
 };
 
-async fn compromised_job(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::BoundIdentity));
+async fn compromised_job(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["h0", "c"]).await?;
     let (h0, c) = (&jobs[0], &jobs[1]);
     let mut talker = Talker::new(open(&target, c).await?, c.id.clone());
@@ -80,12 +83,13 @@ async fn compromised_job(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::BoundIdentity, refusals(&stats, Check::BoundIdentity)),
         format!(
             "bound-identity refused: message claims {} but the key is bound to {} (rejected: identity mismatch, \
              {mismatches} times; bound-identity refusals counted: {}); {} was untouched and finished on its own reports",
             h0.id,
             c.id,
-            refusals(&stats, "bound-identity"),
+            refusals(&stats, Check::BoundIdentity),
             h0.id
         ),
     ))
@@ -98,10 +102,11 @@ pub const AFTER_TERMINAL: Harness = Harness {
         story: "S12",
         target: "scheduler",
         title: "a compromised job reports succeeded, then keeps sending (heartbeat, message, output, failed, started), also on a new connection",
-        defence: "allowed-type",
-        control: "variant:allowed-type",
+        defences: &[Defence::Channel(Check::AllowedType)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(after_terminal(side)),
+    run: |w| Box::pin(after_terminal(w)),
 };
 
 fn after_bodies() -> Result<Vec<JobBody>, HarnessError> {
@@ -117,8 +122,8 @@ fn after_bodies() -> Result<Vec<JobBody>, HarnessError> {
     ])
 }
 
-async fn after_terminal(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::AllowedType));
+async fn after_terminal(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["c"]).await?;
     let c = &jobs[0];
     let mut talker = Talker::new(open(&target, c).await?, c.id.clone());
@@ -164,10 +169,11 @@ async fn after_terminal(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::AllowedType, refusals(&stats, Check::AllowedType)),
         format!(
             "allowed-type refused all {refused} messages sent after succeeded, on the old connection and a new one \
              (rejected: type not allowed; allowed-type refusals counted: {}); the job stays succeeded",
-            refusals(&stats, "allowed-type")
+            refusals(&stats, Check::AllowedType)
         ),
     ))
 }
@@ -179,14 +185,15 @@ pub const AFTER_REVOCATION: Harness = Harness {
         story: "S12",
         target: "scheduler",
         title: "a compromised job whose key the defender revoked reconnects and reports failed and heartbeats",
-        defence: "authenticated-key",
-        control: "variant:authenticated-key",
+        defences: &[Defence::Channel(Check::AuthenticatedKey)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(after_revocation(side)),
+    run: |w| Box::pin(after_revocation(w)),
 };
 
-async fn after_revocation(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::AuthenticatedKey));
+async fn after_revocation(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["c"]).await?;
     let c = &jobs[0];
     let mut talker = Talker::new(open(&target, c).await?, c.id.clone());
@@ -235,10 +242,11 @@ async fn after_revocation(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::AuthenticatedKey, refusals(&stats, Check::AuthenticatedKey)),
         format!(
             "authenticated-key: the revoked job's open connection was closed at once and its next handshake got no \
              answer (authenticated-key refusals counted: {}); nothing from it took effect after the revocation",
-            refusals(&stats, "authenticated-key")
+            refusals(&stats, Check::AuthenticatedKey)
         ),
     ))
 }
@@ -272,14 +280,15 @@ pub const LOW_ORDER_KEY: Harness = Harness {
         story: "S12",
         target: "scheduler",
         title: "a compromised job's process answers its bootstrap with a low-order point (all zeros) as its key",
-        defence: "key-validation",
-        control: "variant:key-validation",
+        defences: &[Defence::Channel(Check::KeyValidation)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(low_order_key(side)),
+    run: |w| Box::pin(low_order_key(w)),
 };
 
-async fn low_order_key(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::KeyValidation));
+async fn low_order_key(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let c = job("c")?;
     let zero = "0".repeat(64);
     let route = RouteLauncher::default().with_script(&c, &answer_with(&zero), false);
@@ -304,10 +313,11 @@ async fn low_order_key(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::KeyValidation, refusals(&stats, Check::KeyValidation)),
         format!(
             "key-validation refused the low-order key (key-validation refusals counted: {}); the launch failed and \
              nothing was registered",
-            refusals(&stats, "key-validation")
+            refusals(&stats, Check::KeyValidation)
         ),
     ))
 }
@@ -319,14 +329,15 @@ pub const COPIED_KEY: Harness = Harness {
         story: "S12",
         target: "scheduler",
         title: "a compromised job's process answers its bootstrap with an honest job's public key, then the honest job reports",
-        defence: "unique-key",
-        control: "variant:unique-key",
+        defences: &[Defence::Channel(Check::UniqueKey)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(copied_key(side)),
+    run: |w| Box::pin(copied_key(w)),
 };
 
-async fn copied_key(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::UniqueKey));
+async fn copied_key(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let h0 = JobKey {
         id: job("h0")?,
         keypair: StaticKeypair::generate_from_os(),
@@ -356,10 +367,11 @@ async fn copied_key(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::UniqueKey, refusals(&stats, Check::UniqueKey)),
         format!(
             "unique-key refused the copied key (unique-key refusals counted: {}); {c}'s launch failed and {} kept its \
              binding and finished on its own reports",
-            refusals(&stats, "unique-key"),
+            refusals(&stats, Check::UniqueKey),
             h0.id
         ),
     ))
@@ -372,14 +384,15 @@ pub const LATE_KEY: Harness = Harness {
         story: "S12",
         target: "scheduler",
         title: "a compromised job's process holds its bootstrap channel open past the 300 ms deadline, then answers with a key",
-        defence: "bootstrap-deadline",
-        control: "variant:bootstrap-deadline, with a launcher that waits past the deadline (the real launcher enforces the same deadline again)",
+        defences: &[Defence::Channel(Check::BootstrapDeadline)],
+        control: Control::WithoutEach,
+        note: "with a launcher that waits past the deadline (the real launcher enforces the same deadline again)",
     },
-    run: |side| Box::pin(late_key(side)),
+    run: |w| Box::pin(late_key(w)),
 };
 
-async fn late_key(side: Side) -> Result<Outcome, HarnessError> {
-    let mut config = TargetConfig::pick(side, TargetConfig::without(Check::BootstrapDeadline));
+async fn late_key(w: Weakening) -> Result<Outcome, HarnessError> {
+    let mut config = TargetConfig::for_run(&w);
     config.bootstrap_timeout = Duration::from_millis(300);
     let c = job("c")?;
     let key = StaticKeypair::generate_from_os().public().to_hex();
@@ -389,12 +402,13 @@ async fn late_key(side: Side) -> Result<Outcome, HarnessError> {
         r#"read offer; sleep 0.6; touch '{}'; echo '{{"v":1,"job_key":"{key}"}}'; read verdict"#,
         marker.display()
     );
-    let route = RouteLauncher::default().with_script(&c, &script, side == Side::Control);
+    let route = RouteLauncher::default().with_script(&c, &script, w.lacks(Check::BootstrapDeadline));
     let target = launch_scripted(&config, route, None, &c).await?;
     // Past the moment the job answers, so that a late registration has had its chance.
     tokio::time::sleep(Duration::from_millis(900)).await;
     let state = target.settled(&c, Duration::from_secs(2)).await?;
     let events = target.events().await?;
+    let stats = target.stats();
     target.shutdown().await;
     let registered = events
         .iter()
@@ -414,6 +428,11 @@ async fn late_key(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        // The core refuses a late reply; the launcher's own deadline fails the launch first.
+        &Fired::count(
+            Check::BootstrapDeadline,
+            refusals(&stats, Check::BootstrapDeadline) + u64::from(failed_at_deadline),
+        ),
         format!(
             "bootstrap-deadline: the launch failed at the deadline{}; the late key was never registered",
             if marker.exists() {

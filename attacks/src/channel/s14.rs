@@ -10,7 +10,9 @@ use protocol_core::Check;
 use protocol_core::scheduler::Event;
 use protocol_core::wire::{FailReason, JobBody};
 
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use protocol::Defence;
+
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::peer::{Heard, Session, Talker, message};
 use crate::live::target::{Target, TargetConfig, refusals, workflow};
 use crate::live::wait_for;
@@ -22,17 +24,18 @@ pub const REVOKE_JOB: Harness = Harness {
         story: "S14",
         target: "scheduler",
         title: "the defender sees bound-identity refusals in the scheduler's counters, revokes the misbehaving job, and the job tries to carry on",
-        defence: "authenticated-key",
-        control: "variant:authenticated-key",
+        defences: &[Defence::Channel(Check::AuthenticatedKey)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(revoke_job(side)),
+    run: |w| Box::pin(revoke_job(w)),
 };
 
 /// How soon "at once" must be.
 const CLOSE_WITHIN: Duration = Duration::from_millis(500);
 
-async fn revoke_job(side: Side) -> Result<Outcome, HarnessError> {
-    let config = TargetConfig::pick(side, TargetConfig::without(Check::AuthenticatedKey));
+async fn revoke_job(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let (target, jobs) = Target::with_jobs(&config, &["h0", "c"]).await?;
     let (h0, c) = (&jobs[0], &jobs[1]);
     let (addr, key, wf) = (target.addr(), target.key(), workflow());
@@ -52,13 +55,13 @@ async fn revoke_job(side: Side) -> Result<Outcome, HarnessError> {
         return Err(HarnessError::setup("the jobs' started was not acknowledged"));
     }
     // The unusual activity: the compromised job claims to be the honest one.
-    let before = refusals(&target.stats(), "bound-identity");
+    let before = refusals(&target.stats(), Check::BoundIdentity);
     let _ = rogue
         .send(&message(&h0.id, 2, JobBody::Failed(FailReason::Signal(9))))
         .await;
     let handle = target.handle.clone();
     let seen = wait_for(Duration::from_secs(1), || {
-        refusals(&handle.stats(), "bound-identity") > before
+        refusals(&handle.stats(), Check::BoundIdentity) > before
     })
     .await;
     if !seen {
@@ -114,13 +117,14 @@ async fn revoke_job(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(Check::AuthenticatedKey, refusals(&stats, Check::AuthenticatedKey)),
         format!(
             "the defender saw the bound-identity refusal in the counters and revoked {}: its live connection closed \
              within {} ms, its next handshake got no answer (authenticated-key refusals counted: {}), nothing from it \
              took effect afterwards, and the honest job carried on and finished on its own connection",
             c.id,
             CLOSE_WITHIN.as_millis(),
-            refusals(&stats, "authenticated-key")
+            refusals(&stats, Check::AuthenticatedKey)
         ),
     ))
 }

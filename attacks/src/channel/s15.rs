@@ -20,18 +20,14 @@ use protocol_net::launcher::PresetKeyLauncher;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use protocol::{Defence, DriverCheck};
+
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::launch::{PipeJobLauncher, Substitution};
 use crate::live::peer::{Session, run_honest};
 use crate::live::relay::{Direction, Relay, Tamper};
 use crate::live::scan;
 use crate::live::target::{DECLARED_OUTPUT, Target, TargetConfig, accepted, job, spec, workflow};
-
-fn plaintext_target(side: Side) -> TargetConfig {
-    let mut config = TargetConfig::real();
-    config.flaws.plaintext_transport = side == Side::Control;
-    config
-}
 
 /// A recording relay on the path.
 pub const PASSIVE_CAPTURE: Harness = Harness {
@@ -40,10 +36,11 @@ pub const PASSIVE_CAPTURE: Harness = Harness {
         story: "S15",
         target: "scheduler",
         title: "a relay on the path records every byte between two real jobs and the scheduler and searches it for job ids, message texts, output names, the workflow id and public keys",
-        defence: "noise-transport",
-        control: "transport frames carried in the clear after the handshake",
+        defences: &[Defence::Driver(DriverCheck::NoiseTransport)],
+        control: Control::WithoutEach,
+        note: "transport frames carried in the clear after the handshake",
     },
-    run: |side| Box::pin(passive_capture(side)),
+    run: |w| Box::pin(passive_capture(w)),
 };
 
 fn reports(task: &str) -> Result<Vec<JobBody>, HarnessError> {
@@ -58,8 +55,8 @@ fn reports(task: &str) -> Result<Vec<JobBody>, HarnessError> {
     ])
 }
 
-async fn passive_capture(side: Side) -> Result<Outcome, HarnessError> {
-    let config = plaintext_target(side);
+async fn passive_capture(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let plaintext = config.flaws.plaintext_transport;
     let (target, jobs) = Target::with_jobs(&config, &["h0", "h1"]).await?;
     let relay = Relay::passive(target.addr()).await?;
@@ -96,6 +93,12 @@ async fn passive_capture(side: Side) -> Result<Outcome, HarnessError> {
         return Err(HarnessError::setup("the jobs did not report through the relay"));
     }
     let found = scan::found(&capture, &needles);
+    // noise-transport acted on every relayed connection whose recording shows no needle.
+    let sealed = if found.is_empty() {
+        relay.connections() as u64
+    } else {
+        0
+    };
     let breaches = if found.is_empty() {
         Vec::new()
     } else {
@@ -103,6 +106,7 @@ async fn passive_capture(side: Side) -> Result<Outcome, HarnessError> {
     };
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(DriverCheck::NoiseTransport, sealed),
         format!(
             "the relay recorded both jobs' connections, handshakes and all eight messages and replies: none of the \
              {} needles appears (job ids, message texts, the output name, the workflow id, the jobs' and the \
@@ -119,10 +123,11 @@ pub const BIT_FLIP: Harness = Harness {
         story: "S15",
         target: "scheduler",
         title: "an active relay flips a bit in a message's text, truncates a frame, swaps two frames and flips a bit in a reply, one tampering per connection, while a real job reports",
-        defence: "noise-transport",
-        control: "transport frames carried in the clear after the handshake",
+        defences: &[Defence::Driver(DriverCheck::NoiseTransport)],
+        control: Control::WithoutEach,
+        note: "transport frames carried in the clear after the handshake",
     },
-    run: |side| Box::pin(bit_flip(side)),
+    run: |w| Box::pin(bit_flip(w)),
 };
 
 fn flip_reports() -> Vec<JobBody> {
@@ -182,8 +187,8 @@ fn tampering(n: usize, text_at: usize) -> Tamper {
     }
 }
 
-async fn bit_flip(side: Side) -> Result<Outcome, HarnessError> {
-    let config = plaintext_target(side);
+async fn bit_flip(w: Weakening) -> Result<Outcome, HarnessError> {
+    let config = TargetConfig::for_run(&w);
     let plaintext = config.flaws.plaintext_transport;
     let (target, jobs) = Target::with_jobs(&config, &["h0"]).await?;
     let h0 = &jobs[0];
@@ -228,6 +233,7 @@ async fn bit_flip(side: Side) -> Result<Outcome, HarnessError> {
     let detected = stats.connections_dropped;
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(DriverCheck::NoiseTransport, stats.transport_failures),
         format!(
             "every tampered frame failed to decrypt and closed only its own connection (a flipped text bit, a \
              truncated frame and two swapped frames at the scheduler, a flipped reply at the job{}); the job \
@@ -259,10 +265,11 @@ pub const KEY_SUBSTITUTION: Harness = Harness {
         story: "S15",
         target: "scheduler",
         title: "a man in the middle takes the job's connections (the offer's address leads to it) and answers with its own key, relaying to the scheduler with another; the reference job program runs in-process over pipes",
-        defence: "authenticated-bootstrap",
-        control: "variant:unauthenticated-bootstrap run live: the offer and the key reply cross the network and the attacker substitutes its keys in both",
+        defences: &[Defence::Driver(DriverCheck::AuthenticatedBootstrap)],
+        control: Control::WithoutEach,
+        note: "the model's unauthenticated-bootstrap design run live: the offer and the key reply cross the network and the attacker substitutes its keys in both",
     },
-    run: |side| Box::pin(key_substitution(side)),
+    run: |w| Box::pin(key_substitution(w)),
 };
 
 /// What the man in the middle managed.
@@ -336,11 +343,11 @@ impl Mitm {
     }
 }
 
-async fn key_substitution(side: Side) -> Result<Outcome, HarnessError> {
+async fn key_substitution(w: Weakening) -> Result<Outcome, HarnessError> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let mitm_addr = listener.local_addr()?;
     let (face, back) = (StaticKeypair::generate_from_os(), StaticKeypair::generate_from_os());
-    let substitution = (side == Side::Control).then(|| Substitution {
+    let substitution = w.lacks(DriverCheck::AuthenticatedBootstrap).then(|| Substitution {
         scheduler_key: face.public(),
         address: mitm_addr.to_string(),
         job_key: back.public(),
@@ -350,7 +357,7 @@ async fn key_substitution(side: Side) -> Result<Outcome, HarnessError> {
         fail: false,
     };
     let launcher = PipeJobLauncher::new(plan, substitution);
-    let mut config = TargetConfig::real();
+    let mut config = TargetConfig::for_run(&w);
     // The network leads the job's connection to the attacker whatever the offer says.
     config.advertise = Some(mitm_addr.to_string());
     let target = Target::start_with(&config, Arc::new(launcher), PresetKeyLauncher::default()).await?;
@@ -413,8 +420,11 @@ async fn key_substitution(side: Side) -> Result<Outcome, HarnessError> {
             state.map_or_else(|| "unknown".to_owned(), |s| s.to_string())
         ));
     }
+    // authenticated-bootstrap acted on every handshake the man in the middle could not open.
+    let pinned = (log.attempts - log.opened.min(log.attempts)) as u64;
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(DriverCheck::AuthenticatedBootstrap, pinned),
         format!(
             "the job pinned the scheduler key from its offer, which came over the launch channel: the relay \
              answering with its own key could not open any of the job's first messages (they are encrypted to the \

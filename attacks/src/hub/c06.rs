@@ -5,11 +5,12 @@
 //! `429 rate-limited` and `Retry-After` while another person is still served. A scheduler
 //! with a live-job cap refuses launches past it.
 
-use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol::Defence;
+use protocol_gateway::checks::GatewayCheck;
 use protocol_gateway::limits::RateLimit;
 
 use super::{code, get};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Request and login floods from one source, and launches past the live-job cap.
@@ -19,10 +20,11 @@ pub const RESOURCE_LIMITS: Harness = Harness {
         story: "C06",
         target: "hub",
         title: "one source sends 60 scans and 12 logins back to back while another person works; a workflow is asked for jobs past its live-job cap",
-        defence: "rate-limit",
-        control: "variant:rate-limit",
+        defences: &[Defence::Gateway(GatewayCheck::RateLimit)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(resource_limits(side)),
+    run: |w| Box::pin(resource_limits(w)),
 };
 
 const FLOODER: &str = "127.0.0.41";
@@ -34,11 +36,8 @@ const SCANS: usize = 60;
 const LOGINS: usize = 12;
 const CAP: u32 = 2;
 
-async fn resource_limits(side: Side) -> Result<Outcome, HarnessError> {
-    let hub_defences = match side {
-        Side::Real => GatewayDefences::all(),
-        Side::Control => GatewayDefences::all().without(GatewayCheck::RateLimit),
-    };
+async fn resource_limits(w: Weakening) -> Result<Outcome, HarnessError> {
+    let hub_defences = w.gateway();
     // The clock stands still, so the buckets never refill: counts are exact.
     let world = GatewayWorld::start(GatewayOptions {
         hub_defences,
@@ -60,12 +59,17 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     let mut breaches = Vec::new();
     let mut flooder = world.login_from("mallory", FLOODER).await?;
     let (mut served, mut limited, mut retry_after) = (0, 0, true);
+    // Refusals with the answer only the rate limit gives: 429 rate-limited.
+    let mut rate_limited = 0;
     for _ in 0..SCANS {
         let r = get(&mut flooder, "/scan").await?;
         match r.status {
             200 => served += 1,
             429 => {
                 limited += 1;
+                if code(&r) == "429 rate-limited" {
+                    rate_limited += 1;
+                }
                 retry_after &= r.headers.contains_key("retry-after");
             }
             _ => return Err(HarnessError::setup(format!("a scan was answered {}", code(&r)))),
@@ -87,6 +91,9 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             .map_err(|e| HarnessError::setup(format!("a login got no answer: {e}")))?;
         if r.status == 429 {
             login_limited += 1;
+            if code(&r) == "429 rate-limited" {
+                rate_limited += 1;
+            }
         } else {
             answered += 1;
         }
@@ -128,6 +135,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(GatewayCheck::RateLimit, rate_limited),
         format!(
             "rate-limit served {served} of {SCANS} scans from {FLOODER} (its burst of {BURST}, less its login) and answered the other {limited} \
              429 rate-limited with Retry-After; it checked {answered} of {LOGINS} logins from {LOGIN_FLOODER} and \

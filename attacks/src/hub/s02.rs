@@ -7,16 +7,17 @@
 
 use std::collections::BTreeMap;
 
+use protocol::Defence;
 use protocol_core::Owner;
-use protocol_gateway::assertion::{self, Assertion, HubKey};
-use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol_gateway::assertion::{self, Assertion, AssertionError, HubKey};
+use protocol_gateway::checks::GatewayCheck;
 use protocol_gateway::clock::Clock;
 use protocol_gateway::http::client::{HttpRequest, Method};
 use protocol_people::ops::Level;
 use rand_core::RngCore;
 
 use super::{code, get, raw, with_token};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Forged tokens at the hub, forged assertions at a UI server.
@@ -26,10 +27,11 @@ pub const FORGED_TOKEN: Harness = Harness {
         story: "S02",
         target: "hub",
         title: "presents forged, random, malformed, truncated and one-byte-modified session tokens (cookie, bearer, both) at the hub, and assertions signed with a guessed key straight to a UI server",
-        defence: "assertion-mac",
-        control: "variant:assertion-mac (the UI server believes any well-formed assertion)",
+        defences: &[Defence::Gateway(GatewayCheck::AssertionMac)],
+        control: Control::WithoutEach,
+        note: "the UI server believes any well-formed assertion",
     },
-    run: |side| Box::pin(forged_token(side)),
+    run: |w| Box::pin(forged_token(w)),
 };
 
 /// The only workflow only its owner may read.
@@ -43,11 +45,8 @@ fn flip(token: &str, at: usize) -> String {
         .collect()
 }
 
-async fn forged_token(side: Side) -> Result<Outcome, HarnessError> {
-    let ui_defences = match side {
-        Side::Real => GatewayDefences::all(),
-        Side::Control => GatewayDefences::all().without(GatewayCheck::AssertionMac),
-    };
+async fn forged_token(w: Weakening) -> Result<Outcome, HarnessError> {
+    let ui_defences = w.gateway();
     let world = GatewayWorld::start(GatewayOptions {
         ui_defences,
         ..GatewayOptions::default()
@@ -142,6 +141,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     }
     let mut ui_refusals = 0;
     let mut ui_codes = Vec::new();
+    let logged = world.log_lines().len();
     for (what, header) in &forged_assertions {
         let mut req = HttpRequest::new(Method::GET, path);
         if let Some(h) = header {
@@ -162,9 +162,19 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             }
         }
     }
+    // The UI server answers every refusal alike; its log gives the reason, and only
+    // assertion-mac refuses with a MAC mismatch.
+    let mismatch = format!("refused a request: {}", AssertionError::BadMac);
+    let bad_mac = world
+        .log_lines()
+        .iter()
+        .skip(logged)
+        .filter(|l| l.contains(&mismatch))
+        .count();
     let codes: Vec<String> = refusals.iter().map(|(c, n)| format!("{n}× {c}")).collect();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(GatewayCheck::AssertionMac, bad_mac as u64),
         format!(
             "all {tried} forged session tokens were refused by the hub's session store ({}): no random, zeroed, \
              byte-changed, truncated, extended or malformed token opened /me or ~oceans_stage/currents; assertion-mac \

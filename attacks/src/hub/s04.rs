@@ -8,12 +8,13 @@
 
 use std::path::Path;
 
-use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol::Defence;
+use protocol_gateway::checks::GatewayCheck;
 use protocol_gateway::http::client::{HttpRequest, HttpResponse, Method};
 use serde_json::json;
 
 use super::{code, raw};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Addresses and paths in the hub's answers.
@@ -23,17 +24,15 @@ pub const ADDRESS_DISCLOSURE: Harness = Harness {
         story: "S04",
         target: "hub",
         title: "provokes refusals, malformed-request errors, scans and proxy failures and searches every answer for internal addresses, ports and paths",
-        defence: "uniform-errors",
-        control: "variant:uniform-errors (a proxy failure is answered with its details)",
+        defences: &[Defence::Gateway(GatewayCheck::UniformErrors)],
+        control: Control::WithoutEach,
+        note: "a proxy failure is answered with its details",
     },
-    run: |side| Box::pin(address_disclosure(side)),
+    run: |w| Box::pin(address_disclosure(w)),
 };
 
-async fn address_disclosure(side: Side) -> Result<Outcome, HarnessError> {
-    let hub_defences = match side {
-        Side::Real => GatewayDefences::all(),
-        Side::Control => GatewayDefences::all().without(GatewayCheck::UniformErrors),
-    };
+async fn address_disclosure(w: Weakening) -> Result<Outcome, HarnessError> {
+    let hub_defences = w.gateway();
     let world = GatewayWorld::start(GatewayOptions {
         hub_defences,
         relay_ui: true,
@@ -194,6 +193,8 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     let mut breaches = Vec::new();
     let mut codes: Vec<String> = Vec::new();
     let mut proxy_failures = Vec::new();
+    // Proxy failures answered with the fixed body only uniform-errors gives.
+    let mut uniform = 0;
     for (what, r) in &answers {
         let found = disclosures(&whole(r), hub_port, world.dir());
         if !found.is_empty() {
@@ -201,6 +202,9 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
         }
         let c = code(r);
         if what.starts_with("a proxy failure") {
+            if r.status == 503 && r.json() == json!({ "error": "unavailable" }) {
+                uniform += 1;
+            }
             proxy_failures.push(c.clone());
         }
         if !codes.contains(&c) {
@@ -220,6 +224,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     codes.sort();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(GatewayCheck::UniformErrors, uniform),
         format!(
             "uniform-errors: none of {} answers named a loopback address, port or path — refusals, errors and proxy \
              failures ({}) carried fixed bodies, scans only owners, names and statuses (answers seen: {}); a scheduler answered a stranger's handshake \

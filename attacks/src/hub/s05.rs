@@ -6,15 +6,17 @@
 //! and the pre-elevation token after its owner elevated. The hub's clock is a manual clock,
 //! so time is moved, not waited for. Each replay is tried in the cookie and as a bearer token.
 //!
-//! One attack, four harnesses: each control removes the session check one replay meets.
+//! One attack, four harnesses: each control removes the session check one replay meets, and
+//! each harness counts as fired the refusals of the replay its check meets.
 
 use std::time::Duration;
 
+use protocol::Defence;
 use protocol_gateway::http::client::{HubClient, Method};
-use protocol_people::{PeopleCheck, PeopleDefences};
+use protocol_people::PeopleCheck;
 
 use super::{code, get, post, raw, with_token};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 const TITLE: &str = "replays captured session tokens after logout, after the idle timeout, after the absolute lifetime of a kept-alive session, and the pre-elevation token after elevation";
@@ -26,10 +28,11 @@ pub const TOKEN_REPLAY: Harness = Harness {
         story: "S05",
         target: "hub",
         title: TITLE,
-        defence: "token-revocation",
-        control: "variant:token-revocation",
+        defences: &[Defence::People(PeopleCheck::TokenRevocation)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(replay(side, PeopleCheck::TokenRevocation)),
+    run: |w| Box::pin(replay(w, PeopleCheck::TokenRevocation)),
 };
 
 /// The same attack; the control lacks the idle timeout.
@@ -39,10 +42,11 @@ pub const IDLE_TOKEN: Harness = Harness {
         story: "S05",
         target: "hub",
         title: TITLE,
-        defence: "token-idle-expiry",
-        control: "variant:token-idle-expiry",
+        defences: &[Defence::People(PeopleCheck::TokenIdleExpiry)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(replay(side, PeopleCheck::TokenIdleExpiry)),
+    run: |w| Box::pin(replay(w, PeopleCheck::TokenIdleExpiry)),
 };
 
 /// The same attack; the control lacks the absolute lifetime.
@@ -52,10 +56,11 @@ pub const EXPIRED_TOKEN: Harness = Harness {
         story: "S05",
         target: "hub",
         title: TITLE,
-        defence: "token-absolute-expiry",
-        control: "variant:token-absolute-expiry",
+        defences: &[Defence::People(PeopleCheck::TokenAbsoluteExpiry)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(replay(side, PeopleCheck::TokenAbsoluteExpiry)),
+    run: |w| Box::pin(replay(w, PeopleCheck::TokenAbsoluteExpiry)),
 };
 
 /// The same attack; the control keeps the old token through elevation.
@@ -65,21 +70,21 @@ pub const PRE_ELEVATION_TOKEN: Harness = Harness {
         story: "S05",
         target: "hub",
         title: TITLE,
-        defence: "elevation-new-token",
-        control: "variant:elevation-new-token",
+        defences: &[Defence::People(PeopleCheck::ElevationNewToken)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(replay(side, PeopleCheck::ElevationNewToken)),
+    run: |w| Box::pin(replay(w, PeopleCheck::ElevationNewToken)),
 };
 
 /// Session timings of the target.
 const IDLE: Duration = Duration::from_secs(10 * 60);
 const LIFETIME: Duration = Duration::from_secs(60 * 60);
 
-async fn replay(side: Side, control: PeopleCheck) -> Result<Outcome, HarnessError> {
-    let session_defences = match side {
-        Side::Real => PeopleDefences::all(),
-        Side::Control => PeopleDefences::all().without(control),
-    };
+/// The attack on a target weakened by `w`; `tested` is the harness's defence, whose replay's
+/// refusals count as its firing.
+async fn replay(w: Weakening, tested: PeopleCheck) -> Result<Outcome, HarnessError> {
+    let session_defences = w.people();
     let world = GatewayWorld::start(GatewayOptions {
         session_defences,
         idle_timeout: IDLE,
@@ -87,7 +92,7 @@ async fn replay(side: Side, control: PeopleCheck) -> Result<Outcome, HarnessErro
         ..GatewayOptions::default()
     })
     .await?;
-    let result = attack(&world).await;
+    let result = attack(&world, tested).await;
     world.stop().await;
     result
 }
@@ -97,16 +102,19 @@ fn captured(c: &HubClient) -> Result<String, HarnessError> {
         .ok_or_else(|| HarnessError::setup("the hub set no session cookie"))
 }
 
-/// Replays `token` at `/me` in the cookie and as a bearer token; the breaches it finds.
+/// Replays `token` at `/me` in the cookie and as a bearer token; the breaches it finds. Each
+/// refusal is counted in `refused` for `check`, the one session check this replay meets.
 async fn try_replay(
     world: &GatewayWorld,
     token: &str,
     when: &str,
-    check: &str,
+    check: PeopleCheck,
     defended: &mut Vec<String>,
+    refused: &mut Vec<(PeopleCheck, u64)>,
 ) -> Result<Vec<String>, HarnessError> {
     let mut breaches = Vec::new();
     let mut codes = Vec::new();
+    let mut refusals = 0;
     for how in ["cookie", "bearer"] {
         let r = raw(world.addr(), &with_token(Method::GET, "/me", how, token)).await?;
         if r.status == 200 {
@@ -117,21 +125,24 @@ async fn try_replay(
                 body["level"].as_str().unwrap_or("?")
             ));
         } else {
+            refusals += 1;
             let c = code(&r);
             if !codes.contains(&c) {
                 codes.push(c);
             }
         }
     }
+    refused.push((check, refusals));
     if breaches.is_empty() {
         defended.push(format!("{check}: {when} → {}", codes.join(", ")));
     }
     Ok(breaches)
 }
 
-async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
+async fn attack(world: &GatewayWorld, tested: PeopleCheck) -> Result<Outcome, HarnessError> {
     let mut breaches = Vec::new();
     let mut defended = Vec::new();
+    let mut refused = Vec::new();
 
     // After logout.
     let mut victim = world.login("mallory").await?;
@@ -140,7 +151,17 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     if out.status != 200 {
         return Err(HarnessError::setup(format!("logout was answered {}", out.status)));
     }
-    breaches.extend(try_replay(world, &token, "after logout", "token-revocation", &mut defended).await?);
+    breaches.extend(
+        try_replay(
+            world,
+            &token,
+            "after logout",
+            PeopleCheck::TokenRevocation,
+            &mut defended,
+            &mut refused,
+        )
+        .await?,
+    );
 
     // After lying idle past the idle timeout.
     let victim = world.login("mallory").await?;
@@ -151,8 +172,9 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             world,
             &token,
             "after the idle timeout",
-            "token-idle-expiry",
+            PeopleCheck::TokenIdleExpiry,
             &mut defended,
+            &mut refused,
         )
         .await?,
     );
@@ -179,8 +201,9 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             world,
             &token,
             "after the absolute lifetime of a kept-alive session",
-            "token-absolute-expiry",
+            PeopleCheck::TokenAbsoluteExpiry,
             &mut defended,
+            &mut refused,
         )
         .await?,
     );
@@ -197,8 +220,9 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             world,
             &token,
             "after its owner elevated",
-            "elevation-new-token",
+            PeopleCheck::ElevationNewToken,
             &mut defended,
+            &mut refused,
         )
         .await?,
     );
@@ -210,8 +234,10 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             code(&me)
         )));
     }
+    let fired: u64 = refused.iter().filter(|(c, _)| *c == tested).map(|(_, n)| n).sum();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(tested, fired),
         format!(
             "every replay was refused by the hub's session checks, in the cookie and as a bearer token ({}); the \
              owners' live sessions kept working",

@@ -9,13 +9,14 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use protocol::Defence;
 use protocol_core::Owner;
-use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol_gateway::checks::GatewayCheck;
 use protocol_gateway::spawner::{SpawnError, SpawnPolicy};
 use serde_json::json;
 
 use super::{code, get, post};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld, OWNERS};
 use crate::live::scan::files_under;
 
@@ -26,10 +27,11 @@ pub const SPAWNER_INJECTION: Harness = Harness {
         story: "S09",
         target: "hub",
         title: "names owners with ../, ;, spaces, $(..), --options, unicode, 40 characters, and accounts the hub does not serve, on every route that spawns",
-        defence: "configured-owner (with the account-name rules of Owner)",
-        control: "variant:configured-owner (any valid account name gets a UI server)",
+        defences: &[Defence::Gateway(GatewayCheck::ConfiguredOwner)],
+        control: Control::WithoutEach,
+        note: "any valid account name gets a UI server; the account-name rules of Owner stay",
     },
-    run: |side| Box::pin(spawner_injection(side)),
+    run: |w| Box::pin(spawner_injection(w)),
 };
 
 /// Owner names as they appear in the URL (percent-encoded where a URL needs it).
@@ -52,11 +54,8 @@ const NAMES: [&str; 16] = [
     "mallory",
 ];
 
-async fn spawner_injection(side: Side) -> Result<Outcome, HarnessError> {
-    let hub_defences = match side {
-        Side::Real => GatewayDefences::all(),
-        Side::Control => GatewayDefences::all().without(GatewayCheck::ConfiguredOwner),
-    };
+async fn spawner_injection(w: Weakening) -> Result<Outcome, HarnessError> {
+    let hub_defences = w.gateway();
     let world = GatewayWorld::start(GatewayOptions {
         hub_defences,
         ..GatewayOptions::default()
@@ -129,6 +128,14 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
         }
     }
     let launches = world.launches();
+    // What only configured-owner stops: a valid account name the hub does not serve (the
+    // account-name rules refuse the others) for which the launcher was never called.
+    let unserved_kept: u64 = NAMES
+        .iter()
+        .map(|n| String::from_utf8_lossy(&decode(n)).into_owned())
+        .filter(|n| Owner::new(n).is_ok() && !OWNERS.contains(&n.as_str()))
+        .filter(|n| !launches.contains(n))
+        .count() as u64;
     let foreign: BTreeSet<&str> = launches
         .iter()
         .map(String::as_str)
@@ -158,6 +165,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     codes.sort();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(GatewayCheck::ConfiguredOwner, unserved_kept),
         format!(
             "all {requests} requests naming {} injected or unserved owners were answered without a spawn ({}): the \
              launcher was called {} times, never for an owner outside {}, and no file appeared; the process launcher's \

@@ -8,12 +8,13 @@
 
 use std::time::Duration;
 
-use protocol_gateway::assertion;
-use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol::Defence;
+use protocol_gateway::assertion::{self, AssertionError};
+use protocol_gateway::checks::GatewayCheck;
 use protocol_gateway::http::client::{HttpRequest, Method};
 
 use super::{code, get, raw};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld, eventually};
 
 /// A captured assertion replayed; the hub's token shown to a UI server.
@@ -23,17 +24,15 @@ pub const CROSS_AUDIENCE_TOKEN: Harness = Harness {
         story: "S10",
         target: "hub",
         title: "replays jacintar's captured hub assertion to the same UI server, to another owner's UI server and after 31 s, and presents the hub session token to a UI server",
-        defence: "assertion-replay",
-        control: "variant:assertion-replay",
+        defences: &[Defence::Gateway(GatewayCheck::AssertionReplay)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(cross_audience(side)),
+    run: |w| Box::pin(cross_audience(w)),
 };
 
-async fn cross_audience(side: Side) -> Result<Outcome, HarnessError> {
-    let ui_defences = match side {
-        Side::Real => GatewayDefences::all(),
-        Side::Control => GatewayDefences::all().without(GatewayCheck::AssertionReplay),
-    };
+async fn cross_audience(w: Weakening) -> Result<Outcome, HarnessError> {
+    let ui_defences = w.gateway();
     let world = GatewayWorld::start(GatewayOptions {
         ui_defences,
         relay_ui: true,
@@ -89,6 +88,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             .ui_address("oceans_stage")
             .ok_or_else(|| HarnessError::setup("oceans_stage's UI server was not spawned"))?,
     );
+    let logged = world.log_lines().len();
     let replay = |path: &str| HttpRequest::new(Method::GET, path).header(assertion::HEADER, header.clone());
     let mut breaches = Vec::new();
     let mut refused = Vec::new();
@@ -119,8 +119,18 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     world.advance(Duration::from_secs(31));
     let r = raw(atmos, &replay("/workflows/clouds")).await?;
     attempt("the replay after 31 s (assertion-freshness)", &r);
+    // The UI servers answer every refusal alike; their log gives the reason, and only
+    // assertion-replay refuses an assertion as replayed.
+    let replayed = format!("refused a request: {}", AssertionError::Replayed);
+    let replays_refused = world
+        .log_lines()
+        .iter()
+        .skip(logged)
+        .filter(|l| l.contains(&replayed))
+        .count() as u64;
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(GatewayCheck::AssertionReplay, replays_refused),
         format!(
             "every replay of jacintar's captured assertion was refused: {}",
             refused.join("; ")

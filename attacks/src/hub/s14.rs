@@ -7,12 +7,13 @@
 //! sessions. The attacker's next requests — with the old session, a fresh login, anything —
 //! must be refused at once, while other people carry on.
 
-use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
+use protocol::Defence;
+use protocol_gateway::checks::GatewayCheck;
 use protocol_gateway::defender::Thresholds;
 use serde_json::json;
 
 use super::{code, get, post};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld, password};
 
 /// The defender blocks a source after an alert.
@@ -22,10 +23,11 @@ pub const ALERT_AND_SHUTDOWN: Harness = Harness {
         story: "S14",
         target: "hub",
         title: "guesses a password from one address until the hub raises an alert; an operator blocks the address and revokes the attacker's sessions, and the attacker carries on",
-        defence: "source-block",
-        control: "variant:source-block",
+        defences: &[Defence::Gateway(GatewayCheck::SourceBlock)],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(alert_and_shutdown(side)),
+    run: |w| Box::pin(alert_and_shutdown(w)),
 };
 
 const ATTACKER: &str = "127.0.0.31";
@@ -33,11 +35,8 @@ const BYSTANDER: &str = "127.0.0.32";
 /// Failures that raise the alert.
 const THRESHOLD: u32 = 3;
 
-async fn alert_and_shutdown(side: Side) -> Result<Outcome, HarnessError> {
-    let hub_defences = match side {
-        Side::Real => GatewayDefences::all(),
-        Side::Control => GatewayDefences::all().without(GatewayCheck::SourceBlock),
-    };
+async fn alert_and_shutdown(w: Weakening) -> Result<Outcome, HarnessError> {
+    let hub_defences = w.gateway();
     let world = GatewayWorld::start(GatewayOptions {
         hub_defences,
         operators: vec!["oceans_stage"],
@@ -99,12 +98,15 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             code(&revoked)
         )));
     }
-    // The attacker carries on at once: the old session, a fresh login, a scan.
+    // The attacker carries on at once: the old session, a fresh login, a scan. Each answer
+    // `403 blocked` is source-block's.
     let mut refused = Vec::new();
+    let mut blocked_answers = 0;
     let r = get(&mut attacker, "/me").await?;
     if r.status == 200 {
         breaches.push("mallory's revoked session still opened /me".to_owned());
     } else {
+        blocked_answers += u64::from(code(&r) == "403 blocked");
         refused.push(format!("old session {}", code(&r)));
     }
     let mut again = world.client_from(ATTACKER)?;
@@ -119,6 +121,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             code(&scan)
         ));
     } else {
+        blocked_answers += u64::from(code(&r) == "403 blocked");
         refused.push(format!("fresh login {}", code(&r)));
     }
     let r = guesser
@@ -130,6 +133,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             "the blocked address {ATTACKER} could keep guessing passwords (401, not refused)"
         ));
     } else {
+        blocked_answers += u64::from(code(&r) == "403 blocked");
         refused.push(format!("further guess {}", code(&r)));
     }
     // Everyone else carries on.
@@ -149,6 +153,7 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
         .collect();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(GatewayCheck::SourceBlock, blocked_answers),
         format!(
             "the hub's audit log holds the alert ({}); the operator's actions are audited ({}); source-block refused \
              the blocked address at once ({}); jacintar from {BYSTANDER} was still served",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::DriverCheck;
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
 use protocol_core::wire::{JobBody, OutputName};
 use protocol_core::{Check, Defences, Flaw, JobId, PublicKey, StaticKeypair, WorkflowId};
@@ -16,7 +17,7 @@ use rand_core::RngCore;
 use zeroize::Zeroizing;
 
 use super::wait_for;
-use crate::harness::HarnessError;
+use crate::harness::{HarnessError, Weakening};
 
 /// The output every task declares (as in the model).
 pub const DECLARED_OUTPUT: &str = "file-ready";
@@ -80,7 +81,7 @@ impl TargetConfig {
         }
     }
 
-    /// The real configuration without `check`.
+    /// The real configuration without `check` (for the conformance replays).
     #[must_use]
     pub fn without(check: Check) -> Self {
         Self {
@@ -89,7 +90,7 @@ impl TargetConfig {
         }
     }
 
-    /// The real configuration with a design flaw.
+    /// The real configuration with a design flaw (for the conformance replays).
     #[must_use]
     pub fn with_flaw(flaw: Flaw) -> Self {
         Self {
@@ -98,12 +99,20 @@ impl TargetConfig {
         }
     }
 
-    /// The real configuration on the real side, `control` on the control side.
+    /// The configuration of a run with `w` removed: the core's checks and flaws, the driver's
+    /// flaws, and without `handshake-deadline` a deadline of an hour (the in-flight cap stays).
     #[must_use]
-    pub fn pick(side: crate::harness::Side, control: Self) -> Self {
-        match side {
-            crate::harness::Side::Real => Self::real(),
-            crate::harness::Side::Control => control,
+    pub fn for_run(w: &Weakening) -> Self {
+        let real = Self::real();
+        Self {
+            defences: w.core(),
+            flaws: w.driver(),
+            handshake_timeout: if w.lacks(DriverCheck::HandshakeDeadline) {
+                Duration::from_secs(3600)
+            } else {
+                real.handshake_timeout
+            },
+            ..real
         }
     }
 }
@@ -322,12 +331,12 @@ pub fn accepted<'a>(events: &'a [Event], id: &JobId) -> Vec<(u64, &'a JobBody)> 
         .collect()
 }
 
-/// How many refusals the counters attribute to the check named `check`.
+/// How many refusals the scheduler's counters attribute to `check`.
 #[must_use]
-pub fn refusals(stats: &StatsSnapshot, check: &str) -> u64 {
+pub fn refusals(stats: &StatsSnapshot, check: Check) -> u64 {
     stats
         .rejected_by_check
         .iter()
-        .find(|(name, _)| *name == check)
+        .find(|(name, _)| *name == check.name())
         .map_or(0, |(_, n)| *n)
 }

@@ -11,11 +11,13 @@
 
 use std::path::Path;
 
+use protocol::Defence;
+use protocol_people::audit::{AuditVerifyError, BadReason};
 use protocol_people::{PeopleCheck, PeopleDefences};
 use serde_json::json;
 
-use super::{every_variant, file_text, options};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use super::{file_text, options};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Every attempt recorded before its effect; tampering detected.
@@ -25,10 +27,14 @@ pub const DETECT_BAD_ACTIONS: Harness = Harness {
         story: "C02",
         target: "UI server audit log",
         title: "checks that every read, refused and allowed command is in the UI server's audit log on disk when its effect or refusal shows, then edits, deletes, reorders, duplicates, inserts and truncates records and verifies",
-        defence: "audit-before-effect, audit-chain",
-        control: "two weakened UI server audit logs, one without audit-before-effect (write-behind) and one without audit-chain (writer and verifier); each must let a bad action go unseen",
+        defences: &[
+            Defence::People(PeopleCheck::AuditBeforeEffect),
+            Defence::People(PeopleCheck::AuditChain),
+        ],
+        control: Control::WithoutEach,
+        note: "without audit-before-effect the UI server's audit log writes behind; without audit-chain its writer and verifier both lack it",
     },
-    run: |side| Box::pin(detect_bad_actions(side)),
+    run: |w| Box::pin(detect_bad_actions(w)),
 };
 
 /// One attempt: who, what, and the audit line it must leave.
@@ -159,13 +165,36 @@ fn tampered(lines: &[&str]) -> Vec<(&'static str, Vec<String>)> {
     out
 }
 
+/// Whether the verifier's complaint is the chain's: a record out of sequence or with the wrong
+/// MAC (not the head's anchoring, not a mangled line).
+fn chain_broken(e: &AuditVerifyError) -> bool {
+    matches!(
+        e,
+        AuditVerifyError::BadRecord {
+            reason: BadReason::OutOfSequence { .. } | BadReason::MacMismatch,
+            ..
+        }
+    )
+}
+
+/// What verifying the tampered copies showed.
+struct Verified {
+    /// Copies that verify, described.
+    passed: Vec<String>,
+    /// Copies refused, with the verifier's reason.
+    caught: Vec<String>,
+    /// Of those, how many audit-chain refused (out of sequence, MAC mismatch).
+    chain: u64,
+}
+
 /// Verifies each tampered copy (with the original head) and lists those that pass.
-fn undetected(w: &GatewayWorld, log: &Path, dir: &Path) -> Result<(Vec<String>, Vec<String>), HarnessError> {
+fn undetected(w: &GatewayWorld, log: &Path, dir: &Path) -> Result<Verified, HarnessError> {
     let text = file_text(log);
     let head = std::fs::read(protocol_people::audit::default_head_path(log))?;
     let lines: Vec<&str> = text.lines().collect();
     let mut passed = Vec::new();
     let mut caught = Vec::new();
+    let mut chain = 0;
     for (i, (what, copy)) in tampered(&lines).into_iter().enumerate() {
         let path = dir.join(format!("tampered-{i}.log"));
         let mut body = copy.join("\n");
@@ -175,15 +204,18 @@ fn undetected(w: &GatewayWorld, log: &Path, dir: &Path) -> Result<(Vec<String>, 
         std::fs::write(&head_path, &head)?;
         match w.verify(&path, &head_path) {
             Ok(report) => passed.push(format!("{what} verifies ({} records)", report.records)),
-            Err(e) => caught.push(format!("{what}: {}", reason(&e))),
+            Err(e) => {
+                chain += u64::from(chain_broken(&e));
+                caught.push(format!("{what}: {}", reason(&e)));
+            }
         }
     }
-    Ok((passed, caught))
+    Ok(Verified { passed, caught, chain })
 }
 
 /// The verifier's complaint without file paths (which change every run).
-fn reason(e: &protocol_people::audit::AuditVerifyError) -> String {
-    use protocol_people::audit::AuditVerifyError as E;
+fn reason(e: &AuditVerifyError) -> String {
+    use AuditVerifyError as E;
     match e {
         E::BadRecord { record, reason } => format!("record {record}: {reason}"),
         E::Head { problem, .. } => format!("head: {problem}"),
@@ -201,6 +233,8 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
     let http = |e: protocol_gateway::http::client::HttpError| HarnessError::setup(format!("no answer: {e}"));
     let log = w.audit_path(OWNER);
     let mut breaches = Vec::new();
+    // Attempts whose record was on disk as soon as the answer came: audit-before-effect's work.
+    let mut recorded_first = 0;
     let mut mallory = w.login("mallory").await?;
     // A read first: it is an attempt like any other.
     let read = mallory
@@ -210,7 +244,9 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
     if read.status != 200 {
         return Err(HarnessError::setup(format!("mallory's read answered {}", read.status)));
     }
-    if !file_text(&log).contains("User mallory read atmosphere_stage.clouds") {
+    if file_text(&log).contains("User mallory read atmosphere_stage.clouds") {
+        recorded_first += 1;
+    } else {
         breaches.push("mallory's read was served before its record was on disk".to_owned());
     }
     let mut jacintar = w.elevated("jacintar", "execute").await?;
@@ -234,6 +270,7 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
             )));
         }
         let on_disk = file_text(&log).contains(a.record);
+        recorded_first += u64::from(on_disk);
         if a.allowed && effect_shows(&w, a).await? && !on_disk {
             breaches.push(format!(
                 "{} {} on {} took effect at the scheduler while its record was not on disk",
@@ -258,10 +295,11 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
         }
     };
     let dir = tempfile::tempdir()?;
-    let (passed, caught) = undetected(&w, &log, dir.path())?;
+    let Verified { passed, caught, chain } = undetected(&w, &log, dir.path())?;
     breaches.extend(passed.into_iter().map(|p| format!("tampering went unseen: {p}")));
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(PeopleCheck::AuditBeforeEffect, recorded_first).and(PeopleCheck::AuditChain, chain),
         format!(
             "audit-before-effect: each of 7 attempts (a read, 3 refused commands answered 403, 3 allowed ones that \
              held, paused and released at the schedulers) was in the UI server's log on disk when its effect or \
@@ -272,18 +310,6 @@ async fn run_world(audit: PeopleDefences) -> Result<Outcome, HarnessError> {
     ))
 }
 
-async fn detect_bad_actions(side: Side) -> Result<Outcome, HarnessError> {
-    match side {
-        Side::Real => run_world(PeopleDefences::all()).await,
-        Side::Control => {
-            every_variant(&["audit-before-effect", "audit-chain"], |variant| {
-                let check = match variant {
-                    "audit-before-effect" => PeopleCheck::AuditBeforeEffect,
-                    _ => PeopleCheck::AuditChain,
-                };
-                run_world(PeopleDefences::all().without(check))
-            })
-            .await
-        }
-    }
+async fn detect_bad_actions(w: Weakening) -> Result<Outcome, HarnessError> {
+    run_world(w.people()).await
 }

@@ -10,11 +10,12 @@
 //! owner's audit log names only that owner's workflows. The typo must close the policy, not
 //! open the workflow.
 
+use protocol::Defence;
 use protocol_gateway::http::client::HubClient;
-use protocol_people::{PeopleCheck, PeopleDefences};
+use protocol_people::PeopleCheck;
 
 use super::options;
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// One user's sessions, state and errors never show another's.
@@ -24,10 +25,11 @@ pub const PRIVACY_BETWEEN_USERS: Harness = Harness {
         story: "C05",
         target: "hub, UI server",
         title: "two users look for other users' sessions, private workflows, accounts and policy in scans, listings, states, /me, the operator view, login failures and error answers, while the private workflow's policy file has a typo",
-        defence: "fail-closed (with the uniform answers that name nobody)",
-        control: "variant:fail-closed (the UI servers' policy loader skips the malformed file, so the owner layer's grants apply to the private workflow)",
+        defences: &[Defence::People(PeopleCheck::FailClosed)],
+        control: Control::WithoutEach,
+        note: "the UI servers' policy loader skips the malformed file, so the owner layer's grants apply to the private workflow; the uniform answers that name nobody stay",
     },
-    run: |side| Box::pin(privacy_between_users(side)),
+    run: |w| Box::pin(privacy_between_users(w)),
 };
 
 /// `currents`' policy as the admin wrote it: `!AL` for `!ALL`.
@@ -80,11 +82,8 @@ async fn ask(user: &'static str, c: &mut HubClient, answers: &mut Vec<Answer>) -
     Ok(())
 }
 
-async fn privacy_between_users(side: Side) -> Result<Outcome, HarnessError> {
-    let authz = match side {
-        Side::Real => PeopleDefences::all(),
-        Side::Control => PeopleDefences::all().without(PeopleCheck::FailClosed),
-    };
+async fn privacy_between_users(weakening: Weakening) -> Result<Outcome, HarnessError> {
+    let authz = weakening.people();
     let mut w = GatewayWorld::start(GatewayOptions {
         policy: vec![("workflows/oceans_stage/currents.toml".into(), TYPO.into())],
         authz_defences: authz,
@@ -104,6 +103,17 @@ async fn privacy_between_users(side: Side) -> Result<Outcome, HarnessError> {
     let wrong = w.client().login("jacintar", "guess").await.map_err(http)?;
     w.stop_in_place().await;
 
+    // Requests the UI servers denied because the policy failed closed, as their audit logs
+    // record them (deny code policy-broken).
+    let policy_broken = ["atmosphere_stage", "oceans_stage"]
+        .iter()
+        .map(|owner| {
+            w.audit_lines(owner)
+                .iter()
+                .filter(|l| l.ends_with("(policy-broken)"))
+                .count()
+        })
+        .sum::<usize>() as u64;
     let mut breaches = Vec::new();
     for a in &answers {
         let said: Vec<&str> = secrets(a.user).into_iter().filter(|s| a.body.contains(s)).collect();
@@ -150,6 +160,7 @@ async fn privacy_between_users(side: Side) -> Result<Outcome, HarnessError> {
         .count();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(PeopleCheck::FailClosed, policy_broken),
         format!(
             "fail-closed: the malformed workflows/oceans_stage/currents.toml (\"!AL\") refused the whole policy, so \
              currents stayed private (and every workflow closed: {refused} state requests answered 404 not-found, \

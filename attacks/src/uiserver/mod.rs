@@ -20,12 +20,11 @@ pub mod s11;
 pub mod s13;
 pub mod s16;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::{Harness, HarnessError, Outcome};
+use crate::harness::{Harness, HarnessError};
 use crate::live::gateway::{FIXED_START, GatewayOptions, GatewayWorld};
 
 /// The world these harnesses attack: seed 001's example with every defence on, the shared
@@ -72,32 +71,6 @@ pub fn all() -> Vec<Harness> {
         s13::STORED_PAYLOAD,
         s16::ESCALATION_SEARCH,
     ]
-}
-
-/// A control made of several weakened targets, one per defence the harness tests: it is
-/// breached only if every one of them is (each defence is shown necessary on its own); a
-/// variant that still defends makes the control fail, with that variant's evidence.
-///
-/// # Errors
-/// The first variant's [`HarnessError`].
-pub(crate) async fn every_variant<F, Fut>(variants: &[&'static str], run: F) -> Result<Outcome, HarnessError>
-where
-    F: Fn(&'static str) -> Fut,
-    Fut: Future<Output = Result<Outcome, HarnessError>>,
-{
-    let mut breached = Vec::new();
-    for &variant in variants {
-        match run(variant).await? {
-            Outcome::Breached { evidence } => breached.push(format!("without {variant}: {evidence}")),
-            Outcome::Defended { evidence } => {
-                return Ok(Outcome::defended(format!(
-                    "without {variant} the attack was still refused: {evidence}"
-                )));
-            }
-            Outcome::Error { error } => return Ok(Outcome::Error { error }),
-        }
-    }
-    Ok(Outcome::breached(breached.join(" | ")))
 }
 
 /// Percent-encodes everything but unreserved characters, for putting hostile text in a path.

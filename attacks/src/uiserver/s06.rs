@@ -9,12 +9,13 @@
 //! answer about a hidden workflow must be exactly the answer about one that does not exist:
 //! not even its existence may leak.
 
+use protocol::Defence;
 use protocol_gateway::http::client::{HttpRequest, Method, send};
-use protocol_people::{PeopleCheck, PeopleDefences};
+use protocol_people::PeopleCheck;
 use serde_json::json;
 
 use super::{options, ui_server};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld, WORKFLOWS};
 
 /// Harvest state of unreadable workflows through the hub.
@@ -24,10 +25,11 @@ pub const UNAUTHORISED_SCAN: Harness = Harness {
         story: "S06",
         target: "hub, UI server",
         title: "two users scan, list, fetch and command workflows they may not read, by name and in other case, percent-encoded, with dot segments, NUL, trailing slash and ~owner, and go around the hub",
-        defence: "negation-wins (and the scan and 404 answers that hide existence)",
-        control: "variant:negation-wins (the UI servers' authoriser lets ocean_team's READ beat jacintar's !ALL)",
+        defences: &[Defence::People(PeopleCheck::NegationWins)],
+        control: Control::WithoutEach,
+        note: "the UI servers' authoriser lets ocean_team's READ beat jacintar's !ALL; the scan and 404 answers that hide existence stay",
     },
-    run: |side| Box::pin(unauthorised_scan(side)),
+    run: |w| Box::pin(unauthorised_scan(w)),
 };
 
 /// `currents`: the ocean team may read it, except jacintar.
@@ -132,11 +134,8 @@ fn short(s: &str) -> String {
     out
 }
 
-async fn unauthorised_scan(side: Side) -> Result<Outcome, HarnessError> {
-    let authz = match side {
-        Side::Real => PeopleDefences::all(),
-        Side::Control => PeopleDefences::all().without(PeopleCheck::NegationWins),
-    };
+async fn unauthorised_scan(weakening: Weakening) -> Result<Outcome, HarnessError> {
+    let authz = weakening.people();
     let options = GatewayOptions {
         policy: vec![("workflows/oceans_stage/currents.toml".into(), CURRENTS.into())],
         authz_defences: authz,
@@ -162,6 +161,12 @@ async fn unauthorised_scan(side: Side) -> Result<Outcome, HarnessError> {
     for name in ["currents", "waves"] {
         commands += w.workflow(name)?.control().await?.commands;
     }
+    // Requests oceans_stage's UI server denied as negated, as its audit log records them.
+    let negated = w
+        .audit_lines("oceans_stage")
+        .iter()
+        .filter(|l| l.ends_with("(negated)"))
+        .count() as u64;
     w.stop().await;
     // The same questions where the hidden workflows do not exist: every answer must match.
     let none = GatewayWorld::start(GatewayOptions {
@@ -215,6 +220,7 @@ async fn unauthorised_scan(side: Side) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(PeopleCheck::NegationWins, negated),
         format!(
             "negation-wins: jacintar's !ALL on oceans_stage/currents beat ocean_team's READ; {} questions by jacintar \
              and mallory (scans, owner listings, 13 spellings of each hidden workflow's URL, a hold command) named no \

@@ -13,15 +13,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use protocol::Defence;
 use protocol_core::scheduler::Event;
 use protocol_core::wire::{CommandOp, RejectCode};
 use protocol_core::{Owner, StaticKeypair};
 use protocol_gateway::schedclient::{CommandOutcome, SchedulerLink};
-use protocol_people::{PeopleCheck, PeopleDefences};
+use protocol_people::PeopleCheck;
 use serde_json::json;
 
 use super::options;
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 
 /// Commands against other owners' workflows, through the hub and around it.
@@ -31,10 +32,11 @@ pub const CROSS_OWNER_COMMAND: Harness = Harness {
         story: "S11",
         target: "hub, UI server, scheduler",
         title: "two users send other owners' workflows every command their grants do not cover, through the hub (read-only and elevated, with an owner-naming actor field) and straight to the schedulers' client channel with an unlisted key and a job's key",
-        defence: "site-limit (with the authoriser's grants, elevation and the scheduler's client-key check)",
-        control: "variant:site-limit (the UI servers' authoriser lets atmosphere_stage's grant of edit-trigger to jacintar through)",
+        defences: &[Defence::People(PeopleCheck::SiteLimit)],
+        control: Control::WithoutEach,
+        note: "the UI servers' authoriser lets atmosphere_stage's grant of edit-trigger to jacintar through; the authoriser's grants, elevation and the scheduler's client-key check stay",
     },
-    run: |side| Box::pin(cross_owner_command(side)),
+    run: |w| Box::pin(cross_owner_command(w)),
 };
 
 /// Commands `mallory` is never granted on `atmosphere_stage`'s workflows (`stop` and `play`
@@ -91,11 +93,8 @@ fn reject_name(code: RejectCode) -> &'static str {
     }
 }
 
-async fn cross_owner_command(side: Side) -> Result<Outcome, HarnessError> {
-    let authz = match side {
-        Side::Real => PeopleDefences::all(),
-        Side::Control => PeopleDefences::all().without(PeopleCheck::SiteLimit),
-    };
+async fn cross_owner_command(weakening: Weakening) -> Result<Outcome, HarnessError> {
+    let authz = weakening.people();
     let w = GatewayWorld::start(GatewayOptions {
         authz_defences: authz,
         ..options()
@@ -208,6 +207,16 @@ async fn cross_owner_command(side: Side) -> Result<Outcome, HarnessError> {
             ));
         }
     }
+    // Commands the UI servers denied as above the site limit, as their audit logs record them.
+    let above_limit = ["atmosphere_stage", "oceans_stage"]
+        .iter()
+        .map(|owner| {
+            w.audit_lines(owner)
+                .iter()
+                .filter(|l| l.ends_with("(above-site-limit)"))
+                .count()
+        })
+        .sum::<usize>() as u64;
     w.stop().await;
     let mut breaches = changed;
     for (what, result) in &direct {
@@ -219,6 +228,7 @@ async fn cross_owner_command(side: Side) -> Result<Outcome, HarnessError> {
     let direct: Vec<String> = direct.iter().map(|(what, r)| format!("{what}: {r}")).collect();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(PeopleCheck::SiteLimit, above_limit),
         format!(
             "site-limit and the grants behind it: {sent} commands to other owners' workflows through the hub were all \
              refused ({}: 403 not granted, above the site limit or not elevated; 404 where not even readable; 400 for \

@@ -9,13 +9,15 @@
 //! view: user names at login, a non-operator's block target, command targets, workflow names
 //! and operation names. Then it reads the logs as an admin would and verifies them.
 
+use protocol::Defence;
 use protocol_core::wire::{JobBody, Severity};
 use protocol_gateway::http::client::HttpResponse;
-use protocol_people::{PeopleCheck, PeopleDefences};
+use protocol_people::PeopleCheck;
+use protocol_people::audit::escape;
 use serde_json::json;
 
 use super::{file_text, missing_headers, options, percent_encode, shown};
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 use crate::live::gateway::{GatewayOptions, GatewayWorld};
 use crate::live::peer::{Heard, Session, Talker};
 
@@ -26,10 +28,11 @@ pub const STORED_PAYLOAD: Harness = Harness {
         story: "S13",
         target: "hub, UI server",
         title: "newlines with forged records, carriage returns, ANSI escapes, <script>, U+2028, bidi overrides and fake trailers sent as user names, block targets, command targets, workflow and operation names, then read back from the audit logs and the served state",
-        defence: "audit-escaping",
-        control: "variant:audit-escaping (the hub's and UI servers' audit writers render fields unescaped)",
+        defences: &[Defence::People(PeopleCheck::AuditEscaping)],
+        control: Control::WithoutEach,
+        note: "the hub's and UI servers' audit writers render fields unescaped",
     },
-    run: |side| Box::pin(stored_payload(side)),
+    run: |w| Box::pin(stored_payload(w)),
 };
 
 /// Text built to do harm in a log viewer, a terminal or a browser.
@@ -184,11 +187,8 @@ async fn job_messages(w: &GatewayWorld) -> Result<(usize, usize), HarnessError> 
     Ok((stored, refused))
 }
 
-async fn stored_payload(side: Side) -> Result<Outcome, HarnessError> {
-    let audit = match side {
-        Side::Real => PeopleDefences::all(),
-        Side::Control => PeopleDefences::all().without(PeopleCheck::AuditEscaping),
-    };
+async fn stored_payload(weakening: Weakening) -> Result<Outcome, HarnessError> {
+    let audit = weakening.people();
     let mut w = GatewayWorld::start(GatewayOptions {
         audit_defences: audit,
         ..options()
@@ -283,6 +283,14 @@ async fn stored_payload(side: Side) -> Result<Outcome, HarnessError> {
     );
     let hub_text = w.audit_text("hub");
     let recorded_logins = hub_text.matches("failed to log in").count();
+    // The hostile fields found escaped in the audit logs: audit-escaping's work.
+    let ui_text = w.audit_text("atmosphere_stage");
+    let escaped_fields = PAYLOADS
+        .iter()
+        .map(|p| escape(p))
+        .filter(|e| matches!(e, std::borrow::Cow::Owned(_)))
+        .map(|e| hub_text.matches(&*e).count() + ui_text.matches(&*e).count())
+        .sum::<usize>() as u64;
     if breaches.is_empty() && recorded_logins < PAYLOADS.len() {
         breaches.push(format!(
             "only {recorded_logins} of {} hostile logins are in the hub's audit log",
@@ -292,6 +300,7 @@ async fn stored_payload(side: Side) -> Result<Outcome, HarnessError> {
     let refusals: Vec<String> = refused_at_ui.iter().map(|(s, n)| format!("{n}× {s}")).collect();
     Ok(Outcome::judge(
         breaches,
+        &Fired::count(PeopleCheck::AuditEscaping, escaped_fields),
         format!(
             "audit-escaping: {n} hostile user names (failed logins) and {n} hostile block targets (a non-operator's \
              attempts) reached the hub's audit log and were stored escaped (newline as \\n, ESC as \\x1b, `<` as \\x3c, \

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use protocol::Defence;
 use protocol_core::{Owner, WorkflowId};
 use protocol_people::authz::Authorizer;
 use protocol_people::groups::{FileGroups, GroupProvider};
@@ -19,8 +20,7 @@ use protocol_people::ops::{Level, Operation, Right};
 use protocol_people::policy::{Policy, PolicyFile};
 use protocol_people::{Decision, PeopleCheck, PeopleDefences};
 
-use super::every_variant;
-use crate::harness::{Harness, HarnessError, HarnessInfo, Outcome, Side};
+use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome, Weakening};
 
 /// The insider searches policy and group combinations for an escalation.
 pub const ESCALATION_SEARCH: Harness = Harness {
@@ -29,10 +29,14 @@ pub const ESCALATION_SEARCH: Harness = Harness {
         story: "S16",
         target: "authoriser",
         title: "an insider searches owner and workflow policy files and group memberships (bounded: 580 combinations × every operation) for rights above the site limit or past a negation",
-        defence: "site-limit, negation-wins",
-        control: "two weakened authorisers, one without site-limit and one without negation-wins; each must escalate",
+        defences: &[
+            Defence::People(PeopleCheck::SiteLimit),
+            Defence::People(PeopleCheck::NegationWins),
+        ],
+        control: Control::WithoutEach,
+        note: "",
     },
-    run: |side| Box::pin(escalation_search(side)),
+    run: |w| Box::pin(escalation_search(w)),
 };
 
 /// The site layer: everyone reads by default and may get at most Read and Execute; members of
@@ -297,43 +301,44 @@ fn search(defences: &PeopleDefences) -> Result<Search, HarnessError> {
 }
 
 fn judge(found: &Search) -> Outcome {
-    if let Some(first) = found.escalations.first() {
-        return Outcome::breached(format!(
-            "{} of {} combinations escalate {INSIDER} on {VICTIM}/{WORKFLOW}; first: owner layer {}, workflow layer {}, \
-             {}: {}",
-            found.escalations.len(),
-            found.combinations,
-            first.owner,
-            first.workflow,
-            first.groups,
-            first.what
-        ));
-    }
+    let breaches: Vec<String> = found
+        .escalations
+        .first()
+        .map(|first| {
+            format!(
+                "{} of {} combinations escalate {INSIDER} on {VICTIM}/{WORKFLOW}; first: owner layer {}, workflow \
+                 layer {}, {}: {}",
+                found.escalations.len(),
+                found.combinations,
+                first.owner,
+                first.workflow,
+                first.groups,
+                first.what
+            )
+        })
+        .into_iter()
+        .collect();
     let count = |code: &str| found.deny_codes.get(code).copied().unwrap_or(0);
-    Outcome::defended(format!(
-        "the real authoriser decided {} combinations ({} decisions at write level, files parsed by the real policy and \
+    // The authoriser's own deny codes: above-site-limit only site-limit gives, negated only
+    // negation-wins.
+    let fired = Fired::count(PeopleCheck::SiteLimit, count("above-site-limit") as u64)
+        .and(PeopleCheck::NegationWins, count("negated") as u64);
+    Outcome::judge(
+        breaches,
+        &fired,
+        format!(
+            "the real authoriser decided {} combinations ({} decisions at write level, files parsed by the real policy and \
          group loaders): nothing above the site limit was permitted (site-limit denied {} as above-site-limit), every \
          negation in the deciding layer or the site limit won (negation-wins denied {} as negated), and permitted_ops \
          always matched decide",
-        found.combinations,
-        found.decisions,
-        count("above-site-limit"),
-        count("negated")
-    ))
+            found.combinations,
+            found.decisions,
+            count("above-site-limit"),
+            count("negated")
+        ),
+    )
 }
 
-async fn escalation_search(side: Side) -> Result<Outcome, HarnessError> {
-    match side {
-        Side::Real => Ok(judge(&search(&PeopleDefences::all())?)),
-        Side::Control => {
-            every_variant(&["site-limit", "negation-wins"], |variant| async move {
-                let check = match variant {
-                    "site-limit" => PeopleCheck::SiteLimit,
-                    _ => PeopleCheck::NegationWins,
-                };
-                Ok(judge(&search(&PeopleDefences::all().without(check))?))
-            })
-            .await
-        }
-    }
+async fn escalation_search(w: Weakening) -> Result<Outcome, HarnessError> {
+    Ok(judge(&search(&w.people())?))
 }

@@ -195,7 +195,6 @@ pub mod weakened {
         }
 
         /// The checks that are off.
-        #[must_use]
         pub fn removed(&self) -> impl Iterator<Item = Check> + '_ {
             self.removed.iter().copied()
         }

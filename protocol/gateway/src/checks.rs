@@ -1,4 +1,4 @@
-//! The gateway's own named defences (DESIGN.md §2), removable one at a time in `weaken` builds
+//! The gateway's own named defences, removable one at a time in `weaken` builds
 //! so that attack harnesses can show each is necessary. Production code can only build
 //! [`GatewayDefences::all`]. The people-side defences (sessions, authorisation, audit) are
 //! protocol-people's `PeopleCheck`s, chosen when the parts are built.

@@ -4,7 +4,7 @@
 //! [`PeopleCheck`] with a stable kebab-case name used by the model checker, the attack harnesses
 //! and the threat model. A [`PeopleDefences`] value says which are on. Production code can only
 //! build [`PeopleDefences::all`]; removing a check needs the `weaken` feature, which only
-//! verification builds enable (DESIGN.md §2).
+//! verification builds enable.
 
 #[cfg(any(feature = "weaken", test))]
 use std::collections::BTreeSet;

@@ -97,12 +97,17 @@ fn split(ids: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
 ///
 /// # Errors
 /// An unknown id.
-pub fn run_attacks(ids: &[String], conformance: bool, mut progress: impl FnMut(&str)) -> anyhow::Result<AttackResults> {
+pub fn run_attacks(
+    ids: &[String],
+    conformance: bool,
+    base: &attacks::Weakening,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<AttackResults> {
     let start = Instant::now();
     let (harness_ids, variant_names) = split(ids)?;
     let everything = ids.is_empty();
     let harnesses = if everything || !harness_ids.is_empty() {
-        attacks::run::run(&harness_ids, |info| progress(info.id))?
+        attacks::run::run(&harness_ids, base, |info| progress(info.id))?
     } else {
         Vec::new()
     };
@@ -143,7 +148,10 @@ fn list() {
     for h in attacks::run::all() {
         println!(
             "harness {:24} {}  {:22} {}",
-            h.info.id, h.info.story, h.info.defence, h.info.title
+            h.info.id,
+            h.info.story,
+            h.info.defences.iter().map(|d| d.name()).collect::<Vec<_>>().join(","),
+            h.info.title
         );
     }
     for v in Variant::all() {
@@ -215,7 +223,7 @@ pub fn run(args: AttackArgs) -> anyhow::Result<Outcome> {
     // Validate before anything runs, so a typo costs nothing.
     split(&args.ids)?;
     let terminal = std::io::stderr().is_terminal();
-    let results = run_attacks(&args.ids, !args.no_conformance, |what| {
+    let results = run_attacks(&args.ids, !args.no_conformance, &attacks::Weakening::none(), |what| {
         if terminal {
             eprint!("\r\x1b[2Kattacking {what}…");
         }

@@ -145,7 +145,7 @@ pub fn harness_results(runs: &[RunResult]) -> Vec<HarnessResult> {
             outcome: outcome(&h.real),
             evidence: h.real.detail().to_owned(),
             control: ControlRun {
-                weakened: h.info.control.to_owned(),
+                weakened: h.info.control_label(),
                 outcome: outcome(&h.control),
                 evidence: h.control.detail().to_owned(),
             },

@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use threats::lint::{Severity, has_errors, lint};
-use threats::{Date, KnownEvidence, ThreatModel};
+use threats::model::EvidenceKind;
+use threats::{Date, EvidenceRef, KnownEvidence, ThreatModel};
 
 use super::Outcome;
 
@@ -129,6 +130,19 @@ pub fn known_evidence() -> KnownEvidence {
         .collect();
     let catalogue = model::catalogue();
     let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
-    let harnesses: Vec<&str> = attacks::run::all().iter().map(|h| h.info.id).collect();
-    KnownEvidence::new(&properties, &variants, &harnesses)
+    let all = attacks::run::all();
+    let harnesses: Vec<&str> = all.iter().map(|h| h.info.id).collect();
+    let mut known = KnownEvidence::new(&properties, &variants, &harnesses);
+    for defence in protocol::Defence::ALL {
+        let name = defence.name();
+        let variant = variants
+            .contains(&name)
+            .then(|| EvidenceRef::new(EvidenceKind::Variant, name));
+        let tested_by = all
+            .iter()
+            .filter(|h| h.info.tests(defence))
+            .map(|h| EvidenceRef::new(EvidenceKind::Harness, h.info.id));
+        known = known.with_defence(name, variant.into_iter().chain(tested_by));
+    }
+    known
 }

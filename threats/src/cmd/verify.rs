@@ -39,10 +39,11 @@ pub struct VerifyArgs {
     /// two runs write byte-identical files: how `reports/` in the repository is made.
     #[arg(long)]
     pub no_timings: bool,
-    /// Test builds only: verify the targets without this check (a model variant's or a
-    /// harness's defence). The proofs of its model run on the weakened design (within the quick
-    /// bound) and the harnesses that test it attack the weakened target as the real one, so
-    /// the threats it protects show as failing. Exits 1.
+    /// Test builds only: verify the system without this defence (any name of the defence
+    /// vocabulary, or a model variant). Every harness attacks targets started without it (its
+    /// "real" run lacks it; its controls lack it and their own defence); where it is a model
+    /// variant, that model's proofs run on the weakened design (within the quick bound). The
+    /// threats it protects show as failing. Exits 1.
     #[cfg(feature = "weaken")]
     #[arg(long, value_name = "CHECK")]
     pub weaken: Option<String>,
@@ -80,10 +81,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
         Some(check) => weakened::models(check, args.quick, |name| progress(&format!("model {name}")))?,
         None => run_models(None, None, args.quick, |name| progress(&format!("model {name}")))?,
     };
-    let mut attacks = run_attacks(&[], true, |what| progress(&format!("attack {what}")))?;
-    if let Some(check) = weaken {
-        weakened::harnesses(check, &mut attacks.harnesses);
-    }
+    // Under `--weaken`, every live target of every harness lacks the named defence.
+    let base = weaken.and_then(weakened::weakening).unwrap_or_default();
+    let attacks = run_attacks(&[], true, &base, |what| progress(&format!("attack {what}")))?;
     let evidence = Evidence {
         properties: property_results(&models),
         variants: variant_results(&models, &attacks.conformance),
@@ -111,7 +111,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     }
     let green = results.outcome.verdict == threats::join::Verdict::Green;
     if let Some(check) = weaken {
-        println!("weakened: every target built without `{check}` (test build)");
+        match weakened::weakening(check) {
+            Some(w) => println!(
+                "weakened: every harness target {w}; the model's proofs without `{check}` where it is a model variant (test build)"
+            ),
+            None => println!(
+                "weakened: the model's proofs without `{check}` (a model-only design; live targets unchanged) (test build)"
+            ),
+        }
     }
     println!("verdict: {}", if green { "green" } else { "RED" });
     for reason in &results.outcome.reasons {
@@ -129,29 +136,32 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
 /// it is type-checked and linted) but reachable only from builds with the `weaken` feature.
 mod weakened {
     use anyhow::bail;
-    use attacks::HarnessResult as RunResult;
+    use attacks::Weakening;
     use model::channel::Bounds as ChannelBounds;
     use model::people::Bounds as PeopleBounds;
     use model::run::prove;
     use model::variants::{PeopleVariant, Variant};
+    use protocol_core::Flaw;
 
     use super::ModelResults;
 
-    /// The check names `--weaken` knows: every model variant and every harness's defence.
-    fn known(check: &str) -> bool {
-        Variant::from_name(check).is_some()
-            || PeopleVariant::from_name(check).is_some()
-            || attacks::run::all().iter().any(|h| tests(&h.info, check))
+    /// What `--weaken NAME` removes from every live target: the defence of that name, or the
+    /// channel design flaw of that name; `None` for a name only a model knows.
+    pub fn weakening(name: &str) -> Option<Weakening> {
+        if let Ok(defence) = name.parse::<protocol::Defence>() {
+            return Some(Weakening::without(defence));
+        }
+        Flaw::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .map(Weakening::with_flaw)
     }
 
-    fn tests(info: &attacks::HarnessInfo, check: &str) -> bool {
-        info.defence == check || info.control.strip_prefix("variant:") == Some(check)
-    }
-
-    /// Refuses an unknown name before anything runs.
-    pub fn validate(check: &str) -> anyhow::Result<()> {
-        if !known(check) {
-            bail!("--weaken {check:?}: no model variant or harness defence has that name");
+    /// Refuses a name that is neither a defence of the vocabulary nor a model variant, before
+    /// anything runs.
+    pub fn validate(name: &str) -> anyhow::Result<()> {
+        if weakening(name).is_none() && Variant::from_name(name).is_none() && PeopleVariant::from_name(name).is_none() {
+            bail!("--weaken {name:?}: no defence or model variant has that name");
         }
         Ok(())
     }
@@ -188,13 +198,5 @@ mod weakened {
             results.variants.push(variant.find_attack());
         }
         Ok(results)
-    }
-
-    /// The harnesses that test `check` report what their attack did to the target without it
-    /// (their control run) as the real target's outcome.
-    pub fn harnesses(check: &str, runs: &mut [RunResult]) {
-        for run in runs.iter_mut().filter(|r| tests(&r.info, check)) {
-            run.real = run.control.clone();
-        }
     }
 }

@@ -105,6 +105,20 @@ impl Linter {
                 }
             }
         }
+        for (defence, tests) in &known.defences {
+            if !tests.iter().any(|r| used.contains(r)) {
+                let msg = if tests.is_empty() {
+                    format!("defence {defence} is tested by no variant or harness, so no threat can rest on it")
+                } else {
+                    let names: Vec<String> = tests.iter().map(ToString::to_string).collect();
+                    format!(
+                        "defence {defence} is cited by no threat (none cites {})",
+                        names.join(" or ")
+                    )
+                };
+                self.push(Rule::UncitedDefence, None, msg);
+            }
+        }
     }
 
     /// Stories: served by threats, and by a harness when they need one.

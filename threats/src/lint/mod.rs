@@ -8,12 +8,12 @@
 mod coverage;
 mod rules;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Date, Location, ThreatModel};
+use crate::model::{Date, EvidenceRef, Location, ThreatModel};
 
 /// How serious a finding is. Only errors fail `threatcheck lint` and the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -79,13 +79,16 @@ pub enum Rule {
     ThreatWithoutStory,
     /// A known property, variant or harness is referenced by no threat.
     UnusedEvidence,
+    /// A defence of the vocabulary is tested by no cited variant or harness: no threat rests on
+    /// evidence about it.
+    UncitedDefence,
     /// An entity in no data flow, or an asset neither held nor carried.
     Unconnected,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::SectionMissing,
         Self::ItemIncomplete,
         Self::UnknownReference,
@@ -101,6 +104,7 @@ impl Rule {
         Self::StoryWithoutThreat,
         Self::ThreatWithoutStory,
         Self::UnusedEvidence,
+        Self::UncitedDefence,
         Self::Unconnected,
     ];
 
@@ -123,6 +127,7 @@ impl Rule {
             Self::StoryWithoutThreat => "story-without-threat",
             Self::ThreatWithoutStory => "threat-without-story",
             Self::UnusedEvidence => "unused-evidence",
+            Self::UncitedDefence => "uncited-defence",
             Self::Unconnected => "unconnected",
         }
     }
@@ -131,7 +136,9 @@ impl Rule {
     #[must_use]
     pub const fn severity(self) -> Severity {
         match self {
-            Self::AcceptanceWithEvidence | Self::UnusedEvidence | Self::Unconnected => Severity::Warning,
+            Self::AcceptanceWithEvidence | Self::UnusedEvidence | Self::UncitedDefence | Self::Unconnected => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }
@@ -155,6 +162,9 @@ impl Rule {
             Self::StoryWithoutThreat => "Every in-scope story is served by a threat.",
             Self::ThreatWithoutStory => "Every threat serves a story.",
             Self::UnusedEvidence => "Every known property, variant and harness is used by a threat.",
+            Self::UncitedDefence => {
+                "Every defence of the vocabulary is tested by a variant or harness that some threat cites."
+            }
             Self::Unconnected => "Every entity takes part in a flow; every asset is held or carried.",
         }
     }
@@ -199,6 +209,9 @@ pub struct KnownEvidence {
     pub variants: BTreeSet<String>,
     /// Harness ids.
     pub harnesses: BTreeSet<String>,
+    /// Every defence of the vocabulary, with the evidence that tests it (its model variant and
+    /// the harnesses that name it). Empty when the caller knows no vocabulary.
+    pub defences: BTreeMap<String, BTreeSet<EvidenceRef>>,
 }
 
 impl KnownEvidence {
@@ -210,7 +223,15 @@ impl KnownEvidence {
             properties: set(properties),
             variants: set(variants),
             harnesses: set(harnesses),
+            defences: BTreeMap::new(),
         }
+    }
+
+    /// The same, knowing that `defence` is tested by `evidence` (its variant, its harnesses).
+    #[must_use]
+    pub fn with_defence(mut self, defence: &str, evidence: impl IntoIterator<Item = EvidenceRef>) -> Self {
+        self.defences.entry(defence.to_owned()).or_default().extend(evidence);
+        self
     }
 
     /// The names present in a set of results.
@@ -220,6 +241,7 @@ impl KnownEvidence {
             properties: e.properties.iter().map(|p| p.name.clone()).collect(),
             variants: e.variants.iter().map(|v| v.name.clone()).collect(),
             harnesses: e.harnesses.iter().map(|h| h.id.clone()).collect(),
+            defences: BTreeMap::new(),
         }
     }
 }

@@ -63,18 +63,33 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
                 transport
             };
             reader.set_max(MAX_FRAME);
-            if let Err(_err) = serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn).await {
+            if let Err(err) = serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn).await {
                 bump(&shared.stats.connections_dropped);
-                #[cfg(feature = "weaken")]
-                if shared.flaws.shared_fate
-                    && matches!(_err, ConnError::Frame(_) | ConnError::Noise(_) | ConnError::Decode(_))
-                {
-                    let _ = shared.core.send(CoreInput::DropConnections).await;
+                if matches!(err, ConnError::Noise(_)) {
+                    // noise-transport: a frame that did not authenticate never reached the core.
+                    bump(&shared.stats.transport_failures);
+                }
+                if matches!(err, ConnError::Frame(_) | ConnError::Noise(_) | ConnError::Decode(_)) {
+                    #[cfg(feature = "weaken")]
+                    if shared.flaws.shared_fate {
+                        let _ = shared.core.send(CoreInput::DropConnections).await;
+                    } else {
+                        bump(&shared.stats.isolated_drops);
+                    }
+                    // connection-isolation: only this connection ends.
+                    #[cfg(not(feature = "weaken"))]
+                    bump(&shared.stats.isolated_drops);
                 }
             }
             let _ = shared.core.send(CoreInput::Closed { conn }).await;
         }
-        Err(_) => bump(&shared.stats.handshakes_failed),
+        Err(err) => {
+            bump(&shared.stats.handshakes_failed);
+            if matches!(err, ConnError::Timeout(_)) {
+                // handshake-deadline: the connection is closed, its slot freed.
+                bump(&shared.stats.handshake_timeouts);
+            }
+        }
     }
     shared.connections.fetch_sub(1, Ordering::Relaxed);
 }

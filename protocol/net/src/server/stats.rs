@@ -19,6 +19,9 @@ pub struct Stats {
     pub(crate) rejected: AtomicU64,
     pub(crate) rejected_by_check: [AtomicU64; Check::ALL.len()],
     pub(crate) log_batches: AtomicU64,
+    pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) transport_failures: AtomicU64,
+    pub(crate) isolated_drops: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -60,6 +63,9 @@ impl Stats {
                 .map(|(c, n)| (c.name(), get(n)))
                 .collect(),
             log_batches: get(&self.log_batches),
+            handshake_timeouts: get(&self.handshake_timeouts),
+            transport_failures: get(&self.transport_failures),
+            isolated_drops: get(&self.isolated_drops),
         }
     }
 }
@@ -89,4 +95,12 @@ pub struct StatsSnapshot {
     pub rejected_by_check: Vec<(&'static str, u64)>,
     /// Group commits written.
     pub log_batches: u64,
+    /// Handshakes closed by the handshake deadline (`handshake-deadline` fired).
+    pub handshake_timeouts: u64,
+    /// Established connections closed because a transport frame failed to decrypt and
+    /// authenticate (`noise-transport` fired).
+    pub transport_failures: u64,
+    /// Connections closed for a bad frame, decrypt failure or bad message with no other
+    /// connection affected (`connection-isolation` fired).
+    pub isolated_drops: u64,
 }
