@@ -96,7 +96,7 @@ fn verify_without_bound_identity_exits_one_and_names_the_failing_threats_in_ever
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.contains("built without `bound-identity`"), "{stdout}");
+    assert!(stdout.contains("every harness target without bound-identity"), "{stdout}");
 
     let results = Results::read(&out.path().join("results.json")).expect("results.json");
     assert_eq!(results.outcome.verdict, Verdict::Red);
@@ -149,6 +149,60 @@ fn verify_without_bound_identity_exits_one_and_names_the_failing_threats_in_ever
             .contains("<failure"),
         "JUnit has failures"
     );
+}
+
+/// `verify --quick --weaken NAME` into a fresh directory: its exit code and results.
+fn weakened_run(name: &str) -> (Option<i32>, Results, String) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = Command::new(env!("CARGO_BIN_EXE_threatcheck"))
+        .current_dir(workspace())
+        .args(["verify", "--quick", "--weaken", name, "--out"])
+        .arg(out.path())
+        .output()
+        .expect("threatcheck runs");
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let results = Results::read(&out.path().join("results.json")).expect("results.json");
+    (run.status.code(), results, stdout)
+}
+
+#[test]
+fn verify_weakened_for_a_people_and_a_gateway_defence_starts_targets_without_it_so_their_harnesses_real_runs_are_breached()
+{
+    // (bound-identity, the scheduler core's, is the test above.) A people-core defence and a
+    // gateway defence that no model variant has: only live targets started without them can
+    // breach these harnesses' real runs.
+    for (name, harness) in [
+        ("site-limit", "s11-cross-owner-command"),
+        ("assertion-replay", "s10-cross-audience-token"),
+    ] {
+        let (code, results, stdout) = weakened_run(name);
+        assert_eq!(code, Some(1), "--weaken {name}: {stdout}");
+        assert!(stdout.contains(&format!("every harness target without {name}")), "{stdout}");
+        let h = results
+            .evidence
+            .harnesses
+            .iter()
+            .find(|h| h.id == harness)
+            .unwrap_or_else(|| panic!("{harness} ran"));
+        assert_eq!(
+            h.outcome,
+            threats::HarnessOutcome::Breached,
+            "--weaken {name}: {harness}'s real run: {}",
+            h.evidence
+        );
+        let failing: Vec<&str> = results
+            .outcome
+            .threats
+            .iter()
+            .filter(|t| t.status == Status::Failing)
+            .map(|t| t.id.as_str())
+            .collect();
+        for t in &results.model.threats {
+            if t.evidence.iter().any(|e| e.to_string() == format!("harness:{harness}")) {
+                assert!(failing.contains(&t.id.as_str()), "--weaken {name}: {} cites {harness}", t.id);
+            }
+        }
+    }
 }
 
 #[test]
