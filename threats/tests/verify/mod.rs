@@ -96,7 +96,10 @@ fn verify_without_bound_identity_exits_one_and_names_the_failing_threats_in_ever
         "{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stdout.contains("every harness target without bound-identity"), "{stdout}");
+    assert!(
+        stdout.contains("every harness target without bound-identity"),
+        "{stdout}"
+    );
 
     let results = Results::read(&out.path().join("results.json")).expect("results.json");
     assert_eq!(results.outcome.verdict, Verdict::Red);
@@ -166,8 +169,7 @@ fn weakened_run(name: &str) -> (Option<i32>, Results, String) {
 }
 
 #[test]
-fn verify_weakened_for_a_people_and_a_gateway_defence_starts_targets_without_it_so_their_harnesses_real_runs_are_breached()
-{
+fn verify_weakened_for_a_people_and_a_gateway_defence_breaches_their_harnesses_real_runs() {
     // (bound-identity, the scheduler core's, is the test above.) A people-core defence and a
     // gateway defence that no model variant has: only live targets started without them can
     // breach these harnesses' real runs.
@@ -177,7 +179,10 @@ fn verify_weakened_for_a_people_and_a_gateway_defence_starts_targets_without_it_
     ] {
         let (code, results, stdout) = weakened_run(name);
         assert_eq!(code, Some(1), "--weaken {name}: {stdout}");
-        assert!(stdout.contains(&format!("every harness target without {name}")), "{stdout}");
+        assert!(
+            stdout.contains(&format!("every harness target without {name}")),
+            "{stdout}"
+        );
         let h = results
             .evidence
             .harnesses
@@ -199,7 +204,11 @@ fn verify_weakened_for_a_people_and_a_gateway_defence_starts_targets_without_it_
             .collect();
         for t in &results.model.threats {
             if t.evidence.iter().any(|e| e.to_string() == format!("harness:{harness}")) {
-                assert!(failing.contains(&t.id.as_str()), "--weaken {name}: {} cites {harness}", t.id);
+                assert!(
+                    failing.contains(&t.id.as_str()),
+                    "--weaken {name}: {} cites {harness}",
+                    t.id
+                );
             }
         }
     }
