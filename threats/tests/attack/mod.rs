@@ -79,7 +79,7 @@ fn one_harness_and_one_replay_run_by_name_and_report_json() {
     let h = &harnesses[0];
     assert_eq!(h["info"]["id"], "s12-compromised-job");
     assert_eq!(h["info"]["story"], "S12");
-    assert_eq!(h["info"]["defence"], "bound-identity");
+    assert_eq!(h["info"]["defences"], serde_json::json!(["bound-identity"]));
     assert_eq!(h["real"]["outcome"], "defended");
     assert!(
         h["real"]["evidence"]

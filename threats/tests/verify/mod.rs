@@ -7,8 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use threats::EvidenceRef;
 use threats::join::{Status, Verdict};
-use threats::model::ThreatModel;
+use threats::model::{EvidenceKind, ThreatModel};
 use threats::report::{REPORT_FILES, RenderOptions, render_all};
 use threats::results::Results;
 
@@ -56,7 +57,19 @@ fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_e
         set(&harnesses),
         "{hint}"
     );
-    let known = threats::lint::KnownEvidence::new(&properties, &variants, &harnesses);
+    let mut known = threats::lint::KnownEvidence::new(&properties, &variants, &harnesses);
+    // The defence vocabulary and what tests each defence, as `threatcheck` knows them.
+    for defence in protocol::Defence::ALL {
+        let name = defence.name();
+        let variant = variants
+            .contains(&name)
+            .then(|| EvidenceRef::new(EvidenceKind::Variant, name));
+        let tested_by = attacks::run::all()
+            .into_iter()
+            .filter(|h| h.info.tests(defence))
+            .map(|h| EvidenceRef::new(EvidenceKind::Harness, h.info.id));
+        known = known.with_defence(name, variant.into_iter().chain(tested_by));
+    }
     let lint = threats::lint::lint(&stored.model, &known, stored.as_of);
     assert_eq!(stored.lint, lint, "{hint}");
 
