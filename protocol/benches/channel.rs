@@ -21,8 +21,8 @@ use protocol_core::scheduler::{JobSpec, SchedulerConfig};
 use protocol_core::wire::JobBody;
 use protocol_core::{JobId, PublicKey, StaticKeypair, WorkflowId};
 use protocol_net::client::{ClientReport, connect, deliver};
-use protocol_net::launcher::PresetKeyLauncher;
 use protocol_net::{ClientConfig, Scheduler, SchedulerHandle, ServerConfig};
+use testkit::PresetKeyLauncher;
 
 const CHILD_ENV: &str = "THREATCHECK_BENCH_CLIENTS";
 

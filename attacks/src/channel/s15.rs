@@ -16,7 +16,7 @@ use protocol_core::wire::{FailReason, JobBody, MAX_FRAME, Message, OutputName, S
 use protocol_core::{PublicKey, StaticKeypair};
 use protocol_net::framing::{FrameReader, write_frame};
 use protocol_net::job_program::JobPlan;
-use protocol_net::launcher::PresetKeyLauncher;
+use testkit::PresetKeyLauncher;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use protocol_core::bootstrap::KeyReply;
 use protocol_core::scheduler::{Event, JobState};
 use protocol_net::job_program::JobPlan;
-use protocol_net::launcher::PresetKeyLauncher;
+use testkit::PresetKeyLauncher;
 use tokio::net::TcpListener;
 
 use super::Verdict;

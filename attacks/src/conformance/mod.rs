@@ -28,7 +28,7 @@ use model::variants::Variant;
 use protocol_core::{Check, Flaw};
 use serde::Serialize;
 
-use crate::harness::HarnessError;
+use crate::harness::{HarnessError, Weakening};
 use crate::live::target::TargetConfig;
 use crate::run::on_fresh_runtime;
 use replay::{Replayer, StepRecord, describe_events};
@@ -204,13 +204,17 @@ pub struct UnknownVariant(pub String);
 ///
 /// # Errors
 /// [`UnknownVariant`] before anything runs.
-pub fn run<S: AsRef<str>>(names: &[S], progress: impl FnMut(&str)) -> Result<Vec<ConformanceResult>, UnknownVariant> {
+pub fn run<S: AsRef<str>>(
+    names: &[S],
+    base: &Weakening,
+    progress: impl FnMut(&str),
+) -> Result<Vec<ConformanceResult>, UnknownVariant> {
     run_selected(
         names,
         Variant::all,
         Variant::from_name,
         Variant::name,
-        run_variant,
+        |v| run_variant_weakened(v, base),
         progress,
     )
 }
@@ -222,7 +226,7 @@ fn run_selected<V: Copy, S: AsRef<str>>(
     all: fn() -> Vec<V>,
     from_name: fn(&str) -> Option<V>,
     name: fn(V) -> &'static str,
-    run_variant: fn(V) -> ConformanceResult,
+    run_variant: impl Fn(V) -> ConformanceResult,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<ConformanceResult>, UnknownVariant> {
     let variants: Vec<V> = if names.is_empty() {
@@ -248,6 +252,14 @@ const REPLAY_LIMIT: Duration = Duration::from_secs(20);
 /// One variant's conformance: model search, then the replays.
 #[must_use]
 pub fn run_variant(variant: Variant) -> ConformanceResult {
+    run_variant_weakened(variant, &Weakening::none())
+}
+
+/// The same with `base` removed from both builds (`verify --weaken`): the "normal" build is
+/// the system without `base`, the weakened one lacks `base` and the variant's check.
+#[must_use]
+pub fn run_variant_weakened(variant: Variant, base: &Weakening) -> ConformanceResult {
+    let normal = TargetConfig::for_run(base);
     let start = Instant::now();
     let (report, actions) = variant.find_attack(Bounds::QUICK);
     let trace: Vec<String> = report
@@ -285,7 +297,7 @@ pub fn run_variant(variant: Variant) -> ConformanceResult {
                     .into();
             }
             Variant::UnauthenticatedBootstrap => {
-                result.weakened = replay(&result, &actions, variant, TargetConfig::real(), Side::Weakened);
+                result.weakened = replay(&result, &actions, variant, normal.clone(), Side::Weakened);
                 result.normal = design::authenticated_bootstrap();
                 result.note = "design variant: the weakened replay hands the scheduler the attacker's key as the \
                                honest job's reply, as a network-borne reply would; the real design carries the reply \
@@ -293,19 +305,15 @@ pub fn run_variant(variant: Variant) -> ConformanceResult {
                     .into();
             }
             Variant::Without(check) => {
-                result.weakened = replay(&result, &actions, variant, TargetConfig::without(check), Side::Weakened);
-                result.normal = replay(&result, &actions, variant, TargetConfig::real(), Side::Full);
+                let weakened = TargetConfig::for_run(&base.and(&Weakening::without(check)));
+                result.weakened = replay(&result, &actions, variant, weakened, Side::Weakened);
+                result.normal = replay(&result, &actions, variant, normal, Side::Full);
                 result.note = format!("the scheduler core built without `{check}`");
             }
             Variant::Flaw(flaw) => {
-                result.weakened = replay(
-                    &result,
-                    &actions,
-                    variant,
-                    TargetConfig::with_flaw(flaw),
-                    Side::Weakened,
-                );
-                result.normal = replay(&result, &actions, variant, TargetConfig::real(), Side::Full);
+                let weakened = TargetConfig::for_run(&base.and(&Weakening::with_flaw(flaw)));
+                result.weakened = replay(&result, &actions, variant, weakened, Side::Weakened);
+                result.normal = replay(&result, &actions, variant, normal, Side::Full);
                 result.note = format!(
                     "the scheduler core built with the design flaw `{}`; the full build stops it with `{}`",
                     flaw.name(),

@@ -37,7 +37,7 @@ use protocol_people::session::HashParams;
 use protocol_people::{PeopleCheck, PeopleDefences};
 
 use super::{ConformanceResult, UnknownVariant, Verdict};
-use crate::harness::HarnessError;
+use crate::harness::{HarnessError, Weakening};
 use crate::run::on_fresh_runtime;
 use cores::Cores;
 use judge::Judge;
@@ -203,13 +203,17 @@ pub fn expected_check(variant: &str) -> Option<&'static str> {
 ///
 /// # Errors
 /// [`UnknownVariant`] before anything runs.
-pub fn run<S: AsRef<str>>(names: &[S], progress: impl FnMut(&str)) -> Result<Vec<ConformanceResult>, UnknownVariant> {
+pub fn run<S: AsRef<str>>(
+    names: &[S],
+    base: &Weakening,
+    progress: impl FnMut(&str),
+) -> Result<Vec<ConformanceResult>, UnknownVariant> {
     super::run_selected(
         names,
         PeopleVariant::all,
         PeopleVariant::from_name,
         PeopleVariant::name,
-        run_variant,
+        |v| run_variant_weakened(v, base),
         progress,
     )
 }
@@ -217,6 +221,14 @@ pub fn run<S: AsRef<str>>(names: &[S], progress: impl FnMut(&str)) -> Result<Vec
 /// One people variant's conformance: model search, then the two replays.
 #[must_use]
 pub fn run_variant(variant: PeopleVariant) -> ConformanceResult {
+    run_variant_weakened(variant, &Weakening::none())
+}
+
+/// The same with `base`'s people-core defences removed from both builds (`verify --weaken`).
+/// The replays drive the people cores (live behind a hub, or with real files) only, so a
+/// `base` of another layer changes nothing here.
+#[must_use]
+pub fn run_variant_weakened(variant: PeopleVariant, base: &Weakening) -> ConformanceResult {
     let start = Instant::now();
     let (report, actions) = variant.find_attack(Bounds::QUICK);
     let trace: Vec<String> = report
@@ -239,12 +251,12 @@ pub fn run_variant(variant: PeopleVariant) -> ConformanceResult {
         seconds: 0.0,
     };
     if report.found {
-        result.weakened = replay(variant, &actions, &result.trace, Side::Weakened);
+        result.weakened = replay(variant, &actions, &result.trace, base, Side::Weakened);
         let honoured_at = match &result.weakened {
             Verdict::Violated { step, .. } => Some(*step),
             _ => None,
         };
-        result.normal = replay(variant, &actions, &result.trace, Side::Full(honoured_at));
+        result.normal = replay(variant, &actions, &result.trace, base, Side::Full(honoured_at));
     }
     result.seconds = start.elapsed().as_secs_f64();
     result
@@ -257,8 +269,8 @@ enum Side {
     Full(Option<usize>),
 }
 
-fn replay(variant: PeopleVariant, actions: &[Action], trace: &[String], side: Side) -> Verdict {
-    on_fresh_runtime(REPLAY_LIMIT, replay_on(variant, actions, trace, side))
+fn replay(variant: PeopleVariant, actions: &[Action], trace: &[String], base: &Weakening, side: Side) -> Verdict {
+    on_fresh_runtime(REPLAY_LIMIT, replay_on(variant, actions, trace, base.people(), side))
         .unwrap_or_else(|e| Verdict::Error { error: e.to_string() })
 }
 
@@ -295,12 +307,13 @@ async fn replay_on(
     variant: PeopleVariant,
     actions: &[Action],
     trace: &[String],
+    base: PeopleDefences,
     side: Side,
 ) -> Result<Verdict, HarnessError> {
     let check = variant.0;
     let defences = match side {
-        Side::Weakened => PeopleDefences::all().without(check),
-        Side::Full(_) => PeopleDefences::all(),
+        Side::Weakened => base.without(check),
+        Side::Full(_) => base,
     };
     let judge = Judge::new(variant.model(Bounds::QUICK))?;
     let mut replayer = match mode(check) {

@@ -147,7 +147,7 @@ impl Replayer {
         let target = Target::start_with(
             &config,
             std::sync::Arc::new(launcher.clone()),
-            protocol_net::launcher::PresetKeyLauncher::default(),
+            testkit::PresetKeyLauncher::default(),
         )
         .await?;
         let ids = model.ids().to_vec();

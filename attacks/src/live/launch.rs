@@ -13,9 +13,8 @@ use protocol_core::PublicKey;
 use protocol_core::bootstrap::{KeyReply, Offer, decode_key_reply, encode_line};
 use protocol_core::keys::KEY_LEN;
 use protocol_net::job_program::{JobPlan, run_reference_job};
-use protocol_net::launcher::{
-    LaunchFailure, LaunchFuture, Launched, Launcher, PresetKeyLauncher, ProcessLauncher, read_bootstrap_line,
-};
+use protocol_net::launcher::{LaunchFailure, LaunchFuture, Launched, Launcher, ProcessLauncher, read_bootstrap_line};
+use testkit::PresetKeyLauncher;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 

@@ -11,9 +11,10 @@ use protocol::DriverCheck;
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
 use protocol_core::wire::{JobBody, OutputName};
 use protocol_core::{Check, Defences, Flaw, JobId, PublicKey, StaticKeypair, WorkflowId};
-use protocol_net::launcher::{Launcher, PresetKeyLauncher};
+use protocol_net::launcher::Launcher;
 use protocol_net::{ClientConfig, DriverFlaws, Scheduler, SchedulerHandle, ServerConfig, StatsSnapshot};
 use rand_core::RngCore;
+use testkit::PresetKeyLauncher;
 use zeroize::Zeroizing;
 
 use super::wait_for;

@@ -3,6 +3,7 @@
 //! the check the variant removes (live on a loopback gateway, or on protocol-people's real
 //! cores with real files where one hub cannot show the step).
 
+use attacks::Weakening;
 use attacks::conformance::people::{run, run_variant};
 use attacks::conformance::{UnknownVariant, Verdict};
 use model::variants::PeopleVariant;
@@ -87,7 +88,10 @@ fn every_people_variant_has_a_test_here() {
 #[test]
 fn an_unknown_people_variant_is_refused_before_anything_runs() {
     let mut told = Vec::new();
-    let err = run(&["token-revocation", "no-such-check"], |n| told.push(n.to_owned())).expect_err("unknown name");
+    let err = run(&["token-revocation", "no-such-check"], &Weakening::none(), |n| {
+        told.push(n.to_owned())
+    })
+    .expect_err("unknown name");
     assert_eq!(err, UnknownVariant("no-such-check".into()));
     assert!(told.is_empty());
 }
@@ -180,8 +184,8 @@ fn a_read_is_served_before_its_audit_record_is_on_disk_live_without_audit_before
 #[test]
 fn the_people_replays_give_the_same_verdicts_and_evidence_on_every_run() {
     let _serial = one_at_a_time();
-    let first = run::<&str>(&[], |_| {}).expect("every variant is known");
-    let second = run::<&str>(&[], |_| {}).expect("every variant is known");
+    let first = run::<&str>(&[], &Weakening::none(), |_| {}).expect("every variant is known");
+    let second = run::<&str>(&[], &Weakening::none(), |_| {}).expect("every variant is known");
     assert_eq!(first.len(), 17);
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a.variant, b.variant);

@@ -2,11 +2,11 @@
 //!
 //! Lines are built only from typed, validated values (route templates, status codes, account
 //! names, addresses of peers); never from header values, bodies, query strings or raw paths,
-//! so no token, password or cookie can reach a log line. [`MemoryLog`] captures lines for
-//! tests that check exactly that.
+//! so no token, password or cookie can reach a log line. The test kit's `MemoryLog` captures
+//! lines for tests that check exactly that.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Somewhere log lines go.
 pub trait LogSink: Send + Sync + fmt::Debug {
@@ -34,34 +34,6 @@ impl LogSink for StderrLog {
     }
 }
 
-/// Lines kept in memory (tests).
-#[derive(Debug, Default)]
-pub struct MemoryLog {
-    lines: Mutex<Vec<String>>,
-}
-
-impl MemoryLog {
-    /// An empty log.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Every line so far.
-    #[must_use]
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl LogSink for MemoryLog {
-    fn line(&self, line: &str) {
-        if let Ok(mut l) = self.lines.lock() {
-            l.push(line.to_owned());
-        }
-    }
-}
-
 /// Discards everything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoLog;
@@ -72,17 +44,3 @@ impl LogSink for NoLog {
 
 /// A shared log.
 pub type Log = Arc<dyn LogSink>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_memory_log_keeps_lines_in_order() {
-        let log = MemoryLog::new();
-        log.line("one");
-        log.line("two");
-        NoLog.line("nothing");
-        assert_eq!(log.lines(), ["one", "two"]);
-    }
-}

@@ -8,8 +8,8 @@ use std::time::Duration;
 use protocol_core::scheduler::{JobSpec, LaunchError, SchedulerConfig};
 use protocol_core::{JobId, StaticKeypair, WorkflowId};
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
-use protocol_net::launcher::PresetKeyLauncher;
 use protocol_net::{Scheduler, ServerConfig, ServerError};
+use testkit::PresetKeyLauncher;
 
 use crate::common::eventually;
 

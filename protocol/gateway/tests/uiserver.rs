@@ -7,9 +7,8 @@ use protocol_core::time::Millis;
 use protocol_core::{Owner, StaticKeypair};
 use protocol_gateway::assertion::{self, Assertion, HubKey};
 use protocol_gateway::checks::GatewayDefences;
-use protocol_gateway::clock::{Clock, ManualClock};
+use protocol_gateway::clock::Clock;
 use protocol_gateway::http::client::{HttpRequest, Method, send};
-use protocol_gateway::logging::MemoryLog;
 use protocol_gateway::{UiServer, UiServerParts, UiSettings};
 use protocol_people::audit::AuditKey;
 use protocol_people::audit::MemoryLog as AuditMemory;
@@ -18,6 +17,8 @@ use protocol_people::checks::PeopleDefences;
 use protocol_people::groups::FileGroups;
 use protocol_people::ops::Level;
 use protocol_people::policy::Policy;
+use testkit::ManualClock;
+use testkit::MemoryLog;
 
 use crate::common::examples;
 

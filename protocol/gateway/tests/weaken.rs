@@ -162,7 +162,7 @@ async fn without_its_assertion_checks_a_ui_server_believes_anyone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_freshness_and_replay_checks_a_captured_assertion_works_again_later() {
     use protocol_core::time::Millis;
-    use protocol_gateway::clock::ManualClock;
+    use testkit::ManualClock;
 
     use crate::uiserver::{assertion as claim, get, server};
     let key = HubKey::from_bytes([5; 32]);
@@ -267,12 +267,12 @@ async fn without_uniform_errors_a_proxy_failure_tells_the_ui_servers_address() {
     use std::sync::Arc;
 
     use protocol_core::time::Millis;
-    use protocol_gateway::clock::ManualClock;
     use protocol_gateway::logging::NoLog;
     use protocol_gateway::{Hub, HubParts, HubSettings};
     use protocol_people::PeopleDefences;
     use protocol_people::audit::{AuditKey, MemoryLog};
     use protocol_people::session::{Audience, HashParams, SessionConfig, SessionManager, UserDb};
+    use testkit::ManualClock;
 
     use crate::common::{examples, owner};
     for (defences, leaks) in [

@@ -197,33 +197,17 @@ pub async fn reap(mut child: Child) -> Option<ExitStatus> {
     child.wait().await.ok()
 }
 
-/// Answers each offer with a key registered in advance, without starting anything: for jobs
-/// that run in-process (benchmarks, attack harnesses, tests). A job with no preset key fails
-/// its launch as a silent job would.
-#[derive(Debug, Clone, Default)]
-pub struct PresetKeyLauncher {
-    keys: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<protocol_core::JobId, [u8; KEY_LEN]>>>,
-}
+/// Launches nothing: every launch fails at once. For a scheduler that only serves commands
+/// (`threatcheck-server scheduler --serve` without `--job-command`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLauncher;
 
-impl PresetKeyLauncher {
-    /// The key `job` will answer with.
-    pub fn preset(&self, job: &protocol_core::JobId, key: [u8; KEY_LEN]) {
-        if let Ok(mut keys) = self.keys.lock() {
-            keys.insert(job.clone(), key);
-        }
-    }
-}
-
-impl Launcher for PresetKeyLauncher {
-    fn launch(&self, offer: Offer, deadline: Duration) -> LaunchFuture {
-        let key = self.keys.lock().ok().and_then(|keys| keys.get(&offer.job).copied());
+impl Launcher for NoLauncher {
+    fn launch(&self, _offer: Offer, _deadline: Duration) -> LaunchFuture {
         Box::pin(async move {
-            let key = key.ok_or(LaunchFailure::Timeout(deadline))?;
-            Ok(Launched {
-                key,
-                channel: None,
-                process: None,
-            })
+            Err(LaunchFailure::Spawn(std::io::Error::other(
+                "this scheduler launches no jobs",
+            )))
         })
     }
 }

@@ -5,7 +5,7 @@ use protocol_core::time::Millis;
 use protocol_people::audit::{
     Actor, AuditEvent, AuditKey, AuditRecord, AuditWriter, Outcome, default_head_path, verify_with,
 };
-use protocol_people::authz::Authorizer;
+use protocol_people::authz::{Authorizer, Decision};
 use protocol_people::checks::{PeopleCheck, PeopleDefences};
 use protocol_people::names::Subject;
 use protocol_people::ops::{Level, Operation, Right};
@@ -53,7 +53,27 @@ fn record(n: u64, target: &str) -> AuditRecord {
 }
 
 /// A three-record log written with `d`, then `tamper`ed with, then verified with `d`.
-fn tampered_log_verifies(d: &PeopleDefences, tamper: impl Fn(&mut Vec<String>)) -> bool {
+/// What a scenario saw: `Ok` when the attack got through, otherwise the checks its typed
+/// refusal names (empty for a refusal that names none).
+type Seen = Result<(), Vec<PeopleCheck>>;
+
+fn decision(d: Decision) -> Seen {
+    match d {
+        Decision::Allow(_) => Ok(()),
+        Decision::Deny(r) => Err(r.check().into_iter().collect()),
+    }
+}
+
+fn session<T>(r: Result<T, SessionError>) -> Result<T, Vec<PeopleCheck>> {
+    r.map_err(|e| e.checks().to_vec())
+}
+
+/// `Ok` if `got_through`, else a refusal by `by` (an effect only that check produces).
+fn unless(got_through: bool, by: &[PeopleCheck]) -> Seen {
+    if got_through { Ok(()) } else { Err(by.to_vec()) }
+}
+
+fn tampered_log_verifies(d: &PeopleDefences, tamper: impl Fn(&mut Vec<String>)) -> Seen {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut w = writer(d, dir.path());
     for i in 1..=3 {
@@ -68,22 +88,23 @@ fn tampered_log_verifies(d: &PeopleDefences, tamper: impl Fn(&mut Vec<String>)) 
         .collect();
     tamper(&mut lines);
     std::fs::write(&path, lines.concat()).expect("write");
-    verify_with(&path, &default_head_path(&path), &AuditKey::from_bytes([7; 32]), d).is_ok()
+    verify_with(&path, &default_head_path(&path), &AuditKey::from_bytes([7; 32]), d)
+        .map(drop)
+        .map_err(|e| e.check().into_iter().collect())
 }
 
-/// Whether the attack the check exists to stop succeeds against a core built with `d`.
-fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
+/// Whether the attack the check exists to stop succeeds against a core built with `d`, and if
+/// not, which checks the refusal names.
+fn breached(check: PeopleCheck, d: &PeopleDefences) -> Seen {
     let mut rng = TestRng::new(7);
     let gw = audience("gateway");
     match check {
-        PeopleCheck::SiteLimit => authz(d)
-            .decide(
-                &example_person("jacintar"),
-                &example_wf("atmosphere_stage/clouds"),
-                Operation::EditTrigger,
-                Level::Write,
-            )
-            .is_allowed(),
+        PeopleCheck::SiteLimit => decision(authz(d).decide(
+            &example_person("jacintar"),
+            &example_wf("atmosphere_stage/clouds"),
+            Operation::EditTrigger,
+            Level::Write,
+        )),
         PeopleCheck::NegationWins => {
             let r = |s: &str| -> Right { s.parse().expect("right") };
             let p = Policy::new()
@@ -98,14 +119,12 @@ fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
                     "mallory".parse().expect("subject"),
                     vec![r("!trigger")],
                 );
-            Authorizer::with_defences(Ok(p), d.clone())
-                .decide(
-                    &person("mallory", &["ops"]),
-                    &wf("olivia/w"),
-                    Operation::Trigger,
-                    Level::Write,
-                )
-                .is_allowed()
+            decision(Authorizer::with_defences(Ok(p), d.clone()).decide(
+                &person("mallory", &["ops"]),
+                &wf("olivia/w"),
+                Operation::Trigger,
+                Level::Write,
+            ))
         }
         PeopleCheck::FailClosed => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -115,28 +134,25 @@ fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
                 "[grants]\n\"*\" = [\"!ALLL\"]\n",
             )
             .expect("write");
-            Authorizer::with_defences(Policy::load_with(dir.path(), d), d.clone())
-                .decide(
+            decision(
+                Authorizer::with_defences(Policy::load_with(dir.path(), d), d.clone()).decide(
                     &example_person("jacintar"),
                     &example_wf("oceans_stage/currents"),
                     Operation::Read,
                     Level::Read,
-                )
-                .is_allowed()
-        }
-        PeopleCheck::ElevationRequired => authz(d)
-            .decide(
-                &example_person("mallory"),
-                &example_wf("atmosphere_stage/clouds"),
-                Operation::Stop,
-                Level::Read,
+                ),
             )
-            .is_allowed(),
+        }
+        PeopleCheck::ElevationRequired => decision(authz(d).decide(
+            &example_person("mallory"),
+            &example_wf("atmosphere_stage/clouds"),
+            Operation::Stop,
+            Level::Read,
+        )),
         PeopleCheck::ElevationReauth => {
             let mut m = sessions(d);
             let t = login(&mut m, &mut rng);
-            m.elevate(mins(1), &t, &gw, "a stolen token, no password", Level::Write, &mut rng)
-                .is_ok()
+            session(m.elevate(mins(1), &t, &gw, "a stolen token, no password", Level::Write, &mut rng)).map(drop)
         }
         PeopleCheck::ElevationNewToken => {
             let mut m = sessions(d);
@@ -144,8 +160,8 @@ fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
             let _ = m
                 .elevate(mins(1), &old, &gw, &password("jacintar"), Level::Execute, &mut rng)
                 .expect("elevates");
-            m.authenticate(mins(2), &old, &gw)
-                .is_ok_and(|s| s.level == Level::Execute)
+            let s = session(m.authenticate(mins(2), &old, &gw))?;
+            unless(s.level == Level::Execute, &[])
         }
         PeopleCheck::ElevationExpiry => {
             let mut m = sessions(d);
@@ -154,42 +170,49 @@ fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
                 .elevate(mins(1), &t, &gw, &password("jacintar"), Level::Execute, &mut rng)
                 .expect("elevates");
             let _ = m.authenticate(mins(9), &t, &gw).expect("kept alive");
-            m.authenticate(mins(17), &t, &gw)
-                .is_ok_and(|s| s.level == Level::Execute)
+            // The session lives on at its base level: only the elevation lapsed.
+            let s = session(m.authenticate(mins(17), &t, &gw))?;
+            unless(s.level == Level::Execute, &[PeopleCheck::ElevationExpiry])
         }
         PeopleCheck::TokenAudience => {
             let mut m = sessions(d);
             let t = login(&mut m, &mut rng);
-            m.authenticate(mins(1), &t, &audience("uiserver:oceans_stage")).is_ok()
+            session(m.authenticate(mins(1), &t, &audience("uiserver:oceans_stage"))).map(drop)
         }
         PeopleCheck::TokenIdleExpiry => {
             let mut m = sessions(d);
             let t = login(&mut m, &mut rng);
-            m.authenticate(mins(11), &t, &gw).is_ok()
+            session(m.authenticate(mins(11), &t, &gw)).map(drop)
         }
         PeopleCheck::TokenAbsoluteExpiry => {
             let mut m = sessions(d);
             let t = login(&mut m, &mut rng);
-            (1..=12).all(|i| m.authenticate(mins(i * 9), &t, &gw).is_ok())
+            for i in 1..=12 {
+                session(m.authenticate(mins(i * 9), &t, &gw))?;
+            }
+            Ok(())
         }
         PeopleCheck::TokenRevocation => {
             let mut m = sessions(d);
             let t = login(&mut m, &mut rng);
             let _ = m.logout(&t).expect("logs out");
-            m.authenticate(mins(1), &t, &gw).is_ok()
+            session(m.authenticate(mins(1), &t, &gw)).map(drop)
         }
         PeopleCheck::TokenHashing => {
             let mut m = sessions(d);
             let _ = login(&mut m, &mut rng);
             let stolen = m.stored_keys()[0];
             let replay = Token::from_wire(&hex::encode(stolen.bytes())).expect("well formed");
-            m.authenticate(mins(1), &replay, &gw).is_ok()
+            session(m.authenticate(mins(1), &replay, &gw)).map(drop)
         }
         PeopleCheck::UniformLoginFailure => {
             let mut m = sessions(d);
             let unknown = m.login(T0, "no_such_user", "guess", &gw, &mut rng).map(|_| ());
             let wrong = m.login(T0, "jacintar", "guess", &gw, &mut rng).map(|_| ());
-            unknown != wrong && matches!(unknown, Err(SessionError::UnknownUser { .. }))
+            if unknown != wrong && matches!(unknown, Err(SessionError::UnknownUser { .. })) {
+                return Ok(());
+            }
+            session(unknown).and(Err(Vec::new()))
         }
         PeopleCheck::AuditChain => tampered_log_verifies(d, |l| l.swap(0, 1)),
         PeopleCheck::AuditAnchor => tampered_log_verifies(d, |l| {
@@ -202,8 +225,12 @@ fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
             let _ = w.append(&record(1, forged)).expect("appends");
             drop(w);
             let text = std::fs::read_to_string(dir.path().join("audit.log")).expect("read");
-            text.lines()
-                .any(|l| l.starts_with("2026-11-22T10:00:00Z User root stopped everything"))
+            let injected = text
+                .lines()
+                .any(|l| l.starts_with("2026-11-22T10:00:00Z User root stopped everything"));
+            // The escaped newline is what only audit-escaping writes.
+            let escaped = text.contains("climb.1\\n2026-11-22T10:00:00Z");
+            unless(injected, if escaped { &[PeopleCheck::AuditEscaping] } else { &[] })
         }
         PeopleCheck::AuditBeforeEffect => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -211,18 +238,25 @@ fn breached(check: PeopleCheck, d: &PeopleDefences) -> bool {
             let _receipt = w.append(&record(1, "climb.1")).expect("appends");
             // The caller acts now; a crash here must not lose the record.
             let on_disk = std::fs::read_to_string(dir.path().join("audit.log")).expect("read");
-            !on_disk.contains("stopped atmosphere_stage.clouds.climb.1")
+            unless(
+                !on_disk.contains("stopped atmosphere_stage.clouds.climb.1"),
+                &[PeopleCheck::AuditBeforeEffect],
+            )
         }
     }
 }
 
 fn assert_necessary(check: PeopleCheck) {
-    assert!(
-        !breached(check, &PeopleDefences::all()),
-        "{check}: the full build must refuse the scenario"
-    );
-    assert!(
+    match breached(check, &PeopleDefences::all()) {
+        Err(named) => assert!(
+            named.contains(&check),
+            "{check}: the full build refused, but its refusal names {named:?}, not {check}"
+        ),
+        Ok(()) => panic!("{check}: the full build must refuse the scenario"),
+    }
+    assert_eq!(
         breached(check, &PeopleDefences::all().without(check)),
+        Ok(()),
         "{check}: without it the scenario must go through"
     );
 }

@@ -21,7 +21,7 @@ use protocol_core::scheduler::{Event, JobSpec, SchedulerConfig};
 use protocol_core::wire::CommandOp;
 use protocol_core::{JobId, Owner, StaticKeypair, WorkflowId};
 use protocol_gateway::http::client::HubClient;
-use protocol_gateway::logging::{MemoryLog, NoLog};
+use protocol_gateway::logging::NoLog;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_gateway::spawner::{ProcessUiLauncher, SpawnPolicy};
 use protocol_gateway::{Hub, HubParts, HubSettings};
@@ -30,6 +30,7 @@ use protocol_net::{ProcessLauncher, Scheduler, ServerConfig};
 use protocol_people::audit::{AuditKey, AuditWriter, verify};
 use protocol_people::session::{Audience, HashParams, SessionConfig, SessionManager, UserDb, hash_password};
 use rand_core::RngCore as _;
+use testkit::MemoryLog;
 
 use super::Outcome;
 use super::scheduler::run_jobs;

@@ -213,7 +213,7 @@ fn serve(args: SchedulerArgs) -> anyhow::Result<Outcome> {
     };
     let launcher: Arc<dyn protocol_net::Launcher> = match args.job_command.as_deref() {
         Some(c) => Arc::new(ProcessLauncher::from_command_line(c).map_err(anyhow::Error::msg)?),
-        None if tasks.is_empty() => Arc::new(protocol_net::launcher::PresetKeyLauncher::default()),
+        None if tasks.is_empty() => Arc::new(protocol_net::launcher::NoLauncher),
         None => anyhow::bail!("--job-command is required to launch jobs"),
     };
     let runtime = tokio::runtime::Runtime::new()?;

@@ -119,10 +119,12 @@ pub fn run_attacks(
             .partition(|n| Variant::from_name(n).is_some());
         let mut replays = Vec::new();
         if everything || !channel.is_empty() {
-            replays.extend(conformance::run(&channel, |name| progress(&format!("replay {name}")))?);
+            replays.extend(conformance::run(&channel, base, |name| {
+                progress(&format!("replay {name}"))
+            })?);
         }
         if everything || !people.is_empty() {
-            replays.extend(conformance::people::run(&people, |name| {
+            replays.extend(conformance::people::run(&people, base, |name| {
                 progress(&format!("replay {name}"));
             })?);
         }

@@ -41,7 +41,8 @@ pub struct VerifyArgs {
     pub no_timings: bool,
     /// Test builds only: verify the system without this defence (any name of the defence
     /// vocabulary, or a model variant). Every harness attacks targets started without it (its
-    /// "real" run lacks it; its controls lack it and their own defence); where it is a model
+    /// "real" run lacks it; its controls lack it and their own defence); every counterexample
+    /// replay runs with it removed from both builds; where it is a model
     /// variant, that model's proofs run on the weakened design (within the quick bound). The
     /// threats it protects show as failing. Exits 1.
     #[cfg(feature = "weaken")]

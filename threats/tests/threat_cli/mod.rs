@@ -47,6 +47,28 @@ fn broken_copy(file: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
 }
 
 #[test]
+fn lint_fails_on_a_misspelled_defence_name_in_a_copy_of_the_model_and_says_where() {
+    let dir = broken_copy("threats-scheduler.toml", |t| {
+        t.replacen("\"variant:bound-identity\"", "\"variant:bound-identiy\"", 1)
+    });
+    let o = threatcheck(
+        &workspace(),
+        &["lint", dir.path().to_str().expect("utf-8"), "--today", "2026-11-23"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let text = fs::read_to_string(dir.path().join("threats-scheduler.toml")).expect("read");
+    let at = text.find("variant:bound-identiy").expect("edited");
+    let start = text[..at].rfind("[[threat]]").expect("its threat");
+    let line = text[..start].matches('\n').count() + 1;
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("threats-scheduler.toml:{line}: error[unknown-evidence]"))
+            && out.contains("variant:bound-identiy does not exist"),
+        "{out}"
+    );
+}
+
+#[test]
 fn lint_passes_on_the_shipped_model_from_the_workspace_root() {
     let o = threatcheck(&workspace(), &["lint", "--today", "2026-11-23"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));

@@ -644,16 +644,55 @@ fn restoring_from_the_event_log_brings_back_ui_servers_and_their_commands() {
 
 #[cfg(feature = "weaken")]
 mod weakened {
-    //! Each scenario is refused by the full core and let through by the core without the
-    //! check named: the check, and nothing else, is what stops it.
+    //! Each scenario is refused by the full core with a typed error (or answer) that names the
+    //! check, and let through by the core without that check: the check, and nothing else, is
+    //! what stops it.
 
     use super::*;
 
-    fn both(check: Check, scenario: impl Fn(&mut Fixture) -> bool) {
+    /// What a scenario saw: `Ok` when the attack got through, otherwise the check that the
+    /// core's typed refusal names (`None` for a refusal that names no check).
+    type Seen = Result<(), Option<Check>>;
+
+    /// The check a typed refusal names.
+    trait Names {
+        fn named(&self) -> Option<Check>;
+    }
+
+    impl Names for Rejected {
+        fn named(&self) -> Option<Check> {
+            Some(self.check())
+        }
+    }
+
+    impl Names for RegistrationError {
+        fn named(&self) -> Option<Check> {
+            self.check()
+        }
+    }
+
+    fn named<T, E: Names>(r: Result<T, E>) -> Result<T, Option<Check>> {
+        r.map_err(|e| e.named())
+    }
+
+    /// `Ok` if `got_through`, else a refusal that names no check.
+    fn effect(got_through: bool) -> Seen {
+        if got_through { Ok(()) } else { Err(None) }
+    }
+
+    fn both(check: Check, scenario: impl Fn(&mut Fixture) -> Seen) {
         let mut full = fixture();
-        assert!(!scenario(&mut full), "{check}: full core must refuse");
+        assert_eq!(
+            scenario(&mut full),
+            Err(Some(check)),
+            "{check}: the full core must refuse, and its refusal must name {check}"
+        );
         let mut weak = fixture_with(Defences::all().without(check));
-        assert!(scenario(&mut weak), "{check}: weakened core must let it through");
+        assert_eq!(
+            scenario(&mut weak),
+            Ok(()),
+            "{check}: weakened core must let it through"
+        );
     }
 
     #[test]
@@ -662,7 +701,7 @@ mod weakened {
             f.start_a();
             f.core.revoke(&f.a.clone());
             let (ka, a) = (f.ka, f.a.clone());
-            f.send(ka, &a, 2, JobBody::Heartbeat).is_ok()
+            named(f.send(ka, &a, 2, JobBody::Heartbeat)).map(drop)
         });
     }
 
@@ -670,8 +709,8 @@ mod weakened {
     fn without_bound_identity_one_job_finishes_another() {
         both(Check::BoundIdentity, |f| {
             let (kb, a) = (f.kb, f.a.clone());
-            f.send(kb, &a, 1, JobBody::Started).is_ok()
-                && f.core.job(&a).map(JobRecord::state) == Some(JobState::Running)
+            named(f.send(kb, &a, 1, JobBody::Started))?;
+            effect(f.core.job(&a).map(JobRecord::state) == Some(JobState::Running))
         });
     }
 
@@ -682,8 +721,14 @@ mod weakened {
             let (ka, a) = (f.ka, f.a.clone());
             f.send(ka, &a, 2, JobBody::Heartbeat).expect("heartbeat");
             f.accepted_events();
-            let _ = f.send(ka, &a, 2, JobBody::Heartbeat);
-            f.accepted_events() == 1
+            // fresh-sequence answers a retransmission with a duplicate acknowledgement.
+            if matches!(
+                named(f.send(ka, &a, 2, JobBody::Heartbeat))?,
+                Accepted::Duplicate { .. }
+            ) {
+                return Err(Some(Check::FreshSequence));
+            }
+            effect(f.accepted_events() == 1)
         });
     }
 
@@ -693,7 +738,7 @@ mod weakened {
             f.start_a();
             let (ka, a) = (f.ka, f.a.clone());
             f.send(ka, &a, 2, JobBody::Succeeded).expect("succeeded");
-            f.send(ka, &a, 3, JobBody::Heartbeat).is_ok()
+            named(f.send(ka, &a, 3, JobBody::Heartbeat)).map(drop)
         });
     }
 
@@ -702,7 +747,7 @@ mod weakened {
         both(Check::ValidTransition, |f| {
             f.start_a();
             let (ka, a) = (f.ka, f.a.clone());
-            f.send(ka, &a, 2, output("succeeded")).is_ok()
+            named(f.send(ka, &a, 2, output("succeeded"))).map(drop)
         });
     }
 
@@ -711,9 +756,8 @@ mod weakened {
         both(Check::EmptyFirstPayload, |f| {
             let (ka, a) = (f.ka, f.a.clone());
             let payload = msg(&a, 1, JobBody::Started).to_bytes();
-            f.core
-                .handle_handshake(T0, &ka, &payload)
-                .is_ok_and(|s| matches!(s.first_payload, Some(Ok(_))))
+            let session = named(f.core.handle_handshake(T0, &ka, &payload))?;
+            effect(matches!(session.first_payload, Some(Ok(_))))
         });
     }
 
@@ -723,8 +767,8 @@ mod weakened {
             let c = job("c");
             f.core.launch(T0, spec(&c)).expect("launch");
             let ka = f.ka;
-            f.core.handle_bootstrap_reply(T0, &c, *ka.as_bytes()).is_ok()
-                && f.core.binding(&ka).map(|(j, _)| j.clone()) == Some(c)
+            named(f.core.handle_bootstrap_reply(T0, &c, *ka.as_bytes()))?;
+            effect(f.core.binding(&ka).map(|(j, _)| j.clone()) == Some(c))
         });
     }
 
@@ -733,7 +777,7 @@ mod weakened {
         both(Check::KeyValidation, |f| {
             let c = job("c");
             f.core.launch(T0, spec(&c)).expect("launch");
-            f.core.handle_bootstrap_reply(T0, &c, LOW_ORDER_POINTS[0]).is_ok()
+            named(f.core.handle_bootstrap_reply(T0, &c, LOW_ORDER_POINTS[0])).map(drop)
         });
     }
 
@@ -743,10 +787,25 @@ mod weakened {
             let c = job("c");
             f.core.launch(T0, spec(&c)).expect("launch");
             let late = T0.after(Duration::from_secs(3600));
-            f.core.handle_timeout(late);
             let key = StaticKeypair::generate_from_os().public();
-            f.core.handle_bootstrap_reply(late, &c, *key.as_bytes()).is_ok()
+            named(f.core.handle_bootstrap_reply(late, &c, *key.as_bytes())).map(drop)
         });
+    }
+
+    #[test]
+    fn without_bootstrap_deadline_the_timer_fails_no_launch() {
+        let late = T0.after(Duration::from_secs(3600));
+        for (defences, fails) in [
+            (Defences::all(), true),
+            (Defences::all().without(Check::BootstrapDeadline), false),
+        ] {
+            let mut f = fixture_with(defences);
+            let c = job("c");
+            f.core.launch(T0, spec(&c)).expect("launch");
+            f.core.handle_timeout(late);
+            let state = f.core.job(&c).map(JobRecord::state);
+            assert_eq!(state == Some(JobState::LaunchFailed), fails, "{state:?}");
+        }
     }
 
     #[test]
@@ -759,7 +818,8 @@ mod weakened {
                 op: CommandOp::Pause,
                 target: "*".into(),
             });
-            f.core.handle_message(T0, &ka, pause).is_ok() && f.core.control().paused
+            named(f.core.handle_message(T0, &ka, pause))?;
+            effect(f.core.control().paused)
         });
     }
 

@@ -8,7 +8,7 @@
 //!
 //! A [`UiLauncher`] starts an instance: [`ProcessUiLauncher`] runs a real child process (with
 //! an empty environment) and performs the [rendezvous](crate::rendezvous) on its pipes;
-//! [`crate::uiserver::InProcessLauncher`] starts one in this process (tests, harnesses).
+//! the test kit's `InProcessLauncher` starts one in this process (tests, harnesses).
 
 mod process;
 

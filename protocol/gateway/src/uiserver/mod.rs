@@ -32,7 +32,7 @@ use protocol_people::groups::GroupProvider;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use process::{InProcessLauncher, UiProcessConfig, UiProcessError, run_process};
+pub use process::{UiProcessConfig, UiProcessError, run_process};
 
 use crate::DynSink;
 use crate::assertion::{HubKey, ReplayGuard};

@@ -14,22 +14,22 @@ use protocol_core::time::Millis;
 use protocol_core::{JobId, Owner, StaticKeypair, WorkflowId};
 use protocol_gateway::assertion::HubKey;
 use protocol_gateway::checks::GatewayDefences;
-use protocol_gateway::clock::ManualClock;
 use protocol_gateway::defender::Thresholds;
 use protocol_gateway::http::client::HubClient;
 use protocol_gateway::limits::RateLimit;
-use protocol_gateway::logging::MemoryLog;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_gateway::spawner::{LaunchFuture, UiLauncher};
-use protocol_gateway::uiserver::InProcessLauncher;
 use protocol_gateway::{Hub, HubParts, HubSettings, UiServerParts, UiSettings};
-use protocol_net::launcher::PresetKeyLauncher;
 use protocol_net::{Scheduler, ServerConfig};
 use protocol_people::audit::{AuditKey, AuditWriter};
 use protocol_people::authz::Authorizer;
 use protocol_people::groups::FileGroups;
 use protocol_people::policy::Policy;
 use protocol_people::session::{Audience, HashParams, SessionConfig, SessionManager, UserDb};
+use testkit::InProcessLauncher;
+use testkit::ManualClock;
+use testkit::MemoryLog;
+use testkit::PresetKeyLauncher;
 
 pub fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../people/examples")

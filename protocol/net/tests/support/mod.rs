@@ -34,7 +34,7 @@ pub fn config(dir: &Path) -> ServerConfig {
     ServerConfig::new(core, "127.0.0.1:0".parse().expect("addr"), dir.join("events.jsonl"))
 }
 
-pub use protocol_net::launcher::PresetKeyLauncher as KeyLauncher;
+pub use testkit::PresetKeyLauncher as KeyLauncher;
 
 /// A scheduler with `n` jobs registered through a [`KeyLauncher`].
 pub struct Running {

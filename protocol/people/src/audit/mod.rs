@@ -122,6 +122,27 @@ pub enum AuditVerifyError {
     },
 }
 
+impl AuditVerifyError {
+    /// The check that caught the tampering (`None` when the log is not a log at all: not
+    /// UTF-8, not records, or unreadable).
+    #[must_use]
+    pub const fn check(&self) -> Option<PeopleCheck> {
+        match self {
+            Self::BadRecord { reason, .. } => match reason {
+                BadReason::OutOfSequence { .. } | BadReason::MacMismatch | BadReason::Incomplete => {
+                    Some(PeopleCheck::AuditChain)
+                }
+                BadReason::Missing { .. } | BadReason::BeyondAnchor { .. } | BadReason::AnchorMismatch => {
+                    Some(PeopleCheck::AuditAnchor)
+                }
+                BadReason::NotUtf8 | BadReason::NotARecord => None,
+            },
+            Self::Head { .. } => Some(PeopleCheck::AuditAnchor),
+            Self::Io { .. } => None,
+        }
+    }
+}
+
 /// A verified log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VerifyReport {

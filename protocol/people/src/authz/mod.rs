@@ -111,6 +111,18 @@ pub enum DenyReason {
 }
 
 impl DenyReason {
+    /// The check whose refusal this is (`None` for a plain absence of any grant).
+    #[must_use]
+    pub const fn check(&self) -> Option<PeopleCheck> {
+        match self {
+            Self::PolicyBroken { .. } => Some(PeopleCheck::FailClosed),
+            Self::NegatedAt { .. } => Some(PeopleCheck::NegationWins),
+            Self::AboveSiteLimit { .. } => Some(PeopleCheck::SiteLimit),
+            Self::LevelTooLow { .. } => Some(PeopleCheck::ElevationRequired),
+            Self::NotGranted { .. } => None,
+        }
+    }
+
     /// A short stable code (`not-granted`), for audit lines.
     #[must_use]
     pub const fn code(&self) -> &'static str {

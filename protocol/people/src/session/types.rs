@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::token::MalformedToken;
 use super::users::{HashParams, UserFileError};
+use crate::checks::PeopleCheck;
 use crate::ops::Level;
 
 /// Who a token is for (a gateway, a UI server): a token issued for one is refused by another.
@@ -145,6 +146,26 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// The checks whose refusal this is (several where the error cannot tell them apart: a
+    /// retired pre-elevation token and a replayed stored digest are both unknown tokens).
+    #[must_use]
+    pub const fn checks(&self) -> &'static [PeopleCheck] {
+        match self {
+            Self::BadCredentials => &[PeopleCheck::UniformLoginFailure],
+            Self::ReauthFailed => &[PeopleCheck::ElevationReauth],
+            Self::UnknownToken | Self::Malformed(_) => &[PeopleCheck::TokenHashing, PeopleCheck::ElevationNewToken],
+            Self::Revoked { .. } => &[PeopleCheck::TokenRevocation],
+            Self::IdleExpired { .. } => &[PeopleCheck::TokenIdleExpiry],
+            Self::Expired { .. } => &[PeopleCheck::TokenAbsoluteExpiry],
+            Self::AudienceMismatch { .. } => &[PeopleCheck::TokenAudience],
+            Self::UnknownUser { .. }
+            | Self::NotAnElevation { .. }
+            | Self::ElevationStale { .. }
+            | Self::BadAudience
+            | Self::Hashing(_) => &[],
+        }
+    }
+
     /// A short stable code (`bad-credentials`), for audit lines.
     #[must_use]
     pub const fn code(&self) -> &'static str {
