@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use protocol::Defence;
 use protocol_core::scheduler::Event;
-use protocol_core::wire::{CommandOp, RejectCode};
+use protocol_core::wire::CommandOp;
 use protocol_core::{Owner, StaticKeypair};
 use protocol_gateway::schedclient::{CommandOutcome, SchedulerLink};
 use protocol_people::PeopleCheck;
@@ -78,19 +78,6 @@ fn kebab(name: &str) -> String {
         out.push(c.to_ascii_lowercase());
     }
     out
-}
-
-fn reject_name(code: RejectCode) -> &'static str {
-    match code {
-        RejectCode::UnknownKey => "unknown-key",
-        RejectCode::RevokedKey => "revoked-key",
-        RejectCode::IdentityMismatch => "identity-mismatch",
-        RejectCode::SequenceGap => "sequence-gap",
-        RejectCode::ReplayedSequence => "replayed-sequence",
-        RejectCode::TypeNotAllowed => "type-not-allowed",
-        RejectCode::InvalidTransition => "invalid-transition",
-        RejectCode::NotPermitted => "not-permitted",
-    }
 }
 
 async fn cross_owner_command(weakening: Weakening) -> Result<Outcome, HarnessError> {
@@ -179,7 +166,7 @@ async fn cross_owner_command(weakening: Weakening) -> Result<Outcome, HarnessErr
             .await;
         direct.push(match outcome {
             Ok(CommandOutcome::Accepted) => (what, "accepted".to_owned()),
-            Ok(CommandOutcome::Rejected(code)) => (what, format!("rejected: {}", reject_name(code))),
+            Ok(CommandOutcome::Rejected(code)) => (what, format!("rejected: {}", code.name())),
             Err(_) => (what, "no handshake answer".to_owned()),
         });
     }

@@ -474,6 +474,22 @@ impl RejectCode {
         Self::NotPermitted,
     ];
 
+    /// The stable kebab-case name (`sequence-gap`), the one spelling every report, HTTP answer
+    /// and harness uses.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::UnknownKey => "unknown-key",
+            Self::RevokedKey => "revoked-key",
+            Self::IdentityMismatch => "identity-mismatch",
+            Self::SequenceGap => "sequence-gap",
+            Self::ReplayedSequence => "replayed-sequence",
+            Self::TypeNotAllowed => "type-not-allowed",
+            Self::InvalidTransition => "invalid-transition",
+            Self::NotPermitted => "not-permitted",
+        }
+    }
+
     fn from_u8(b: u8) -> Result<Self, DecodeError> {
         Self::ALL
             .into_iter()
@@ -600,6 +616,18 @@ mod tests {
 
     fn claim() -> JobId {
         JobId::new(WorkflowId::new("alice", "wf").expect("valid"), "1", "a", 1).expect("valid")
+    }
+
+    #[test]
+    fn reject_codes_have_one_unique_kebab_case_name_each() {
+        let names: std::collections::BTreeSet<&str> = RejectCode::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), RejectCode::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        );
+        assert_eq!(RejectCode::SequenceGap.name(), "sequence-gap");
     }
 
     fn all_job_bodies() -> Vec<JobBody> {

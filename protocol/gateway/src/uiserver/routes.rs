@@ -307,29 +307,13 @@ async fn command(
                 "record": permit.receipt().record,
             }),
         )),
-        Ok(CommandOutcome::Rejected(code)) => Err(ApiError::Rejected {
-            code: reject_name(code),
-        }),
+        Ok(CommandOutcome::Rejected(code)) => Err(ApiError::Rejected { code: code.name() }),
         Err(LinkError::NotRunning) => Err(ApiError::Unavailable),
         Err(LinkError::BadTarget) => Err(ApiError::BadRequest),
         Err(e) => {
             state.log.line(&format!("command to {id} unconfirmed: {e}"));
             Err(ApiError::Unconfirmed)
         }
-    }
-}
-
-fn reject_name(code: protocol_core::wire::RejectCode) -> &'static str {
-    use protocol_core::wire::RejectCode as R;
-    match code {
-        R::UnknownKey => "unknown-key",
-        R::RevokedKey => "revoked-key",
-        R::IdentityMismatch => "identity-mismatch",
-        R::SequenceGap => "sequence-gap",
-        R::ReplayedSequence => "replayed-sequence",
-        R::TypeNotAllowed => "type-not-allowed",
-        R::InvalidTransition => "invalid-transition",
-        R::NotPermitted => "not-permitted",
     }
 }
 
