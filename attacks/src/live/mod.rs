@@ -14,18 +14,4 @@ pub mod scan;
 pub mod target;
 pub mod timing;
 
-use std::time::Duration;
-
-/// Polls `cond` every 5 ms until it holds or `limit` passes; returns whether it held.
-pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+pub use testkit::channel::wait_for;

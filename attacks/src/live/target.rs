@@ -2,15 +2,14 @@
 //! log in a temporary directory and its static key made from secret bytes the harness keeps
 //! (so that key-compromise harnesses can play an attacker who has stolen it).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::DriverCheck;
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
-use protocol_core::wire::{JobBody, OutputName};
-use protocol_core::{Check, Defences, Flaw, JobId, PublicKey, StaticKeypair, WorkflowId};
+use protocol_core::wire::JobBody;
+use protocol_core::{Check, Defences, Flaw, JobId, PublicKey, StaticKeypair};
 use protocol_net::launcher::Launcher;
 use protocol_net::{ClientConfig, DriverFlaws, Scheduler, SchedulerHandle, ServerConfig, StatsSnapshot};
 use rand_core::RngCore;
@@ -20,35 +19,22 @@ use zeroize::Zeroizing;
 use super::wait_for;
 use crate::harness::{HarnessError, Weakening};
 
-/// The output every task declares (as in the model).
-pub const DECLARED_OUTPUT: &str = "file-ready";
-
-/// The workflow every target runs, `~alice/wf` (as in the model).
-///
-/// # Panics
-/// Never: the id is a valid constant.
-#[must_use]
-pub fn workflow() -> WorkflowId {
-    WorkflowId::new("alice", "wf").expect("a valid constant")
-}
+pub use testkit::channel::{DECLARED_OUTPUT, workflow};
 
 /// The job of `task` in cycle 1, submit 1: `~alice/wf//1/TASK/01`.
 ///
 /// # Errors
 /// [`HarnessError::Setup`] for a task name that is not a valid id.
 pub fn job(task: &str) -> Result<JobId, HarnessError> {
-    JobId::new(workflow(), "1", task, 1).map_err(HarnessError::setup)
+    testkit::channel::job(task).map_err(HarnessError::setup)
 }
 
 /// What a job is launched with: it declares [`DECLARED_OUTPUT`].
 ///
 /// # Errors
-/// Never in practice: the output name is a valid constant.
+/// Never: kept fallible for the harnesses' `?` chains.
 pub fn spec(id: &JobId) -> Result<JobSpec, HarnessError> {
-    Ok(JobSpec {
-        id: id.clone(),
-        outputs: BTreeSet::from([OutputName::new(DECLARED_OUTPUT).map_err(HarnessError::setup)?]),
-    })
+    Ok(testkit::channel::spec(id))
 }
 
 /// How to build a target.

@@ -3,29 +3,18 @@
 
 pub mod killer;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol_core::scheduler::{JobSpec, SchedulerConfig};
-use protocol_core::wire::OutputName;
-use protocol_core::{JobId, StaticKeypair, WorkflowId};
+use protocol_core::scheduler::SchedulerConfig;
+use protocol_core::{JobId, StaticKeypair};
 use protocol_net::{ClientConfig, Scheduler, ServerConfig};
 
-pub fn workflow() -> WorkflowId {
-    WorkflowId::new("alice", "wf").expect("valid")
-}
+pub use testkit::channel::{spec, workflow};
 
 pub fn job(task: &str) -> JobId {
-    JobId::new(workflow(), "1", task, 1).expect("valid")
-}
-
-pub fn spec(id: &JobId) -> JobSpec {
-    JobSpec {
-        id: id.clone(),
-        outputs: BTreeSet::from([OutputName::new("file-ready").expect("valid")]),
-    }
+    testkit::channel::job(task).expect("valid")
 }
 
 pub fn config(dir: &Path) -> ServerConfig {
