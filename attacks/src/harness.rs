@@ -392,6 +392,17 @@ pub enum HarnessError {
     Timeout(std::time::Duration),
 }
 
+impl From<testkit::WorldError> for HarnessError {
+    fn from(e: testkit::WorldError) -> Self {
+        match e {
+            testkit::WorldError::Target(e) => Self::Target(e),
+            testkit::WorldError::Io(e) => Self::Io(e),
+            testkit::WorldError::Setup(s) => Self::Setup(s),
+            testkit::WorldError::EventLog { line, detail } => Self::EventLog { line, detail },
+        }
+    }
+}
+
 impl HarnessError {
     /// A setup failure described in words.
     pub fn setup(what: impl fmt::Display) -> Self {

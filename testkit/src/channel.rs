@@ -2,12 +2,15 @@
 //! their specs (as in the model), and a bounded wait.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use protocol_core::ids::IdError;
-use protocol_core::scheduler::JobSpec;
+use protocol_core::scheduler::{Event, JobSpec};
 use protocol_core::wire::OutputName;
 use protocol_core::{JobId, WorkflowId};
+
+use crate::WorldError;
 
 /// The output every task declares (as in the model).
 pub const DECLARED_OUTPUT: &str = "file-ready";
@@ -53,6 +56,24 @@ pub async fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Every event in a scheduler's event log (JSON lines), in order.
+///
+/// # Errors
+/// [`WorldError::Io`] or [`WorldError::EventLog`].
+pub fn read_events(path: &Path) -> Result<Vec<Event>, WorldError> {
+    let text = std::fs::read_to_string(path)?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| WorldError::EventLog {
+                line: i + 1,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

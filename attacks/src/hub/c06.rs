@@ -119,13 +119,13 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
     for task in ["extra1", "extra2", "extra3"] {
         match clouds.launch(task).await {
             Ok(_) => launched += 1,
-            Err(HarnessError::Target(e)) => {
+            Err(testkit::WorldError::Target(e)) => {
                 let e = format!("launch refused: {e}");
                 if !capped.contains(&e) {
                     capped.push(e);
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     if launched > CAP {

@@ -8,6 +8,7 @@
 //! | [`s03`] | S03 harvest user names and passwords (enumeration, guessing) |
 //! | [`s04`] | S04 get the network map (addresses and paths in answers) |
 //! | [`s05`] | S05 hijack tokens (after logout, idle, absolute expiry, elevation) |
+//! | [`s05_csrf`] | S05 ride a session cross-site (CSRF token, Origin), tokens in URLs; S02 login CSRF |
 //! | [`s09`] | S09 spawn a non-UI server (owner-name injection) |
 //! | [`s10`] | S10 steal SSO (a captured assertion replayed) |
 //! | [`s14`] | S14 the defender sees an alert and blocks the source |
@@ -18,6 +19,7 @@ pub mod s02;
 pub mod s03;
 pub mod s04;
 pub mod s05;
+pub mod s05_csrf;
 pub mod s09;
 pub mod s10;
 pub mod s14;
@@ -40,6 +42,10 @@ pub fn all() -> Vec<Harness> {
         s05::IDLE_TOKEN,
         s05::EXPIRED_TOKEN,
         s05::PRE_ELEVATION_TOKEN,
+        s05_csrf::CSRF_TOKEN,
+        s05_csrf::CROSS_ORIGIN,
+        s05_csrf::TOKEN_IN_URL,
+        s05_csrf::LOGIN_CSRF,
         s09::SPAWNER_INJECTION,
         s10::CROSS_AUDIENCE_TOKEN,
         s14::ALERT_AND_SHUTDOWN,

@@ -6,7 +6,6 @@
 //! timings ([`timing`]).
 
 pub mod forge;
-pub mod gateway;
 pub mod launch;
 pub mod peer;
 pub mod relay;
@@ -15,3 +14,8 @@ pub mod target;
 pub mod timing;
 
 pub use testkit::channel::wait_for;
+
+/// The people side live on loopback: the test kit's world, used by the people-side harnesses.
+pub mod gateway {
+    pub use testkit::gateway::*;
+}

@@ -293,17 +293,7 @@ impl Target {
 /// # Errors
 /// [`HarnessError::Io`] or [`HarnessError::EventLog`].
 pub fn read_events(path: &Path) -> Result<Vec<Event>, HarnessError> {
-    let text = std::fs::read_to_string(path)?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| HarnessError::EventLog {
-                line: i + 1,
-                detail: e.to_string(),
-            })
-        })
-        .collect()
+    Ok(testkit::channel::read_events(path)?)
 }
 
 /// The messages accepted for `id`, in log order.

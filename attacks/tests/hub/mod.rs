@@ -20,14 +20,18 @@ fn passes(id: &str) {
 }
 
 /// Every hub harness id, each covered by a test below.
-const TESTED: [&str; 11] = [
+const TESTED: [&str; 15] = [
     "c06-resource-limits",
     "s02-forged-token",
+    "s02-login-csrf",
     "s03-account-enumeration",
     "s04-address-disclosure",
+    "s05-cross-origin-command",
+    "s05-csrf-token",
     "s05-pre-elevation-token",
     "s05-token-absolute-expiry",
     "s05-token-idle-expiry",
+    "s05-token-in-url",
     "s05-token-replay",
     "s09-spawner-injection",
     "s10-cross-audience-token",
@@ -47,6 +51,11 @@ fn every_hub_harness_has_a_test_here_and_is_registered() {
 #[test]
 fn forged_tokens_are_refused_and_a_ui_server_believes_only_assertions_the_hub_signed() {
     passes("s02-forged-token");
+}
+
+#[test]
+fn a_cross_site_form_cannot_log_the_victims_browser_into_the_attackers_account() {
+    passes("s02-login-csrf");
 }
 
 #[test]
@@ -77,6 +86,21 @@ fn a_kept_alive_token_is_refused_after_its_absolute_lifetime() {
 #[test]
 fn the_pre_elevation_token_is_dead_after_elevation() {
     passes("s05-pre-elevation-token");
+}
+
+#[test]
+fn a_forged_command_without_the_csrf_token_is_refused_even_from_an_accepted_origin() {
+    passes("s05-csrf-token");
+}
+
+#[test]
+fn a_forged_command_from_another_origin_is_refused_even_with_the_real_csrf_token() {
+    passes("s05-cross-origin-command");
+}
+
+#[test]
+fn a_live_token_in_a_url_is_refused_even_with_valid_credentials() {
+    passes("s05-token-in-url");
 }
 
 #[test]

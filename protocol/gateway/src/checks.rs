@@ -3,7 +3,7 @@
 //! [`GatewayDefences::all`]. The people-side defences (sessions, authorisation, audit) are
 //! protocol-people's `PeopleCheck`s, chosen when the parts are built.
 
-#[cfg(any(feature = "weaken", test))]
+#[cfg(feature = "weaken")]
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;

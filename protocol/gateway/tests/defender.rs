@@ -286,7 +286,7 @@ async fn excess_requests_get_429_with_retry_after_and_raise_an_alert() {
         401,
         "another source is not limited"
     );
-    w.clock.advance(Duration::from_secs(1));
+    w.clock().advance(Duration::from_secs(1));
     assert_eq!(
         noisy.get("/me").await.expect("get").status,
         401,

@@ -13,7 +13,7 @@ fn login_request(user: &str, pw: &str) -> HttpRequest {
 }
 
 async fn raw(w: &World, req: HttpRequest) -> HttpResponse {
-    send(w.addr, None, &req, std::time::Duration::from_secs(10))
+    send(w.addr(), None, &req, std::time::Duration::from_secs(10))
         .await
         .expect("response")
 }
@@ -118,10 +118,10 @@ async fn login_failures_are_uniform_whether_or_not_the_account_exists() {
     );
     let lines = w.audit_lines("hub.log");
     assert!(
-        lines[0].ends_with("User nosuchuser failed to log in to test-hub (bad-credentials)"),
+        lines[0].ends_with("User nosuchuser failed to log in to threatcheck-hub (bad-credentials)"),
         "{lines:?}"
     );
-    assert!(lines[1].ends_with("User jacintar failed to log in to test-hub (bad-credentials)"));
+    assert!(lines[1].ends_with("User jacintar failed to log in to threatcheck-hub (bad-credentials)"));
     w.stop().await;
 }
 
@@ -176,7 +176,7 @@ async fn state_changes_need_the_sessions_csrf_token_and_the_hubs_own_origin() {
         &w,
         post(vec![
             ("x-csrf-token", own_csrf),
-            ("origin", format!("http://{}", w.addr)),
+            ("origin", format!("http://{}", w.addr())),
         ]),
     )
     .await;
@@ -244,7 +244,7 @@ async fn error_bodies_name_no_address_path_or_detail_and_logs_hold_no_secret() {
         .await
         .expect("post"),
     );
-    let dir = w.dir.path().to_string_lossy().into_owned();
+    let dir = w.dir().to_string_lossy().into_owned();
     let mut statuses = Vec::new();
     for r in &responses {
         let body = r.text();
@@ -271,7 +271,7 @@ async fn error_bodies_name_no_address_path_or_detail_and_logs_hold_no_secret() {
     let _ = thief.get("/me").await;
     let _ = thief.get(&format!("/scan?token={second}")).await;
     let _ = c.elevate("not-the-password", "write").await;
-    let lines = w.log.lines();
+    let lines = w.log_lines();
     assert!(lines.len() > 10, "{lines:?}");
     for line in &lines {
         for secret in [

@@ -86,7 +86,7 @@ async fn a_read_only_session_is_denied_until_elevated_and_again_once_the_elevati
         [("jacintar".to_owned(), CommandOp::Stop, "1234/climb".to_owned())]
     );
 
-    w.clock.advance(Duration::from_secs(121));
+    w.clock().advance(Duration::from_secs(121));
     let again = jacintar
         .post("/o/atmosphere_stage/workflows/clouds", &stop)
         .await
@@ -111,9 +111,12 @@ async fn a_read_only_session_is_denied_until_elevated_and_again_once_the_elevati
             .any(|l| l.ends_with("User jacintar raised privileges to execute")),
         "{hub:?}"
     );
-    let audit = w.dir.path().join("audit");
-    assert_eq!(verify(&audit.join("uiserver-atmosphere_stage.log"), &w.key), Ok(4));
-    assert_eq!(verify(&audit.join("hub.log"), &w.key), Ok(2));
+    let audit = w.dir().join("audit");
+    assert_eq!(
+        verify(&audit.join("uiserver-atmosphere_stage.log"), w.audit_key()),
+        Ok(4)
+    );
+    assert_eq!(verify(&audit.join("hub.log"), w.audit_key()), Ok(2));
     w.stop().await;
 }
 
@@ -129,7 +132,7 @@ async fn an_idle_ui_server_stops_a_keep_alive_holds_it_and_the_next_request_resp
     assert_eq!(c.get("/o/atmosphere_stage/workflows").await.expect("list").status, 200);
     assert_eq!(w.spawned(), 1);
     for _ in 0..3 {
-        w.clock.advance(Duration::from_secs(40));
+        w.clock().advance(Duration::from_secs(40));
         let r = c
             .send(HttpRequest::new(Method::POST, "/o/atmosphere_stage/keepalive"), false)
             .await
@@ -142,9 +145,9 @@ async fn an_idle_ui_server_stops_a_keep_alive_holds_it_and_the_next_request_resp
         1,
         "120 s of keep-alives, never idle for 60 s: still the first instance"
     );
-    assert!(!w.log.lines().iter().any(|l| l.contains("idle: stopping")));
+    assert!(!w.log_lines().iter().any(|l| l.contains("idle: stopping")));
 
-    w.clock.advance(Duration::from_secs(61));
+    w.clock().advance(Duration::from_secs(61));
     w.wait_for_log("idle: stopping").await;
     let r = c.get("/o/atmosphere_stage/workflows").await.expect("list");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -176,7 +179,7 @@ async fn a_respawned_ui_server_gets_a_new_key_that_the_scheduler_accepts() {
         .await
         .expect("hold");
     assert_eq!(first.status, 200, "{}", first.text());
-    w.clock.advance(Duration::from_secs(61));
+    w.clock().advance(Duration::from_secs(61));
     w.wait_for_log("idle: stopping").await;
     let run = RunDir::of(&w.runs(), &w.workflow("clouds").id);
     eventually("the old key withdrawn and revoked", || {

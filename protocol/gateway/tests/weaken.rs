@@ -30,7 +30,7 @@ async fn forged_post(hub: GatewayDefences) -> u16 {
     let req = HttpRequest::new(Method::POST, "/o/atmosphere_stage/keepalive")
         .header("cookie", format!("tc_session={token}"))
         .header("origin", "http://evil.example");
-    let status = send(w.addr, None, &req, Duration::from_secs(5))
+    let status = send(w.addr(), None, &req, Duration::from_secs(5))
         .await
         .expect("answer")
         .status;
@@ -64,7 +64,7 @@ async fn without_the_login_header_a_cross_site_form_logs_in() {
         let form = HttpRequest::new(Method::POST, "/login")
             .json(json!({ "user": "mallory", "password": password("mallory") }).to_string());
         assert_eq!(
-            send(w.addr, None, &form, Duration::from_secs(5))
+            send(w.addr(), None, &form, Duration::from_secs(5))
                 .await
                 .expect("answer")
                 .status,
@@ -131,8 +131,7 @@ async fn without_its_assertion_checks_a_ui_server_believes_anyone() {
         let mut c = w.login("jacintar").await;
         assert_eq!(c.get("/o/atmosphere_stage/workflows").await.expect("list").status, 200);
         let ui = w
-            .log
-            .lines()
+            .log_lines()
             .iter()
             .find_map(|l| {
                 l.split(" at ")
@@ -142,7 +141,7 @@ async fn without_its_assertion_checks_a_ui_server_believes_anyone() {
             })
             .expect("address in the log");
         let addr = ui.parse().expect("addr");
-        let now = w.clock.now();
+        let now = w.clock().now();
         let claim = Assertion {
             user: Owner::new("mallory").expect("owner"),
             level: Level::Write,

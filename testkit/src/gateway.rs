@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::{InProcessLauncher, ManualClock, MemoryLog, PresetKeyLauncher, WorldError};
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig, WorkflowControl};
 use protocol_core::time::Millis;
 use protocol_core::{JobId, Owner, PublicKey, StaticKeypair, WorkflowId};
@@ -46,14 +47,8 @@ use protocol_people::authz::Authorizer;
 use protocol_people::groups::FileGroups;
 use protocol_people::policy::Policy;
 use protocol_people::session::{Audience, HashParams, SessionConfig, SessionManager, UserDb, hash_password};
-use testkit::InProcessLauncher;
-use testkit::ManualClock;
-use testkit::MemoryLog;
-use testkit::PresetKeyLauncher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinHandle;
-
-use crate::harness::HarnessError;
 
 /// The audience the hub issues tokens for.
 pub const AUDIENCE: &str = "threatcheck-hub";
@@ -213,10 +208,10 @@ impl LiveWorkflow {
     /// Launches job `1234/TASK/01` with a fresh key.
     ///
     /// # Errors
-    /// [`HarnessError::Setup`] for a bad task name; [`HarnessError::Target`] if the scheduler
+    /// [`WorldError::Setup`] for a bad task name; [`WorldError::Target`] if the scheduler
     /// refuses the launch (e.g. its live-job cap).
-    pub async fn launch(&self, task: &str) -> Result<JobId, HarnessError> {
-        let job = JobId::new(self.id.clone(), "1234", task, 1).map_err(HarnessError::setup)?;
+    pub async fn launch(&self, task: &str) -> Result<JobId, WorldError> {
+        let job = JobId::new(self.id.clone(), "1234", task, 1).map_err(WorldError::setup)?;
         let key = StaticKeypair::generate_from_os();
         self.presets.preset(&job, *key.public().as_bytes());
         self.scheduler
@@ -232,26 +227,26 @@ impl LiveWorkflow {
     /// What commands have done to the workflow, as its scheduler holds it.
     ///
     /// # Errors
-    /// [`HarnessError::Target`] if the scheduler stopped.
-    pub async fn control(&self) -> Result<WorkflowControl, HarnessError> {
+    /// [`WorldError::Target`] if the scheduler stopped.
+    pub async fn control(&self) -> Result<WorkflowControl, WorldError> {
         Ok(self.scheduler.handle().control().await?)
     }
 
     /// The scheduler's event log, read back after a sync (`Commanded` events name the actor).
     ///
     /// # Errors
-    /// [`HarnessError`] if the scheduler stopped or the log cannot be read.
-    pub async fn events(&self) -> Result<Vec<Event>, HarnessError> {
+    /// [`WorldError`] if the scheduler stopped or the log cannot be read.
+    pub async fn events(&self) -> Result<Vec<Event>, WorldError> {
         self.scheduler.handle().sync().await?;
-        super::target::read_events(&self.run.event_log())
+        crate::channel::read_events(&self.run.event_log())
     }
 
     /// Waits up to `limit` until the job launched at start has left `Launching` (its key is
     /// registered); returns whether it did.
     ///
     /// # Errors
-    /// [`HarnessError::Target`] if the scheduler stopped.
-    pub async fn await_job(&self, limit: Duration) -> Result<bool, HarnessError> {
+    /// [`WorldError::Target`] if the scheduler stopped.
+    pub async fn await_job(&self, limit: Duration) -> Result<bool, WorldError> {
         let handle = self.scheduler.handle();
         let deadline = tokio::time::Instant::now() + limit;
         loop {
@@ -424,7 +419,7 @@ pub struct GatewayWorld {
     hub_audit_defences: PeopleDefences,
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
+fn copy_tree(from: &Path, to: &Path) -> Result<(), WorldError> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)?.flatten() {
         let target = to.join(e.file_name());
@@ -438,7 +433,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), HarnessError> {
 }
 
 /// Writes `files` over the policy in `dir` (an empty text removes a file).
-fn overlay_policy(dir: &Path, files: &[(String, String)]) -> Result<(), HarnessError> {
+fn overlay_policy(dir: &Path, files: &[(String, String)]) -> Result<(), WorldError> {
     for (relative, text) in files {
         let path = dir.join(relative);
         if text.is_empty() {
@@ -455,19 +450,19 @@ fn overlay_policy(dir: &Path, files: &[(String, String)]) -> Result<(), HarnessE
     Ok(())
 }
 
-fn owner(s: &str) -> Result<Owner, HarnessError> {
-    Owner::new(s).map_err(HarnessError::setup)
+fn owner(s: &str) -> Result<Owner, WorldError> {
+    Owner::new(s).map_err(WorldError::setup)
 }
 
-fn users(params: HashParams) -> Result<UserDb, HarnessError> {
-    let examples = UserDb::load(&examples().join("users.toml")).map_err(HarnessError::setup)?;
+fn users(params: HashParams) -> Result<UserDb, WorldError> {
+    let examples = UserDb::load(&examples().join("users.toml")).map_err(WorldError::setup)?;
     if params == HashParams::FAST_INSECURE {
         return Ok(examples);
     }
     let mut db = UserDb::new();
     for user in USERS {
-        let phc = hash_password(&password(user), params, &mut rand_core::OsRng).map_err(HarnessError::setup)?;
-        db.insert(owner(user)?, &phc).map_err(HarnessError::setup)?;
+        let phc = hash_password(&password(user), params, &mut rand_core::OsRng).map_err(WorldError::setup)?;
+        db.insert(owner(user)?, &phc).map_err(WorldError::setup)?;
     }
     Ok(db)
 }
@@ -476,8 +471,8 @@ impl GatewayWorld {
     /// Starts schedulers for `o.workflows`, then the hub (UI servers start on demand).
     ///
     /// # Errors
-    /// [`HarnessError`] if a directory, scheduler, service or the hub cannot be made.
-    pub async fn start(o: GatewayOptions) -> Result<Self, HarnessError> {
+    /// [`WorldError`] if a directory, scheduler, service or the hub cannot be made.
+    pub async fn start(o: GatewayOptions) -> Result<Self, WorldError> {
         let dir = tempfile::Builder::new().prefix("threatcheck-gateway").tempdir()?;
         let (policy, runs, audit) = (
             dir.path().join("policy"),
@@ -562,7 +557,7 @@ impl GatewayWorld {
             },
             o.session_defences.clone(),
         )
-        .map_err(HarnessError::setup)?;
+        .map_err(WorldError::setup)?;
         let hub_log = audit.join("hub.log");
         let hub_audit_defences = o.hub_audit_defences.clone().unwrap_or_else(|| o.audit_defences.clone());
         let hub_audit = AuditWriter::open_with(
@@ -571,10 +566,10 @@ impl GatewayWorld {
             key.clone(),
             hub_audit_defences.clone(),
         )
-        .map_err(HarnessError::setup)?;
+        .map_err(WorldError::setup)?;
         let hub = Hub::start(HubParts {
             sessions,
-            audience: Audience::new(AUDIENCE).map_err(HarnessError::setup)?,
+            audience: Audience::new(AUDIENCE).map_err(WorldError::setup)?,
             audit: Box::new(hub_audit),
             launcher: Arc::new(launcher),
             owners: o.owners.iter().map(|s| owner(s)).collect::<Result<_, _>>()?,
@@ -594,7 +589,7 @@ impl GatewayWorld {
             },
         })
         .await
-        .map_err(HarnessError::setup)?;
+        .map_err(WorldError::setup)?;
         let addr = hub.address();
         Ok(Self {
             dir,
@@ -617,6 +612,12 @@ impl GatewayWorld {
         self.addr
     }
 
+    /// The audit MAC key of every log of this world.
+    #[must_use]
+    pub const fn audit_key(&self) -> &AuditKey {
+        &self.key
+    }
+
     /// A browser-like client of the hub (from 127.0.0.1), not logged in.
     #[must_use]
     pub fn client(&self) -> HubClient {
@@ -626,11 +627,11 @@ impl GatewayWorld {
     /// A client speaking from `ip` (any of 127.0.0.0/8).
     ///
     /// # Errors
-    /// [`HarnessError::Setup`] if `ip` is not a loopback address.
-    pub fn client_from(&self, ip: &str) -> Result<HubClient, HarnessError> {
-        let ip: IpAddr = ip.parse().map_err(HarnessError::setup)?;
+    /// [`WorldError::Setup`] if `ip` is not a loopback address.
+    pub fn client_from(&self, ip: &str) -> Result<HubClient, WorldError> {
+        let ip: IpAddr = ip.parse().map_err(WorldError::setup)?;
         if !ip.is_loopback() {
-            return Err(HarnessError::setup(format!("{ip} is not a loopback address")));
+            return Err(WorldError::setup(format!("{ip} is not a loopback address")));
         }
         Ok(HubClient::new(self.addr).from_ip(ip))
     }
@@ -638,8 +639,8 @@ impl GatewayWorld {
     /// A client logged in (read-only, session cookie) as the example account `user`.
     ///
     /// # Errors
-    /// [`HarnessError::Setup`] if the login is not answered 200.
-    pub async fn login(&self, user: &str) -> Result<HubClient, HarnessError> {
+    /// [`WorldError::Setup`] if the login is not answered 200.
+    pub async fn login(&self, user: &str) -> Result<HubClient, WorldError> {
         let c = self.client();
         login_as(c, user).await
     }
@@ -648,7 +649,7 @@ impl GatewayWorld {
     ///
     /// # Errors
     /// As [`GatewayWorld::login`] and [`GatewayWorld::client_from`].
-    pub async fn login_from(&self, user: &str, ip: &str) -> Result<HubClient, HarnessError> {
+    pub async fn login_from(&self, user: &str, ip: &str) -> Result<HubClient, WorldError> {
         let c = self.client_from(ip)?;
         login_as(c, user).await
     }
@@ -656,14 +657,14 @@ impl GatewayWorld {
     /// Logs `client` (already logged in as `user`) up to `level` (`execute` or `write`).
     ///
     /// # Errors
-    /// [`HarnessError::Setup`] if the elevation is not answered 200.
-    pub async fn elevate(client: &mut HubClient, user: &str, level: &str) -> Result<(), HarnessError> {
+    /// [`WorldError::Setup`] if the elevation is not answered 200.
+    pub async fn elevate(client: &mut HubClient, user: &str, level: &str) -> Result<(), WorldError> {
         let r = client
             .elevate(&password(user), level)
             .await
-            .map_err(|e| HarnessError::setup(format!("{user} could not elevate: {e}")))?;
+            .map_err(|e| WorldError::setup(format!("{user} could not elevate: {e}")))?;
         if r.status != 200 {
-            return Err(HarnessError::setup(format!(
+            return Err(WorldError::setup(format!(
                 "{user}'s elevation was answered {}",
                 r.status
             )));
@@ -676,7 +677,7 @@ impl GatewayWorld {
     ///
     /// # Errors
     /// As [`GatewayWorld::login`] and [`GatewayWorld::elevate`].
-    pub async fn elevated(&self, user: &str, level: &str) -> Result<HubClient, HarnessError> {
+    pub async fn elevated(&self, user: &str, level: &str) -> Result<HubClient, WorldError> {
         let mut c = self.login(user).await?;
         Self::elevate(&mut c, user, level).await?;
         Ok(c)
@@ -745,12 +746,12 @@ impl GatewayWorld {
     /// The workflow called `name`.
     ///
     /// # Errors
-    /// [`HarnessError::Setup`] if no workflow has that name.
-    pub fn workflow(&self, name: &str) -> Result<&LiveWorkflow, HarnessError> {
+    /// [`WorldError::Setup`] if no workflow has that name.
+    pub fn workflow(&self, name: &str) -> Result<&LiveWorkflow, WorldError> {
         self.workflows
             .iter()
             .find(|w| w.id.name() == name)
-            .ok_or_else(|| HarnessError::setup(format!("no workflow {name}")))
+            .ok_or_else(|| WorldError::setup(format!("no workflow {name}")))
     }
 
     /// Every running workflow.
@@ -853,21 +854,21 @@ impl GatewayWorld {
     }
 }
 
-async fn login_as(mut c: HubClient, user: &str) -> Result<HubClient, HarnessError> {
+async fn login_as(mut c: HubClient, user: &str) -> Result<HubClient, WorldError> {
     let r = c
         .login(user, &password(user))
         .await
-        .map_err(|e| HarnessError::setup(format!("{user} could not log in: {e}")))?;
+        .map_err(|e| WorldError::setup(format!("{user} could not log in: {e}")))?;
     if r.status != 200 {
-        return Err(HarnessError::setup(format!("{user}'s login was answered {}", r.status)));
+        return Err(WorldError::setup(format!("{user}'s login was answered {}", r.status)));
     }
     Ok(c)
 }
 
 /// Polls `cond` every 5 ms until it holds or `limit` passes; returns whether it held (the same
-/// as [`super::wait_for`], here for harnesses that use only this module).
+/// as [`crate::channel::wait_for`], here for users of only this module).
 pub async fn eventually(limit: Duration, cond: impl FnMut() -> bool) -> bool {
-    super::wait_for(limit, cond).await
+    crate::channel::wait_for(limit, cond).await
 }
 
 async fn start_workflow(
@@ -876,15 +877,15 @@ async fn start_workflow(
     name: &str,
     task: &str,
     max_live_jobs: Option<u32>,
-) -> Result<LiveWorkflow, HarnessError> {
-    let id = WorkflowId::new(owner, name).map_err(HarnessError::setup)?;
+) -> Result<LiveWorkflow, WorldError> {
+    let id = WorkflowId::new(owner, name).map_err(WorldError::setup)?;
     let run = RunDir::of(runs, &id);
-    run.create().map_err(HarnessError::setup)?;
+    run.create().map_err(WorldError::setup)?;
     let mut core = SchedulerConfig::new(id.clone());
     core.max_live_jobs = max_live_jobs;
     let config = ServerConfig::new(core, SocketAddr::from(([127, 0, 0, 1], 0)), run.event_log());
     let presets = PresetKeyLauncher::default();
-    let job = JobId::new(id.clone(), "1234", task, 1).map_err(HarnessError::setup)?;
+    let job = JobId::new(id.clone(), "1234", task, 1).map_err(WorldError::setup)?;
     let job_key = StaticKeypair::generate_from_os();
     presets.preset(&job, *job_key.public().as_bytes());
     let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), Arc::new(presets.clone())).await?;
@@ -904,7 +905,7 @@ async fn start_workflow(
         Arc::new(protocol_gateway::logging::NoLog),
     )
     .await
-    .map_err(HarnessError::setup)?;
+    .map_err(WorldError::setup)?;
     scheduler
         .handle()
         .launch(JobSpec {
