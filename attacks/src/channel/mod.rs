@@ -5,6 +5,7 @@
 //! | module | stories |
 //! |---|---|
 //! | [`s01`] | S01 stop a user's suite from running (slow-loris, handshake flood, hostile frames) |
+//! | [`s01_replay`] | S01 replayed first handshake messages held open without a key |
 //! | [`s07`] | S07 execute code through a job's messages |
 //! | [`s08`] | S08 change a running workflow's course from a job |
 //! | [`s12`] | S12 a malicious job affects other jobs (identity, terminal state, revocation, registration) |
@@ -12,6 +13,7 @@
 //! | [`s15`] | S15 snoop on or modify traffic (capture, tampering, key substitution) |
 
 pub mod s01;
+pub mod s01_replay;
 pub mod s07;
 pub mod s08;
 pub mod s12;
@@ -27,6 +29,7 @@ pub fn all() -> Vec<Harness> {
         s01::SLOWLORIS,
         s01::HANDSHAKE_FLOOD,
         s01::GARBAGE_FRAMES,
+        s01_replay::REPLAYED_FIRST_MESSAGE,
         s07::JOB_RUNS_CODE,
         s08::JOB_CHANGES_WORKFLOW,
         s12::COMPROMISED_JOB,

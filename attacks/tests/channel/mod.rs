@@ -17,9 +17,10 @@ fn passes(id: &str) {
 }
 
 /// Every harness id, each covered by a test below.
-const TESTED: [&str; 15] = [
+const TESTED: [&str; 16] = [
     "s01-garbage-frames",
     "s01-handshake-flood",
+    "s01-replayed-first-message",
     "s01-slowloris",
     "s07-job-runs-code",
     "s08-job-changes-workflow",
@@ -50,6 +51,11 @@ fn silent_connections_cannot_lock_an_honest_job_out_while_the_handshake_deadline
 #[test]
 fn a_flood_of_bogus_first_messages_is_refused_without_an_answer_while_honest_jobs_finish() {
     passes("s01-handshake-flood");
+}
+
+#[test]
+fn replayed_first_messages_without_a_key_are_answered_but_closed_at_the_deadline_and_lock_no_honest_job_out() {
+    passes("s01-replayed-first-message");
 }
 
 #[test]

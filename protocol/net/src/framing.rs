@@ -30,6 +30,10 @@ pub enum ConnError {
     /// The peer took too long.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// The peer completed the handshake but sent no authenticated transport frame before the
+    /// handshake deadline (a replayed first message, or a peer without the key).
+    #[error("no authenticated message before the handshake deadline")]
+    Unconfirmed,
 }
 
 /// Buffers a byte stream and splits it into frames.

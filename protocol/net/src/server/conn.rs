@@ -47,12 +47,16 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
     }
     let _ = stream.set_nodelay(true);
     let mut reader = FrameReader::new(MAX_HANDSHAKE_FRAME);
+    // The deadline covers the whole handshake and the peer's first transport message: a
+    // replayed message 1 (which anyone who saw it can send, key or no key) gets message 2,
+    // but nobody without the key can follow it with an authenticated frame, so such a
+    // connection holds its handshake slot only until this deadline.
+    let deadline = tokio::time::Instant::now() + shared.handshake_timeout;
     let handshake = with_timeout(
         shared.handshake_timeout,
         handshake(&shared, &mut stream, &mut reader, conn),
     )
     .await;
-    drop(permit);
     match handshake {
         Ok((transport, peer, replies)) => {
             bump(&shared.stats.handshakes_completed);
@@ -63,8 +67,24 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
                 transport
             };
             reader.set_max(MAX_FRAME);
-            if let Err(err) = serve_messages(&shared, &mut stream, reader, transport, peer, replies, conn).await {
+            let unconfirmed = Unconfirmed { permit, deadline };
+            let served = serve_messages(
+                &shared,
+                &mut stream,
+                reader,
+                transport,
+                peer,
+                replies,
+                conn,
+                unconfirmed,
+            )
+            .await;
+            if let Err(err) = served {
                 bump(&shared.stats.connections_dropped);
+                if matches!(err, ConnError::Unconfirmed) {
+                    // handshake-deadline: message 2 was never followed by an authenticated frame.
+                    bump(&shared.stats.handshake_timeouts);
+                }
                 if matches!(err, ConnError::Noise(_)) {
                     // noise-transport: a frame that did not authenticate never reached the core.
                     bump(&shared.stats.transport_failures);
@@ -84,6 +104,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
             let _ = shared.core.send(CoreInput::Closed { conn }).await;
         }
         Err(err) => {
+            drop(permit);
             bump(&shared.stats.handshakes_failed);
             if matches!(err, ConnError::Timeout(_)) {
                 // handshake-deadline: the connection is closed, its slot freed.
@@ -129,6 +150,14 @@ async fn handshake(
     Ok((transport, peer, replies))
 }
 
+/// A connection past message 2 that has not yet delivered an authenticated transport frame:
+/// it keeps its handshake slot (the in-flight cap) until it does, or until the deadline.
+struct Unconfirmed<'a> {
+    permit: tokio::sync::SemaphorePermit<'a>,
+    deadline: tokio::time::Instant,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn serve_messages(
     shared: &Shared,
     stream: &mut TcpStream,
@@ -137,7 +166,9 @@ async fn serve_messages(
     peer: PublicKey,
     mut replies: mpsc::UnboundedReceiver<Reply>,
     conn: ConnId,
+    unconfirmed: Unconfirmed<'_>,
 ) -> Result<(), ConnError> {
+    let mut unconfirmed = Some(unconfirmed);
     let (mut rd, mut wr) = stream.split();
     let mut plain = Vec::with_capacity(128);
     let mut sealed = Vec::with_capacity(128);
@@ -149,6 +180,10 @@ async fn serve_messages(
         while outstanding < shared.window {
             let Some(frame) = reader.next_frame()? else { break };
             transport.decrypt(frame, &mut plain)?;
+            // Authenticated: the peer holds the key. Its handshake slot is free again.
+            if let Some(u) = unconfirmed.take() {
+                drop(u.permit);
+            }
             let message = Message::decode(&plain)?;
             shared
                 .core
@@ -175,7 +210,16 @@ async fn serve_messages(
                 out.clear();
             }
             filled = reader.fill(&mut rd), if outstanding < shared.window => filled?,
-            () = tokio::time::sleep(shared.idle_timeout) => return Err(ConnError::Timeout(shared.idle_timeout)),
+            () = tokio::time::sleep_until(unconfirmed.as_ref().map_or_else(
+                || tokio::time::Instant::now() + shared.idle_timeout,
+                |u| u.deadline,
+            )) => {
+                return Err(if unconfirmed.is_some() {
+                    ConnError::Unconfirmed
+                } else {
+                    ConnError::Timeout(shared.idle_timeout)
+                });
+            }
         }
     }
 }

@@ -95,7 +95,8 @@ pub struct StatsSnapshot {
     pub rejected_by_check: Vec<(&'static str, u64)>,
     /// Group commits written.
     pub log_batches: u64,
-    /// Handshakes closed by the handshake deadline (`handshake-deadline` fired).
+    /// Connections closed by the handshake deadline before their first authenticated transport
+    /// message: a stalled handshake, or a message 2 never followed (`handshake-deadline` fired).
     pub handshake_timeouts: u64,
     /// Established connections closed because a transport frame failed to decrypt and
     /// authenticate (`noise-transport` fired).
