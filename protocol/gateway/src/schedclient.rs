@@ -104,6 +104,20 @@ impl CommandCore {
         };
         self.unacked.remove(&seq).ok_or(UnexpectedReply(seq))?;
         self.outcomes.insert(seq, outcome);
+        // The scheduler consumes a sequence number only when it applies the command: one it
+        // refuses for what it asks (an unknown target, an operation not permitted) leaves the
+        // number unused there, so the next command must carry it again, or it and every
+        // command after it would be a gap. Only the newest number can be handed back; with
+        // later commands already numbered (never, under `SchedLink`'s one-at-a-time lock) the
+        // gap is left for the caller to see.
+        if let CommandOutcome::Rejected(code) = outcome
+            && !matches!(code, RejectCode::SequenceGap | RejectCode::ReplayedSequence)
+            && seq.saturating_add(1) == self.next_seq
+            && self.queued.is_empty()
+            && self.unacked.is_empty()
+        {
+            self.next_seq = seq;
+        }
         Ok(())
     }
 
@@ -359,6 +373,36 @@ mod tests {
         assert_eq!(core.handle_reply(Reply::Ack { seq: 9 }), Err(UnexpectedReply(9)));
         core.handle_reply(Reply::Ack { seq: 3 }).expect("ack");
         assert!(core.is_idle());
+    }
+
+    #[test]
+    fn a_refused_command_hands_its_number_to_the_next_one_but_a_sequence_refusal_does_not() {
+        let mut core = CommandCore::new(1);
+        core.handle_connected();
+        let s1 = core.send(jacintar(), CommandOp::Hold, "1/no_such_task".into());
+        assert_eq!(core.poll_transmit().map(|m| m.seq()), Some(s1));
+        core.handle_reply(Reply::Rejected {
+            seq: s1,
+            code: RejectCode::InvalidTransition,
+        })
+        .expect("reply");
+        // The scheduler never applied 1, so it still expects 1.
+        assert_eq!(core.send(jacintar(), CommandOp::Hold, "1/a".into()), s1);
+        assert_eq!(core.poll_transmit().map(|m| m.seq()), Some(s1));
+        core.handle_reply(Reply::Ack { seq: s1 }).expect("ack");
+        let s2 = core.send(jacintar(), CommandOp::Release, "1/a".into());
+        assert_eq!(s2, 2);
+        let _ = core.poll_transmit();
+        core.handle_reply(Reply::Rejected {
+            seq: s2,
+            code: RejectCode::SequenceGap,
+        })
+        .expect("reply");
+        assert_eq!(
+            core.send(jacintar(), CommandOp::Release, "1/a".into()),
+            3,
+            "a refusal of the number itself does not hand it back"
+        );
     }
 
     #[test]

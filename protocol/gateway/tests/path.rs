@@ -251,3 +251,53 @@ async fn owner_names_that_inject_or_name_no_served_owner_never_spawn_anything() 
     assert_eq!(w.spawned(), 1);
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_scheduler_rejects_does_not_block_the_next_command_from_anyone() {
+    let w = World::start(Options {
+        elevation_window: Duration::from_secs(3600),
+        ..Options::default()
+    })
+    .await;
+    let mut c = w.login("jacintar").await;
+    c.elevate(&password("jacintar"), "execute").await.expect("elevate");
+    // A task that does not exist: the scheduler refuses the command for good.
+    let stop_nothing = json!({ "op": "hold", "target": "1234/no_such_task" });
+    let refused = c
+        .post("/o/atmosphere_stage/workflows/clouds", &stop_nothing)
+        .await
+        .expect("refused hold");
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert!(refused.text().contains("invalid-transition"), "{}", refused.text());
+    // The next commands, from the same person and from the workflow's owner, are applied.
+    let hold = json!({ "op": "hold", "target": "1234/climb" });
+    let r = c
+        .post("/o/atmosphere_stage/workflows/clouds", &hold)
+        .await
+        .expect("hold");
+    assert_eq!(r.status, 200, "after a rejected command: {}", r.text());
+    let mut owner = w.login("atmosphere_stage").await;
+    owner
+        .elevate(&password("atmosphere_stage"), "execute")
+        .await
+        .expect("elevate");
+    let release = json!({ "op": "release", "target": "1234/climb" });
+    let r = owner
+        .post("/o/atmosphere_stage/workflows/clouds", &release)
+        .await
+        .expect("release");
+    assert_eq!(r.status, 200, "the owner's command after a rejected one: {}", r.text());
+    let control = w
+        .workflow("clouds")
+        .scheduler
+        .handle()
+        .control()
+        .await
+        .expect("control");
+    assert!(
+        control.held.is_empty(),
+        "the hold and the release were both applied: {control:?}"
+    );
+    assert_eq!(control.commands, 2, "{control:?}");
+    w.stop().await;
+}
