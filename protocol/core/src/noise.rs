@@ -236,16 +236,6 @@ impl Transport {
         })
     }
 
-    /// The same channel carrying every later frame in the clear, without encryption or
-    /// integrity: the design without transport protection, for attack controls that must show
-    /// what a passive or active network attacker gains from it. Both ends must switch.
-    #[cfg(feature = "weaken")]
-    #[must_use]
-    pub fn into_plaintext(mut self) -> Self {
-        self.plaintext = true;
-        self
-    }
-
     /// Encrypts one plaintext into `out` (cleared first), ready to frame.
     ///
     /// # Errors
@@ -255,9 +245,7 @@ impl Transport {
             return Err(NoiseError::TooLarge(plaintext.len()));
         }
         #[cfg(feature = "weaken")]
-        if self.plaintext {
-            out.clear();
-            out.extend_from_slice(plaintext);
+        if weakened::in_the_clear(self, plaintext, out) {
             return Ok(());
         }
         out.clear();
@@ -276,9 +264,7 @@ impl Transport {
     /// [`NoiseError::Decrypt`] for anything that fails to authenticate.
     pub fn decrypt(&mut self, frame: &[u8], out: &mut Vec<u8>) -> Result<(), NoiseError> {
         #[cfg(feature = "weaken")]
-        if self.plaintext {
-            out.clear();
-            out.extend_from_slice(frame);
+        if weakened::in_the_clear(self, frame, out) {
             return Ok(());
         }
         if frame.len() < TAG_LEN {
@@ -289,6 +275,32 @@ impl Transport {
         let n = self.state.read_message(frame, out).map_err(|_| NoiseError::Decrypt)?;
         out.truncate(n);
         Ok(())
+    }
+}
+
+/// Verification builds only: the transport without encryption or integrity.
+#[cfg(feature = "weaken")]
+mod weakened {
+    use super::Transport;
+
+    impl Transport {
+        /// The same channel carrying every later frame in the clear, without encryption or
+        /// integrity: the design without transport protection, for attack controls that must
+        /// show what a passive or active network attacker gains from it. Both ends must switch.
+        #[must_use]
+        pub fn into_plaintext(mut self) -> Self {
+            self.plaintext = true;
+            self
+        }
+    }
+
+    /// For a plaintext transport, copies `input` to `out` as it is and says so.
+    pub(super) fn in_the_clear(t: &Transport, input: &[u8], out: &mut Vec<u8>) -> bool {
+        if t.plaintext {
+            out.clear();
+            out.extend_from_slice(input);
+        }
+        t.plaintext
     }
 }
 

@@ -23,6 +23,8 @@ pub mod config;
 mod operator;
 mod proxy;
 mod registry;
+#[cfg(feature = "weaken")]
+mod weakened;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};

@@ -27,13 +27,8 @@ type PathRejection = axum::extract::rejection::PathRejection;
 impl HubState {
     pub(super) fn known_owner(&self, requested: &str) -> Result<Owner, SpawnError> {
         #[cfg(feature = "weaken")]
-        if !self
-            .settings
-            .defences
-            .is_on(crate::checks::GatewayCheck::ConfiguredOwner)
-        {
-            // Weakened: any valid account name is served (and its UI server spawned).
-            return Owner::new(requested).map_err(|_| SpawnError::InvalidOwner);
+        if let Some(any) = super::weakened::any_owner(self, requested) {
+            return any;
         }
         owner_in(&self.owners, requested)
     }
@@ -97,19 +92,8 @@ impl HubState {
         if let Some(e) = last {
             self.log.line(&format!("{owner}'s UI server is unavailable: {e}"));
             #[cfg(feature = "weaken")]
-            if !self.settings.defences.is_on(crate::checks::GatewayCheck::UniformErrors) {
-                // Weakened: the failure's details go to the client, as a careless proxy's would.
-                let detail = format!(
-                    "{owner}'s UI server at {} did not answer: {e}",
-                    last_address.map_or_else(String::new, |a| a.to_string())
-                );
-                return Ok(HttpResponse {
-                    status: 503,
-                    headers: crate::http::client::HeaderMap::new(),
-                    body: serde_json::json!({ "error": "unavailable", "detail": detail })
-                        .to_string()
-                        .into_bytes(),
-                });
+            if let Some(careless) = super::weakened::careless_unavailable(self, owner, last_address, &e) {
+                return Ok(careless);
             }
         }
         Err(ApiError::Unavailable)

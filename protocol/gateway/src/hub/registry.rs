@@ -71,24 +71,10 @@ impl UiRegistry {
         }
     }
 
-    /// Weakened builds only: also spawns for owners that are not configured.
-    #[cfg(feature = "weaken")]
-    #[must_use]
-    pub fn open_to_any_owner(mut self) -> Self {
-        self.unconfigured = Some(std::sync::Mutex::new(BTreeMap::new()));
-        self
-    }
-
     /// The running instance for `owner`, spawning one if there is none (or it stopped).
     pub async fn ensure(&self, owner: &Owner) -> Result<Target, SpawnError> {
         #[cfg(feature = "weaken")]
-        let extra = match (self.slots.contains_key(owner), &self.unconfigured) {
-            (false, Some(u)) => u
-                .lock()
-                .ok()
-                .map(|mut m| Arc::clone(m.entry(owner.clone()).or_default())),
-            _ => None,
-        };
+        let extra = self.unconfigured_slot(owner);
         #[cfg(not(feature = "weaken"))]
         let extra: Option<Arc<Mutex<Slot>>> = None;
         let slot = match (self.slots.get(owner), extra.as_deref()) {
@@ -178,7 +164,44 @@ impl UiRegistry {
             }
         }
         #[cfg(feature = "weaken")]
-        if let Some(u) = &self.unconfigured {
+        self.stop_unconfigured().await;
+    }
+}
+
+/// Verification builds only: without `configured-owner`, slots made on demand for owners that
+/// are not configured.
+#[cfg(feature = "weaken")]
+mod weakened {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use protocol_core::Owner;
+    use tokio::sync::Mutex;
+
+    use super::{Slot, UiRegistry};
+
+    impl UiRegistry {
+        /// Also spawns for owners that are not configured.
+        #[must_use]
+        pub fn open_to_any_owner(mut self) -> Self {
+            self.unconfigured = Some(std::sync::Mutex::new(BTreeMap::new()));
+            self
+        }
+
+        /// The slot of an owner that is not configured, when the registry is open to any.
+        pub(super) fn unconfigured_slot(&self, owner: &Owner) -> Option<Arc<Mutex<Slot>>> {
+            match (self.slots.contains_key(owner), &self.unconfigured) {
+                (false, Some(u)) => u
+                    .lock()
+                    .ok()
+                    .map(|mut m| Arc::clone(m.entry(owner.clone()).or_default())),
+                _ => None,
+            }
+        }
+
+        /// Stops the instances of owners that are not configured.
+        pub(super) async fn stop_unconfigured(&self) {
+            let Some(u) = &self.unconfigured else { return };
             let extras: Vec<Arc<Mutex<Slot>>> = u.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
             for slot in extras {
                 if let Some(old) = slot.lock().await.running.take() {

@@ -61,11 +61,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
         Ok((transport, peer, replies)) => {
             bump(&shared.stats.handshakes_completed);
             #[cfg(feature = "weaken")]
-            let transport = if shared.flaws.plaintext_transport {
-                transport.into_plaintext()
-            } else {
-                transport
-            };
+            let transport = super::weakened::transport(&shared, transport);
             reader.set_max(MAX_FRAME);
             let unconfirmed = Unconfirmed { permit, deadline };
             let served = serve_messages(
@@ -91,14 +87,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
                 }
                 if matches!(err, ConnError::Frame(_) | ConnError::Noise(_) | ConnError::Decode(_)) {
                     #[cfg(feature = "weaken")]
-                    if shared.flaws.shared_fate {
-                        let _ = shared.core.send(CoreInput::DropConnections).await;
-                    } else {
+                    let isolated = !super::weakened::shared_fate(&shared).await;
+                    #[cfg(not(feature = "weaken"))]
+                    let isolated = true;
+                    if isolated {
+                        // connection-isolation: only this connection ends.
                         bump(&shared.stats.isolated_drops);
                     }
-                    // connection-isolation: only this connection ends.
-                    #[cfg(not(feature = "weaken"))]
-                    bump(&shared.stats.isolated_drops);
                 }
             }
             let _ = shared.core.send(CoreInput::Closed { conn }).await;

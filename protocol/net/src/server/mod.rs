@@ -7,6 +7,8 @@
 mod conn;
 mod core_task;
 mod stats;
+#[cfg(feature = "weaken")]
+mod weakened;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use stats::{Stats, StatsSnapshot};
+#[cfg(feature = "weaken")]
+pub use weakened::DriverFlaws;
 
 use crate::eventlog::{EventLog, EventLogError};
 use crate::launcher::{Launcher, reap};
@@ -62,21 +66,6 @@ pub struct ServerConfig {
     /// Defences of this driver removed, for attack controls (weakened builds only).
     #[cfg(feature = "weaken")]
     pub driver_flaws: DriverFlaws,
-}
-
-/// Defences of the server driver (not of the core) that an attack control can remove. Exists
-/// only with the `weaken` feature, which the server commands never build with a flaw set.
-#[cfg(feature = "weaken")]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DriverFlaws {
-    /// After the handshake, transport frames carry messages in the clear, without encryption
-    /// or integrity (the peer must do the same: `Transport::into_plaintext`).
-    pub plaintext_transport: bool,
-    /// A connection that ends on a bad frame (one that does not decrypt or decode) takes every
-    /// established connection down with it, as a driver that handled peers' errors in shared
-    /// state would: the isolation of SPEC.md §11 ("no error affects any other connection") is
-    /// gone.
-    pub shared_fate: bool,
 }
 
 impl ServerConfig {
