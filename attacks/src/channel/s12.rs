@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use protocol_core::scheduler::{Event, JobState};
 use protocol_core::wire::{FailReason, JobBody, OutputName, RejectCode, Severity};
-use protocol_core::{Check, JobId, StaticKeypair};
+use protocol_core::{Check, JobId, Millis, StaticKeypair};
 
 use protocol::Defence;
 
@@ -19,6 +19,7 @@ use crate::harness::{Control, Fired, Harness, HarnessError, HarnessInfo, Outcome
 use crate::live::launch::RouteLauncher;
 use crate::live::peer::{Heard, Session, Talker, lifecycle, message, run_honest};
 use crate::live::target::{JobKey, Target, TargetConfig, job, refusals, spec, workflow};
+use crate::live::wait_for;
 
 async fn open(target: &Target, job: &JobKey) -> Result<Session, HarnessError> {
     Session::open(target.addr(), &target.key(), &workflow(), &job.keypair)
@@ -377,36 +378,57 @@ async fn copied_key(w: Weakening) -> Result<Outcome, HarnessError> {
     ))
 }
 
+/// The bootstrap deadline on the late-key target.
+const BOOTSTRAP_DEADLINE: Duration = Duration::from_millis(300);
+
 /// A compromised job answers its bootstrap after the deadline.
 pub const LATE_KEY: Harness = Harness {
     info: HarnessInfo {
         id: "s12-late-key",
         story: "S12",
         target: "scheduler",
-        title: "a compromised job's process holds its bootstrap channel open past the 300 ms deadline, then answers with a key",
+        title: "a compromised job's process holds its bootstrap channel open past the 300 ms deadline (on the core's clock, moved by the harness), then answers with a key",
         defences: &[Defence::Channel(Check::BootstrapDeadline)],
         control: Control::WithoutEach,
-        note: "with a launcher that waits past the deadline (the real launcher enforces the same deadline again)",
+        note: "both runs use a launcher that waits for the answer however long it takes, so the core's check alone decides (the real launcher enforces the same deadline again)",
     },
     run: |w| Box::pin(late_key(w)),
 };
 
 async fn late_key(w: Weakening) -> Result<Outcome, HarnessError> {
+    // The core's time is a manual clock: the harness moves it past the deadline instead of
+    // sleeping, and the job's process answers only when told to.
+    let clock = testkit::ManualClock::new(Millis::now());
     let mut config = TargetConfig::for_run(&w);
-    config.bootstrap_timeout = Duration::from_millis(300);
+    config.bootstrap_timeout = BOOTSTRAP_DEADLINE;
+    config.clock = Some(Arc::new(clock.clone()));
     let c = job("c")?;
     let key = StaticKeypair::generate_from_os().public().to_hex();
     let dir = tempfile::tempdir()?;
-    let marker = dir.path().join("answered");
+    let (go, marker) = (dir.path().join("go"), dir.path().join("answered"));
     let script = format!(
-        r#"read offer; sleep 0.6; touch '{}'; echo '{{"v":1,"job_key":"{key}"}}'; read verdict"#,
+        r#"read offer; while [ ! -e '{}' ]; do sleep 0.01; done; touch '{}'; echo '{{"v":1,"job_key":"{key}"}}'; read verdict"#,
+        go.display(),
         marker.display()
     );
-    let route = RouteLauncher::default().with_script(&c, &script, w.lacks(Check::BootstrapDeadline));
+    // The launcher waits for the answer however long it takes: only the core's check decides.
+    let route = RouteLauncher::default().with_script(&c, &script, true);
     let target = launch_scripted(&config, route, None, &c).await?;
-    // Past the moment the job answers, so that a late registration has had its chance.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    clock.advance(BOOTSTRAP_DEADLINE * 3);
+    target.handle.tick().await?;
+    std::fs::write(&go, b"")?;
+    if !wait_for(Duration::from_secs(5), || marker.exists()).await {
+        return Err(HarnessError::setup("the job's process never answered"));
+    }
     let state = target.settled(&c, Duration::from_secs(2)).await?;
+    // Until the answer has been judged: the process is told (or killed) and reaped.
+    if !wait_for(Duration::from_secs(5), || {
+        target.handle.exits().iter().any(|(j, _)| *j == c)
+    })
+    .await
+    {
+        return Err(HarnessError::setup("the job's process was never reaped"));
+    }
     let events = target.events().await?;
     let stats = target.stats();
     target.shutdown().await;
@@ -419,7 +441,7 @@ async fn late_key(w: Weakening) -> Result<Outcome, HarnessError> {
     let mut breaches = Vec::new();
     if registered {
         breaches.push(format!(
-            "the scheduler registered a key that arrived 300 ms after the deadline (job is {})",
+            "the scheduler registered a key that arrived after the 300 ms deadline had passed by 600 ms (job is {})",
             state_name(state)
         ));
     }
@@ -428,18 +450,14 @@ async fn late_key(w: Weakening) -> Result<Outcome, HarnessError> {
     }
     Ok(Outcome::judge(
         breaches,
-        // The core refuses a late reply; the launcher's own deadline fails the launch first.
+        // The core fails the launch at the deadline (and would refuse the late reply).
         &Fired::count(
             Check::BootstrapDeadline,
             refusals(&stats, Check::BootstrapDeadline) + u64::from(failed_at_deadline),
         ),
         format!(
-            "bootstrap-deadline: the launch failed at the deadline{}; the late key was never registered",
-            if marker.exists() {
-                ""
-            } else {
-                " and the job's process was killed before it could answer"
-            }
+            "bootstrap-deadline: the launch failed at the deadline; the key the job's process answered with \
+             afterwards was never registered"
         ),
     ))
 }

@@ -52,6 +52,9 @@ pub struct TargetConfig {
     pub bootstrap_timeout: Duration,
     /// The address offers give jobs (the listening address when `None`), e.g. a relay's.
     pub advertise: Option<String>,
+    /// The core's clock (the system clock when `None`); a manual one lets a harness move
+    /// time past a deadline instead of sleeping ([`protocol_net::SchedulerHandle::tick`]).
+    pub clock: Option<protocol_core::time::SharedClock>,
 }
 
 impl TargetConfig {
@@ -65,6 +68,7 @@ impl TargetConfig {
             max_handshakes: 512,
             bootstrap_timeout: Duration::from_secs(5),
             advertise: None,
+            clock: None,
         }
     }
 
@@ -156,6 +160,9 @@ impl Target {
         server.handshake_timeout = config.handshake_timeout;
         server.max_handshakes_in_flight = config.max_handshakes;
         server.advertise.clone_from(&config.advertise);
+        if let Some(clock) = &config.clock {
+            server.clock = std::sync::Arc::clone(clock);
+        }
         let mut secret = Zeroizing::new([0u8; 32]);
         rand_core::OsRng.fill_bytes(secret.as_mut_slice());
         let keypair = StaticKeypair::from_secret(secret.clone());

@@ -1,5 +1,8 @@
-//! Time as an input: cores never read a clock, drivers pass `now` in.
+//! Time as an input: cores never read a clock, drivers pass `now` in, read from a [`Clock`]
+//! (the system clock in production, a manual one in tests).
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -24,4 +27,29 @@ impl Millis {
             .unwrap_or_default();
         Self(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
     }
+}
+
+/// Where a driver reads the time from. The sans-IO cores take `now` from here.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Milliseconds since the Unix epoch (or the clock's own origin).
+    fn now(&self) -> Millis;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        Millis::now()
+    }
+}
+
+/// A shared clock.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The system clock, shared.
+#[must_use]
+pub fn system() -> SharedClock {
+    Arc::new(SystemClock)
 }

@@ -139,3 +139,27 @@ async fn the_job_is_told_whether_its_key_was_registered() {
     );
     scheduler.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn the_bootstrap_deadline_runs_on_the_servers_clock_so_a_test_moves_time_instead_of_sleeping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = testkit::ManualClock::new(protocol_core::Millis(1_000_000));
+    let mut config = config(dir.path());
+    config.core.bootstrap_timeout = Duration::from_secs(30);
+    config.clock = Arc::new(clock.clone());
+    // A job that holds its bootstrap channel open and never answers.
+    let silent = sh("read offer; sleep 30");
+    let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), Arc::new(silent))
+        .await
+        .expect("start");
+    let handle = scheduler.handle();
+    handle.launch(spec(&job("a"))).await.expect("launch");
+    let state = |jobs: Vec<(protocol_core::JobId, JobState)>| jobs.into_iter().map(|(_, s)| s).next();
+    handle.tick().await.expect("tick");
+    assert_eq!(state(handle.jobs().await.expect("jobs")), Some(JobState::Launching));
+    // 30 s later by the clock, a moment later by the wall.
+    clock.advance(Duration::from_secs(31));
+    handle.tick().await.expect("tick");
+    assert_eq!(state(handle.jobs().await.expect("jobs")), Some(JobState::LaunchFailed));
+    scheduler.shutdown().await.expect("shutdown");
+}

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use protocol_core::bootstrap::Offer;
 use protocol_core::scheduler::{Accepted, JobSpec, JobState, LaunchError, Rejected, SchedulerCore, Session};
 use protocol_core::scheduler::{ClientRegistrationError, WorkflowControl};
+use protocol_core::time::SharedClock;
 use protocol_core::wire::{Message, Reply};
-use protocol_core::{JobId, Millis, Owner, PublicKey};
+use protocol_core::{JobId, Owner, PublicKey};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
@@ -75,6 +76,10 @@ pub(crate) enum CoreInput {
     Sync {
         respond: oneshot::Sender<()>,
     },
+    /// Act on the clock's time now; answered once durable.
+    Tick {
+        respond: oneshot::Sender<()>,
+    },
     /// Closes every established connection (only under `DriverFlaws::shared_fate`).
     #[cfg(feature = "weaken")]
     DropConnections,
@@ -128,17 +133,25 @@ pub(crate) struct CoreTask {
     pub stats: Arc<Stats>,
     pub public_key: PublicKey,
     pub advertise: String,
+    clock: SharedClock,
     conns: BTreeMap<ConnId, Conn>,
     batch: Batch,
 }
 
 impl CoreTask {
-    pub fn new(core: SchedulerCore, stats: Arc<Stats>, public_key: PublicKey, advertise: String) -> Self {
+    pub fn new(
+        core: SchedulerCore,
+        stats: Arc<Stats>,
+        public_key: PublicKey,
+        advertise: String,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             core,
             stats,
             public_key,
             advertise,
+            clock,
             conns: BTreeMap::new(),
             batch: Batch::new(),
         }
@@ -148,11 +161,11 @@ impl CoreTask {
         loop {
             let input = match self.core.poll_timeout() {
                 Some(deadline) => {
-                    let wait = deadline.0.saturating_sub(Millis::now().0).saturating_add(1);
+                    let wait = deadline.0.saturating_sub(self.clock.now().0).saturating_add(1);
                     tokio::select! {
                         input = inputs.recv() => input,
                         () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {
-                            self.core.handle_timeout(Millis::now());
+                            self.core.handle_timeout(self.clock.now());
                             self.drain_events();
                             if self.flush(&writer).await.is_err() { return; }
                             continue;
@@ -220,7 +233,7 @@ impl CoreTask {
     }
 
     fn handle(&mut self, input: CoreInput) {
-        let now = Millis::now();
+        let now = self.clock.now();
         match input {
             CoreInput::Handshake {
                 conn,
@@ -292,6 +305,10 @@ impl CoreTask {
                 let _ = respond.send(self.core.jobs().map(|(id, r)| (id.clone(), r.state())).collect());
             }
             CoreInput::Sync { respond } => self.batch.synced.push(respond),
+            CoreInput::Tick { respond } => {
+                self.core.handle_timeout(now);
+                self.batch.synced.push(respond);
+            }
             CoreInput::RegisterClient { key, owner, respond } => {
                 let result = self.core.register_client(key, owner);
                 if let Err(err) = &result {

@@ -21,6 +21,7 @@ use protocol_core::noise::prologue;
 use protocol_core::scheduler::{
     ClientRegistrationError, JobSpec, JobState, LaunchError, SchedulerConfig, SchedulerCore, WorkflowControl,
 };
+use protocol_core::time::SharedClock;
 use protocol_core::{Defences, JobId, Owner, PublicKey, StaticKeypair};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -63,6 +64,10 @@ pub struct ServerConfig {
     pub advertise: Option<String>,
     /// The defences the core applies (the full set except in weakened verification builds).
     pub defences: Defences,
+    /// Where the core's time comes from (bootstrap deadlines, registration times): the system
+    /// clock, or a manual one a test moves (then [`SchedulerHandle::tick`] makes the core look
+    /// at it).
+    pub clock: SharedClock,
     /// Defences of this driver removed, for attack controls (weakened builds only).
     #[cfg(feature = "weaken")]
     pub driver_flaws: DriverFlaws,
@@ -82,6 +87,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(600),
             advertise: None,
             defences: Defences::all(),
+            clock: protocol_core::time::system(),
             #[cfg(feature = "weaken")]
             driver_flaws: DriverFlaws::default(),
         }
@@ -242,6 +248,16 @@ impl SchedulerHandle {
         self.ask(|respond| CoreInput::Sync { respond }).await
     }
 
+    /// Makes the core act on the time its clock shows now (fail launches whose bootstrap
+    /// deadline has passed), then waits until that is durable. The core does this by itself on
+    /// the system clock; a test that moves a manual clock calls this instead of sleeping.
+    ///
+    /// # Errors
+    /// [`ServerError::Stopped`].
+    pub async fn tick(&self) -> Result<(), ServerError> {
+        self.ask(|respond| CoreInput::Tick { respond }).await
+    }
+
     /// Waits until every job is terminal, polling every 20 ms, for at most `limit`.
     ///
     /// # Errors
@@ -335,8 +351,10 @@ impl Scheduler {
                 })?
         };
         let advertise = config.advertise.clone().unwrap_or_else(|| local_addr.to_string());
-        let core_task =
-            tokio::spawn(CoreTask::new(core, Arc::clone(&stats), public_key, advertise).run(core_rx, writer_tx));
+        let core_task = tokio::spawn(
+            CoreTask::new(core, Arc::clone(&stats), public_key, advertise, config.clock.clone())
+                .run(core_rx, writer_tx),
+        );
 
         let shared = Arc::new(conn::Shared {
             prologue: prologue(&config.core.workflow),
