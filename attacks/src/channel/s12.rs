@@ -455,9 +455,7 @@ async fn late_key(w: Weakening) -> Result<Outcome, HarnessError> {
             Check::BootstrapDeadline,
             refusals(&stats, Check::BootstrapDeadline) + u64::from(failed_at_deadline),
         ),
-        format!(
-            "bootstrap-deadline: the launch failed at the deadline; the key the job's process answered with \
-             afterwards was never registered"
-        ),
+        "bootstrap-deadline: the launch failed at the deadline; the key the job's process answered with \
+         afterwards was never registered",
     ))
 }
