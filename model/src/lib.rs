@@ -7,12 +7,15 @@
 //! models sessions, elevation, authorisation and the audit log with the real
 //! `protocol_people` cores; [`variants`] lists the weakened designs of both (and
 //! [`catalogue`] every proof and variant, for front ends); [`run`] proves and searches;
-//! [`trace`] turns counterexamples into steps a person reads.
+//! [`trace`] turns counterexamples into steps a person reads; [`property`] names every
+//! property of both models as one typed [`Property`].
 
 pub mod channel;
 pub mod people;
+pub mod property;
 pub mod run;
 pub mod trace;
 pub mod variants;
 
+pub use property::{Property, UnknownProperty};
 pub use variants::{Catalogue, ModelKind, ProofEntry, VariantEntry, catalogue};

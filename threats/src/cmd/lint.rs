@@ -124,10 +124,7 @@ pub fn today_utc() -> anyhow::Result<Date> {
 /// The evidence names that exist, from the crates that produce them: the model's properties
 /// and variants (both models), and the attack harnesses.
 pub fn known_evidence() -> KnownEvidence {
-    let properties: Vec<&str> = model::channel::names::ALL
-        .into_iter()
-        .chain(model::people::names::ALL)
-        .collect();
+    let properties: Vec<&str> = model::Property::ALL.iter().map(|p| p.name()).collect();
     let catalogue = model::catalogue();
     let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
     let all = attacks::run::all();

@@ -33,10 +33,7 @@ fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_e
     // gathers them).
     let catalogue = model::catalogue();
     let harness_list = attacks::run::all();
-    let properties: Vec<&str> = model::channel::names::ALL
-        .into_iter()
-        .chain(model::people::names::ALL)
-        .collect();
+    let properties: Vec<&str> = model::Property::ALL.iter().map(|p| p.name()).collect();
     let variants: Vec<&str> = catalogue.variants.iter().map(|v| v.name).collect();
     let harnesses: Vec<&str> = harness_list.iter().map(|h| h.info.id).collect();
     let set = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
@@ -224,6 +221,38 @@ fn verify_weakened_for_a_people_and_a_gateway_defence_breaches_their_harnesses_r
                 );
             }
         }
+    }
+}
+
+#[test]
+fn verify_weaken_knows_every_defence_of_the_vocabulary_and_every_model_variant_by_name() {
+    // A model directory that does not exist: a known name passes the name check and fails at
+    // loading the model (exit 2), before anything runs; an unknown name fails at the check.
+    let catalogue = model::catalogue();
+    let names = protocol::Defence::ALL
+        .iter()
+        .map(|d| d.name())
+        .chain(catalogue.variants.iter().map(|v| v.name));
+    for name in names {
+        let run = Command::new(env!("CARGO_BIN_EXE_threatcheck"))
+            .current_dir(workspace())
+            .args([
+                "verify",
+                "--quick",
+                "--weaken",
+                name,
+                "--model",
+                "/nonexistent/threatcheck-model",
+            ])
+            .output()
+            .expect("threatcheck runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            !stderr.contains("no defence or model variant"),
+            "{name} refused: {stderr}"
+        );
+        assert!(stderr.contains("loading the threat model"), "{name}: {stderr}");
     }
 }
 
