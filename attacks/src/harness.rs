@@ -209,6 +209,7 @@ impl Weakening {
         DriverFlaws {
             plaintext_transport: self.lacks(DriverCheck::NoiseTransport),
             shared_fate: self.lacks(DriverCheck::ConnectionIsolation),
+            uncapped_keys: self.lacks(DriverCheck::KeyConnectionCap),
         }
     }
 

@@ -26,15 +26,18 @@ pub enum DriverCheck {
     NoiseTransport,
     /// The offer and the key reply travel only on the launch's own pipes, never the network.
     AuthenticatedBootstrap,
+    /// One key holds at most a few authenticated connections; a newer one closes the oldest.
+    KeyConnectionCap,
 }
 
 impl DriverCheck {
     /// Every driver check.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::HandshakeDeadline,
         Self::ConnectionIsolation,
         Self::NoiseTransport,
         Self::AuthenticatedBootstrap,
+        Self::KeyConnectionCap,
     ];
 
     /// The stable name.
@@ -45,6 +48,7 @@ impl DriverCheck {
             Self::ConnectionIsolation => "connection-isolation",
             Self::NoiseTransport => "noise-transport",
             Self::AuthenticatedBootstrap => "authenticated-bootstrap",
+            Self::KeyConnectionCap => "key-connection-cap",
         }
     }
 }
@@ -190,6 +194,6 @@ mod tests {
     fn the_vocabulary_holds_every_layer_including_the_gateway_and_the_driver() {
         assert!(Defence::ALL.contains(&Defence::Gateway(GatewayCheck::CsrfToken)));
         assert!(Defence::ALL.contains(&Defence::Driver(DriverCheck::NoiseTransport)));
-        assert_eq!(Defence::ALL.len(), 9 + 4 + 17 + 11);
+        assert_eq!(Defence::ALL.len(), 9 + 5 + 17 + 11);
     }
 }

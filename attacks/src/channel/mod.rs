@@ -9,6 +9,7 @@
 //! | [`s07`] | S07 execute code through a job's messages |
 //! | [`s08`] | S08 change a running workflow's course from a job |
 //! | [`s12`] | S12 a malicious job affects other jobs (identity, terminal state, revocation, registration) |
+//! | [`s12_hog`] | S12 one key's authenticated connections fill the scheduler |
 //! | [`s14`] | S14 the defender revokes a job |
 //! | [`s15`] | S15 snoop on or modify traffic (capture, tampering, key substitution) |
 
@@ -17,6 +18,7 @@ pub mod s01_replay;
 pub mod s07;
 pub mod s08;
 pub mod s12;
+pub mod s12_hog;
 pub mod s14;
 pub mod s15;
 
@@ -38,6 +40,7 @@ pub fn all() -> Vec<Harness> {
         s12::LOW_ORDER_KEY,
         s12::COPIED_KEY,
         s12::LATE_KEY,
+        s12_hog::CONNECTION_HOG,
         s14::REVOKE_JOB,
         s15::PASSIVE_CAPTURE,
         s15::BIT_FLIP,

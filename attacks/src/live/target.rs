@@ -48,6 +48,8 @@ pub struct TargetConfig {
     pub handshake_timeout: Duration,
     /// Handshakes in progress at once.
     pub max_handshakes: usize,
+    /// Connections open at once.
+    pub max_connections: usize,
     /// How long a launched job has to return its key.
     pub bootstrap_timeout: Duration,
     /// The address offers give jobs (the listening address when `None`), e.g. a relay's.
@@ -66,6 +68,7 @@ impl TargetConfig {
             flaws: DriverFlaws::default(),
             handshake_timeout: Duration::from_secs(5),
             max_handshakes: 512,
+            max_connections: 20_000,
             bootstrap_timeout: Duration::from_secs(5),
             advertise: None,
             clock: None,
@@ -159,6 +162,7 @@ impl Target {
         server.driver_flaws = config.flaws;
         server.handshake_timeout = config.handshake_timeout;
         server.max_handshakes_in_flight = config.max_handshakes;
+        server.max_connections = config.max_connections;
         server.advertise.clone_from(&config.advertise);
         if let Some(clock) = &config.clock {
             server.clock = std::sync::Arc::clone(clock);

@@ -17,7 +17,7 @@ fn passes(id: &str) {
 }
 
 /// Every harness id, each covered by a test below.
-const TESTED: [&str; 16] = [
+const TESTED: [&str; 17] = [
     "s01-garbage-frames",
     "s01-handshake-flood",
     "s01-replayed-first-message",
@@ -27,6 +27,7 @@ const TESTED: [&str; 16] = [
     "s12-after-revocation",
     "s12-after-terminal",
     "s12-compromised-job",
+    "s12-connection-hog",
     "s12-copied-key",
     "s12-late-key",
     "s12-low-order-key",
@@ -96,6 +97,11 @@ fn a_low_order_key_is_never_registered() {
 #[test]
 fn a_job_cannot_register_another_jobs_public_key() {
     passes("s12-copied-key");
+}
+
+#[test]
+fn one_keys_connections_cannot_fill_the_scheduler_because_its_newest_closes_its_oldest() {
+    passes("s12-connection-hog");
 }
 
 #[test]

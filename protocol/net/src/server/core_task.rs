@@ -126,6 +126,10 @@ impl Batch {
 struct Conn {
     peer: PublicKey,
     replies: mpsc::UnboundedSender<Reply>,
+    /// It has delivered an authenticated message (so its peer holds the key). Only these
+    /// count against the per-key cap: a replayed message 1 never gets this far, so replays
+    /// cannot push an honest job's connection out.
+    confirmed: bool,
 }
 
 pub(crate) struct CoreTask {
@@ -134,6 +138,8 @@ pub(crate) struct CoreTask {
     pub public_key: PublicKey,
     pub advertise: String,
     clock: SharedClock,
+    /// The most confirmed connections one key may hold; a newer one closes the oldest.
+    max_per_key: usize,
     conns: BTreeMap<ConnId, Conn>,
     batch: Batch,
 }
@@ -145,6 +151,7 @@ impl CoreTask {
         public_key: PublicKey,
         advertise: String,
         clock: SharedClock,
+        max_per_key: usize,
     ) -> Self {
         Self {
             core,
@@ -152,6 +159,7 @@ impl CoreTask {
             public_key,
             advertise,
             clock,
+            max_per_key: max_per_key.max(1),
             conns: BTreeMap::new(),
             batch: Batch::new(),
         }
@@ -211,6 +219,35 @@ impl CoreTask {
         }
     }
 
+    /// `conn` delivered an authenticated message: it counts against its key's cap, and the
+    /// key's oldest confirmed connections close while it holds more than the cap
+    /// (`key-connection-cap`). The newest wins, so an honest job that reconnects after a
+    /// network failure is never locked out by its own half-open connections.
+    fn confirm(&mut self, conn: ConnId, peer: PublicKey) {
+        match self.conns.get_mut(&conn) {
+            Some(c) if !c.confirmed => c.confirmed = true,
+            _ => return,
+        }
+        loop {
+            let held: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.confirmed && c.peer == peer)
+                .map(|(id, _)| *id)
+                .collect();
+            if held.len() <= self.max_per_key {
+                return;
+            }
+            // Dropping its reply sender ends that connection's task.
+            if let Some(oldest) = held.into_iter().find(|id| *id != conn) {
+                self.conns.remove(&oldest);
+                bump(&self.stats.key_cap_closed);
+            } else {
+                return;
+            }
+        }
+    }
+
     fn verdict(&mut self, conn: ConnId, seq: u64, verdict: Result<Accepted, Rejected>) {
         let reply = match verdict {
             Ok(Accepted::New { .. } | Accepted::Command { .. }) => {
@@ -246,7 +283,14 @@ impl CoreTask {
                 let result = self.core.handle_handshake(now, &peer, &payload);
                 match &result {
                     Ok(session) => {
-                        self.conns.insert(conn, Conn { peer, replies });
+                        self.conns.insert(
+                            conn,
+                            Conn {
+                                peer,
+                                replies,
+                                confirmed: false,
+                            },
+                        );
                         if let Some(verdict) = session.first_payload.clone() {
                             self.verdict(conn, seq, verdict);
                         }
@@ -256,6 +300,7 @@ impl CoreTask {
                 let _ = respond.send(result);
             }
             CoreInput::Message { conn, peer, message } => {
+                self.confirm(conn, peer);
                 let seq = message.seq();
                 let verdict = self.core.handle_message(now, &peer, message);
                 self.verdict(conn, seq, verdict);

@@ -42,7 +42,7 @@ use core_task::{CoreInput, CoreTask};
 #[cfg_attr(not(feature = "weaken"), doc = "```compile_fail,E0432")]
 #[cfg_attr(feature = "weaken", doc = "```")]
 /// use protocol_net::DriverFlaws;
-/// let _ = DriverFlaws { plaintext_transport: true, shared_fate: false };
+/// let _ = DriverFlaws { plaintext_transport: true, shared_fate: false, uncapped_keys: false };
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub max_handshakes_in_flight: usize,
     /// How many connections may be open at once.
     pub max_connections: usize,
+    /// How many authenticated connections one key may hold at once; a newer one closes the
+    /// oldest, so one job (or one stolen key) cannot take the server's connections.
+    pub max_connections_per_key: usize,
     /// An established connection silent for this long is closed (the job reconnects).
     pub idle_timeout: Duration,
     /// The address given to jobs in the offer; defaults to the bound address.
@@ -84,6 +87,7 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(5),
             max_handshakes_in_flight: 512,
             max_connections: 20_000,
+            max_connections_per_key: 8,
             idle_timeout: Duration::from_secs(600),
             advertise: None,
             defences: Defences::all(),
@@ -92,6 +96,16 @@ impl ServerConfig {
             driver_flaws: DriverFlaws::default(),
         }
     }
+}
+
+/// The per-key cap in force: the configured one, or none at all in a verification build
+/// without `key-connection-cap`.
+fn per_key_cap(config: &ServerConfig) -> usize {
+    #[cfg(feature = "weaken")]
+    if let Some(uncapped) = weakened::per_key_cap(config) {
+        return uncapped;
+    }
+    config.max_connections_per_key
 }
 
 /// Why the server could not start or stopped.
@@ -352,8 +366,15 @@ impl Scheduler {
         };
         let advertise = config.advertise.clone().unwrap_or_else(|| local_addr.to_string());
         let core_task = tokio::spawn(
-            CoreTask::new(core, Arc::clone(&stats), public_key, advertise, config.clock.clone())
-                .run(core_rx, writer_tx),
+            CoreTask::new(
+                core,
+                Arc::clone(&stats),
+                public_key,
+                advertise,
+                config.clock.clone(),
+                per_key_cap(&config),
+            )
+            .run(core_rx, writer_tx),
         );
 
         let shared = Arc::new(conn::Shared {

@@ -22,6 +22,7 @@ pub struct Stats {
     pub(crate) handshake_timeouts: AtomicU64,
     pub(crate) transport_failures: AtomicU64,
     pub(crate) isolated_drops: AtomicU64,
+    pub(crate) key_cap_closed: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -66,6 +67,7 @@ impl Stats {
             handshake_timeouts: get(&self.handshake_timeouts),
             transport_failures: get(&self.transport_failures),
             isolated_drops: get(&self.isolated_drops),
+            key_cap_closed: get(&self.key_cap_closed),
         }
     }
 }
@@ -104,4 +106,7 @@ pub struct StatsSnapshot {
     /// Connections closed for a bad frame, decrypt failure or bad message with no other
     /// connection affected (`connection-isolation` fired).
     pub isolated_drops: u64,
+    /// Confirmed connections closed because a newer one of the same key went over the per-key
+    /// cap (`key-connection-cap` fired).
+    pub key_cap_closed: u64,
 }

@@ -2,6 +2,7 @@
 //! the attack controls of `noise-transport` and `connection-isolation`. Nothing here exists
 //! in a production build; the production code calls it through one `cfg`-gated line each.
 
+use super::ServerConfig;
 use super::conn::Shared;
 use super::core_task::CoreInput;
 use protocol_core::noise::Transport;
@@ -18,6 +19,8 @@ pub struct DriverFlaws {
     /// state would: the isolation of SPEC.md §11 ("no error affects any other connection") is
     /// gone.
     pub shared_fate: bool,
+    /// One key may hold any number of authenticated connections (`key-connection-cap` gone).
+    pub uncapped_keys: bool,
 }
 
 /// Without `noise-transport`: the channel switched to plaintext.
@@ -36,4 +39,9 @@ pub(super) async fn shared_fate(shared: &Shared) -> bool {
         let _ = shared.core.send(CoreInput::DropConnections).await;
     }
     shared.flaws.shared_fate
+}
+
+/// Without `key-connection-cap`: no cap on one key's connections.
+pub(super) fn per_key_cap(config: &ServerConfig) -> Option<usize> {
+    config.driver_flaws.uncapped_keys.then_some(usize::MAX)
 }
