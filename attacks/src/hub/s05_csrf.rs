@@ -68,7 +68,7 @@ pub const TOKEN_IN_URL: Harness = Harness {
         id: "s05-token-in-url",
         story: "S05",
         target: "hub",
-        title: "requests /me and ~atmosphere_stage's workflows with jacintar's live bearer token and session cookie also in the query string (?token=, ?access_token=, ?tc_session=, a token-shaped ?t=)",
+        title: "requests /me and ~atmosphere_stage's workflows with jacintar's live bearer token and session cookie also in the query string (?token=, ?access_token=, ?tc_session=, a token-shaped ?t=, and the ways round a literal check: a percent-encoded token, a `;` separator, a token split over two parameters)",
         defences: &[Defence::Gateway(GatewayCheck::TokenInUrl)],
         control: Control::WithoutEach,
         note: "",
@@ -128,6 +128,11 @@ async fn cross_origin(w: Weakening) -> Result<Outcome, HarnessError> {
     let result = forged_commands(&world, Forgery::ForeignOrigin).await;
     world.stop().await;
     result
+}
+
+/// Every byte as `%xx`.
+fn percent_encoded(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02x}")).collect()
 }
 
 async fn token_in_url(w: Weakening) -> Result<Outcome, HarnessError> {
@@ -367,6 +372,10 @@ async fn urls(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| HarnessError::setup(format!("the bearer login was answered {}", code(&r))))?;
+    let (first_half, second_half) = match (cookie.get(..32), cookie.get(32..)) {
+        (Some(a), Some(b)) if cookie.len() == 64 => (a.to_owned(), b.to_owned()),
+        _ => return Err(HarnessError::setup("the session cookie is not a 64-character token")),
+    };
     let by_bearer =
         |path: &str| HttpRequest::new(Method::GET, path).header("authorization", format!("Bearer {bearer}"));
     let by_cookie = |path: &str| HttpRequest::new(Method::GET, path).header("cookie", format!("tc_session={cookie}"));
@@ -391,6 +400,19 @@ async fn urls(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
             by_cookie(&format!("/o/atmosphere_stage/workflows?tc_session={cookie}")),
         ),
         ("/me?t=<token> (cookie)", by_cookie(&format!("/me?t={cookie}"))),
+        // The ways round a check that looks only at whole, literal `name=value` pairs.
+        (
+            "/me?x=<percent-encoded token> (bearer)",
+            by_bearer(&format!("/me?x={}", percent_encoded(&bearer))),
+        ),
+        (
+            "/me?verbose=1;token= (bearer)",
+            by_bearer(&format!("/me?verbose=1;token={bearer}")),
+        ),
+        (
+            "/me?a=<half>&b=<half> (cookie)",
+            by_cookie(&format!("/me?a={first_half}&b={second_half}")),
+        ),
     ];
     let (mut fired, mut breaches, mut answers) = (0, Vec::new(), Vec::new());
     for (what, req) in attempts {

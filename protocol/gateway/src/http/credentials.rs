@@ -169,22 +169,69 @@ pub fn credential(headers: &HeaderMap, cookies: CookieSettings) -> Result<Option
     }
 }
 
-/// Refuses a URL carrying a credential-looking query parameter, or a 64-hex value (the shape
-/// of a token) under any name.
+/// Refuses a URL carrying a credential-looking query parameter, or anything that may be a
+/// piece of a token: a run of [`TOKENISH_RUN`] or more hex digits anywhere in a parameter's
+/// name or value. Names and values are percent-decoded first, and both `&` and `;` separate
+/// parameters, so neither `%74oken=`, an encoded token, `x=1;token=…` nor a token split over
+/// several parameters gets through.
 ///
 /// # Errors
 /// [`ApiError::TokenInUrl`].
 pub fn refuse_token_in_query(uri: &Uri) -> Result<(), ApiError> {
     let Some(query) = uri.query() else { return Ok(()) };
-    for pair in query.split('&') {
+    for pair in query.split(['&', ';']) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let lowered = name.to_ascii_lowercase();
-        let tokenish = value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit());
-        if CREDENTIAL_PARAMS.contains(&lowered.as_str()) || tokenish {
+        let (name, value) = (percent_decode(name), percent_decode(value));
+        let lowered = String::from_utf8_lossy(&name).trim().to_ascii_lowercase();
+        if CREDENTIAL_PARAMS.contains(&lowered.as_str()) || has_hex_run(&name) || has_hex_run(&value) {
             return Err(ApiError::TokenInUrl);
         }
     }
     Ok(())
+}
+
+/// The shortest run of hex digits taken for a piece of a token (a token is 64; a quarter of one
+/// is refused, so splitting a token into parameters does not hide it).
+pub const TOKENISH_RUN: usize = 16;
+
+fn has_hex_run(bytes: &[u8]) -> bool {
+    let mut run = 0;
+    for b in bytes {
+        run = if b.is_ascii_hexdigit() { run + 1 } else { 0 };
+        if run >= TOKENISH_RUN {
+            return true;
+        }
+    }
+    false
+}
+
+/// `%XX` decoded (and `+` as a space); a `%` not followed by two hex digits is kept as it is.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Whether a method changes state (everything but GET, HEAD and OPTIONS).
@@ -355,6 +402,19 @@ mod tests {
         }
         let fine: Uri = "/scan?verbose=1&page=2".parse().expect("uri");
         assert_eq!(refuse_token_in_query(&fine), Ok(()));
+        let t = token_hex();
+        let encoded: String = t.bytes().map(|b| format!("%{b:02x}")).collect();
+        for bypass in [
+            format!("/scan?%74oken={t}"),
+            format!("/scan?x={encoded}"),
+            format!("/scan?verbose=1;token={t}"),
+            format!("/scan?a={}&b={}", &t[..32], &t[32..]),
+            format!("/scan?a={}&b={}&c={}&d={}", &t[..16], &t[16..32], &t[32..48], &t[48..]),
+            format!("/scan?TOKEN%20={t}"),
+        ] {
+            let u: Uri = bypass.parse().expect("uri");
+            assert_eq!(refuse_token_in_query(&u), Err(ApiError::TokenInUrl), "{bypass}");
+        }
     }
 
     #[test]
