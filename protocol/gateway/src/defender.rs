@@ -260,20 +260,21 @@ impl Defender {
             .retain(|_, s| s.recent.back().is_some_and(|t| now < t.after(window)));
     }
 
-    /// Blocks an address; returns whether it was not blocked already.
+    /// Blocks an address (an IPv4-mapped IPv6 address is its IPv4 address); returns whether it
+    /// was not blocked already.
     pub fn block(&mut self, ip: IpAddr) -> bool {
-        self.blocked.insert(ip)
+        self.blocked.insert(ip.to_canonical())
     }
 
     /// Lifts a block; returns whether there was one.
     pub fn unblock(&mut self, ip: IpAddr) -> bool {
-        self.blocked.remove(&ip)
+        self.blocked.remove(&ip.to_canonical())
     }
 
     /// Whether `ip` is blocked.
     #[must_use]
     pub fn is_blocked(&self, ip: IpAddr) -> bool {
-        self.blocked.contains(&ip)
+        self.blocked.contains(&ip.to_canonical())
     }
 
     /// Blocked addresses.
@@ -417,5 +418,17 @@ mod tests {
         assert_eq!(d.overflow(), 1);
         d.record(T0.after(Duration::from_secs(120)), ip("10.0.0.3"), Signal::Denial);
         assert_eq!(d.counters().len(), 1, "quiet series are forgotten to make room");
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_and_its_ipv4_address_are_one_source_to_block() {
+        let mut d = Defender::new(Thresholds::default(), 100);
+        let mapped: IpAddr = "::ffff:127.0.32.1".parse().expect("ip");
+        let plain: IpAddr = "127.0.32.1".parse().expect("ip");
+        assert!(d.block(mapped));
+        assert!(d.is_blocked(plain) && d.is_blocked(mapped));
+        assert!(!d.block(plain), "already blocked");
+        assert!(d.unblock(plain));
+        assert!(!d.is_blocked(mapped));
     }
 }

@@ -122,7 +122,7 @@ pub(super) async fn login(
     if state.settings.defences.is_on(GatewayCheck::LoginHeader) {
         check_login_header(&headers)?;
     }
-    state.limit_login(peer.ip())?;
+    state.limit_login(peer.ip().to_canonical())?;
     let bytes = Zeroizing::new(read_body(body).await?.to_vec());
     let LoginBody { user, password, bearer } = parse_json(&bytes)?;
     let password = Zeroizing::new(password);
@@ -168,7 +168,7 @@ pub(super) async fn elevate(
     body: Body,
 ) -> Result<Response, ApiError> {
     let authed = state.authenticate(&headers, &Method::POST)?;
-    state.limit_login(peer.ip())?;
+    state.limit_login(peer.ip().to_canonical())?;
     let bytes = Zeroizing::new(read_body(body).await?.to_vec());
     let ElevateBody { password, level } = parse_json(&bytes)?;
     let password = Zeroizing::new(password);

@@ -377,7 +377,8 @@ async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = peer.ip();
+    // An IPv4 peer may arrive as `::ffff:a.b.c.d` on a dual-stack socket: one source, one key.
+    let ip = peer.ip().to_canonical();
     let method = req.method().clone();
     let route = req
         .extensions()
