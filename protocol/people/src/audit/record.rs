@@ -180,6 +180,19 @@ pub struct AuditRecord {
     pub event: AuditEvent,
 }
 
+/// The most characters of one untrusted field an audit line keeps; the rest is cut and the
+/// cut marked `…(+N bytes)`, so a request never costs more log than a bounded line (a 16 KB
+/// target is one line of well under 2 KB, not 65 KB of escapes).
+pub const MAX_FIELD_CHARS: usize = 256;
+
+/// The field cut to [`MAX_FIELD_CHARS`] characters, and how many bytes were cut.
+fn bounded(s: &str) -> (&str, usize) {
+    match s.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((end, _)) => (&s[..end], s.len() - end),
+        None => (s, 0),
+    }
+}
+
 /// Escapes an untrusted field so it is one visible token on one line.
 #[must_use]
 pub fn escape(s: &str) -> Cow<'_, str> {
@@ -211,7 +224,20 @@ impl AuditRecord {
     /// when `audit-escaping` is removed.
     #[must_use]
     pub fn render(&self, escaped: bool) -> String {
-        let f = |s: &str| -> String { if escaped { escape(s).into_owned() } else { s.to_owned() } };
+        let f = |s: &str| -> String {
+            let (kept, cut) = bounded(s);
+            let mut out = if escaped {
+                escape(kept).into_owned()
+            } else {
+                kept.to_owned()
+            };
+            if cut > 0 {
+                // `…` never appears in an escaped field (non-ASCII is written `\u{…}`), so the
+                // mark cannot be forged from inside one.
+                let _ = write!(out, "\u{2026}(+{cut} bytes)");
+            }
+            out
+        };
         let who = match &self.actor {
             Actor::User(u) => format!("User {}", f(u.as_str())),
             Actor::Claimed(name) => format!("User {}", f(name)),
@@ -285,6 +311,36 @@ mod tests {
     }
 
     const AT: Millis = Millis(1_795_341_600_000);
+
+    #[test]
+    fn a_huge_untrusted_field_is_cut_to_a_bounded_marked_length_however_it_escapes() {
+        let r = AuditRecord {
+            at: AT,
+            actor: jacintar(),
+            event: AuditEvent::Operation {
+                op: Operation::Stop,
+                workflow: clouds(),
+                target: Some("\u{7}".repeat(16 * 1024)),
+                outcome: Outcome::Denied {
+                    reason: "not-granted".into(),
+                },
+            },
+        };
+        let line = r.render(true);
+        assert!(line.len() < 2048, "{} bytes", line.len());
+        assert!(line.contains("\u{2026}(+16128 bytes)"), "{line}");
+        assert!(!line.contains('\n'));
+        let short = AuditRecord {
+            event: AuditEvent::Operation {
+                op: Operation::Stop,
+                workflow: clouds(),
+                target: Some("climb".into()),
+                outcome: Outcome::Allowed,
+            },
+            ..r
+        };
+        assert!(!short.render(true).contains('\u{2026}'));
+    }
 
     #[test]
     fn an_allowed_stop_reads_as_in_seed_001() {
