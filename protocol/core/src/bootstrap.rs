@@ -205,7 +205,7 @@ pub fn decode_key_reply(line: &[u8]) -> Result<[u8; 32], BootstrapError> {
     }
     let mut key = [0u8; 32];
     if reply.job_key.len() != 64 || hex::decode_to_slice(&reply.job_key, &mut key).is_err() {
-        return Err(BootstrapError::BadKey(KeyError::WrongLength(reply.job_key.len() / 2)));
+        return Err(BootstrapError::BadKey(KeyError::NotHex(reply.job_key.chars().count())));
     }
     Ok(key)
 }

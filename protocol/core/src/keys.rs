@@ -68,9 +68,13 @@ pub enum KeyError {
     /// Diffie-Hellman with the key produced all zeros (a non-contributory key).
     #[error("Diffie-Hellman with the public key gave an all-zero shared secret")]
     ZeroSharedSecret,
-    /// The key has the wrong length (for keys read from text or the wire).
+    /// The key has the wrong length (for keys read from the wire).
     #[error("public key must be {KEY_LEN} bytes, got {0}")]
     WrongLength(usize),
+    /// A key written as text is not 64 hex digits (the length given is in characters, so an
+    /// odd count is never reported as a whole number of bytes).
+    #[error("public key must be {hex} hex digits, got {0} characters", hex = KEY_LEN * 2)]
+    NotHex(usize),
 }
 
 /// A validated X25519 public key. Public keys are not secret; `Debug` shows a short hex prefix.
@@ -101,13 +105,13 @@ impl PublicKey {
     /// Parses 64 hex digits and validates the key.
     ///
     /// # Errors
-    /// [`KeyError::WrongLength`] for anything but 32 bytes of hex, else as [`validate_public_key`].
+    /// [`KeyError::NotHex`] for anything but 64 hex digits, else as [`validate_public_key`].
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
         let mut bytes = [0u8; KEY_LEN];
         if text.len() != KEY_LEN * 2 {
-            return Err(KeyError::WrongLength(text.len() / 2));
+            return Err(KeyError::NotHex(text.chars().count()));
         }
-        hex::decode_to_slice(text, &mut bytes).map_err(|_| KeyError::WrongLength(0))?;
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| KeyError::NotHex(text.chars().count()))?;
         validate_public_key(&bytes)
     }
 }
@@ -365,11 +369,12 @@ mod tests {
     fn wrong_length_keys_are_refused_with_their_length() {
         assert_eq!(validate_public_key(&[7u8; 31]), Err(KeyError::WrongLength(31)));
         assert_eq!(validate_public_key(&[]), Err(KeyError::WrongLength(0)));
-        assert!(matches!(PublicKey::from_hex("abcd"), Err(KeyError::WrongLength(_))));
-        assert!(matches!(
-            PublicKey::from_hex(&"zz".repeat(32)),
-            Err(KeyError::WrongLength(_))
-        ));
+        assert_eq!(PublicKey::from_hex("abcd"), Err(KeyError::NotHex(4)));
+        assert_eq!(PublicKey::from_hex(&"zz".repeat(32)), Err(KeyError::NotHex(64)));
+        // 65 characters once read "must be 32 bytes, got 32".
+        let odd = PublicKey::from_hex(&"a".repeat(65)).expect_err("odd length");
+        assert_eq!(odd, KeyError::NotHex(65));
+        assert_eq!(odd.to_string(), "public key must be 64 hex digits, got 65 characters");
     }
 
     #[test]
