@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use protocol_core::scheduler::Event;
 use protocol_core::wire::CommandOp;
-use protocol_gateway::http::client::{HttpRequest, Method};
+use protocol_gateway::http::client::{HttpRequest, Method, send};
 use protocol_gateway::rundir::RunDir;
 use protocol_net::eventlog::EventLog;
 use protocol_people::audit::verify;
@@ -299,5 +299,33 @@ async fn a_command_the_scheduler_rejects_does_not_block_the_next_command_from_an
         "the hold and the release were both applied: {control:?}"
     );
     assert_eq!(control.commands, 2, "{control:?}");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_the_hubs_assertion_do_not_keep_a_ui_server_alive() {
+    let w = World::start(Options {
+        idle_timeout: Duration::from_secs(60),
+        ..Options::default()
+    })
+    .await;
+    let mut c = w.login("jacintar").await;
+    assert_eq!(c.get("/o/atmosphere_stage/workflows").await.expect("list").status, 200);
+    let ui = w.ui_address("atmosphere_stage").expect("the UI server's address");
+    // Someone on the host talks to the UI server directly, without the hub's assertion.
+    for _ in 0..2 {
+        w.clock().advance(Duration::from_secs(40));
+        let r = send(
+            ui,
+            None,
+            &HttpRequest::new(Method::GET, "/workflows"),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("an answer");
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    // 80 s since the last request the hub vouched for: idle, whatever the stranger sent.
+    w.wait_for_log("idle: stopping").await;
     w.stop().await;
 }

@@ -46,14 +46,12 @@ impl Drop for InFlight {
     }
 }
 
-/// Counts activity, then lets through only requests bearing a valid, fresh, unreplayed
-/// assertion from the hub; the [`Assertion`] travels on as a request extension.
+/// Lets through only requests bearing a valid, fresh, unreplayed assertion from the hub, and
+/// counts only those as activity (anyone on the host can reach the port: an unauthenticated
+/// request must not keep the server alive); the [`Assertion`] travels on as a request
+/// extension.
 async fn guard(State(state): State<Arc<UiState>>, req: Request, next: Next) -> Response {
     let now = state.clock.now();
-    if let Ok(mut t) = state.idle.lock() {
-        t.begin(now);
-    }
-    let _in_flight = InFlight(Arc::clone(&state));
     let (mut parts, body) = req.into_parts();
     let bytes = match read_body(body).await {
         Ok(b) => b,
@@ -93,6 +91,10 @@ async fn guard(State(state): State<Arc<UiState>>, req: Request, next: Next) -> R
         }
     };
     parts.extensions.insert(a);
+    if let Ok(mut t) = state.idle.lock() {
+        t.begin(now);
+    }
+    let _in_flight = InFlight(Arc::clone(&state));
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
