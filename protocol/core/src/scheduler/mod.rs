@@ -500,12 +500,15 @@ impl SchedulerCore {
                 return Err(Rejected::InvalidTransition { job, reason });
             }
         }
-        self.apply(&job, message.seq, digest, &message.body);
+        // The acceptance is logged before the key retirement a final message causes (which
+        // `apply` records), so a log cut between the two never holds a retired key for a job
+        // whose final message is not in it.
         self.events.push_back(Event::Accepted {
             job: job.clone(),
             seq: message.seq,
-            body: message.body,
+            body: message.body.clone(),
         });
+        self.apply(&job, message.seq, digest, &message.body);
         Ok(Accepted::New { job, seq: message.seq })
     }
 

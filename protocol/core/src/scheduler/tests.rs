@@ -108,6 +108,32 @@ fn scheduler_accepts_a_job_lifecycle_in_order() {
 }
 
 #[test]
+fn a_final_message_is_logged_before_the_retirement_of_its_key() {
+    let mut f = fixture();
+    f.start_a();
+    let _ = std::iter::from_fn(|| f.core.poll_event()).count();
+    let (ka, a) = (f.ka, f.a.clone());
+    f.send(ka, &a, 2, JobBody::Succeeded).expect("succeeded");
+    let events: Vec<Event> = std::iter::from_fn(|| f.core.poll_event()).collect();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                Event::Accepted {
+                    body: JobBody::Succeeded,
+                    ..
+                },
+                Event::Revoked {
+                    reason: RevokeReason::Terminal,
+                    ..
+                }
+            ]
+        ),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn scheduler_rejects_message_from_an_unknown_key() {
     let mut f = fixture();
     let stranger = StaticKeypair::generate_from_os().public();
