@@ -1,6 +1,7 @@
 //! The integration tests of the deployed servers: one binary, one module per area.
 
 mod build;
+mod cli;
 mod gateway;
 
 /// The server binary under test.

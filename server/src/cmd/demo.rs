@@ -61,10 +61,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         state.path().join("events.jsonl"),
     );
     let runtime = tokio::runtime::Runtime::new()?;
-    let summary = runtime.block_on(run_jobs(config, launcher, args.jobs, Duration::from_secs(120)))?;
+    let tasks: Vec<String> = (1..=args.jobs).map(|i| format!("job{i:05}")).collect();
+    let summary = runtime.block_on(run_jobs(config, launcher, &tasks, "1", Duration::from_secs(120)))?;
     let sent = u64::from(args.jobs) * (u64::from(args.messages) + 2);
-    summary.print(args.jobs, Some(sent));
-    let green = summary.all_green(args.jobs, Some(sent));
+    summary.print(tasks.len(), Some(sent));
+    // The demo's jobs are honest: a rejection here would be a bug, not a defence at work.
+    let green = summary.all_green(tasks.len(), Some(sent)) && summary.stats.rejected == 0;
     println!(
         "{}",
         if green {
