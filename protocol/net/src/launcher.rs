@@ -168,6 +168,9 @@ impl Launcher for ProcessLauncher {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if self.quiet { Stdio::null() } else { Stdio::inherit() })
+            // Its own process group, so that a failed launch ends everything it started, not
+            // just the direct child (a job script's background processes are its children's).
+            .process_group(0)
             .kill_on_drop(false);
         Box::pin(async move {
             let mut child = command.spawn().map_err(LaunchFailure::Spawn)?;
@@ -183,13 +186,22 @@ impl Launcher for ProcessLauncher {
                 }),
                 Err(err) => {
                     // A failed launch must not leave a job running that the scheduler will
-                    // never hear from.
-                    let _ = child.kill().await;
+                    // never hear from: not the process, and nothing it started.
+                    kill_group(&mut child).await;
                     Err(err)
                 }
             }
         })
     }
+}
+
+/// Kills a launched process's whole process group (it leads one: see
+/// [`ProcessLauncher`]'s launch), then the process itself, and reaps it.
+pub async fn kill_group(child: &mut Child) {
+    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    let _ = child.kill().await;
 }
 
 /// Waits for a launched process and returns its exit status.

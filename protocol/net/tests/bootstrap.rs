@@ -91,6 +91,32 @@ async fn a_silent_job_fails_at_the_deadline_and_is_killed() {
     assert!(!status.contains("sleep"), "the silent job must be killed: {status}");
 }
 
+/// Whether process `pid` is gone (reaped, or a zombie nobody waits for).
+fn gone(pid: &str) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.is_empty() || status.contains("State:\tZ")
+}
+
+#[tokio::test]
+async fn a_failed_launch_ends_what_the_job_started_too_not_only_the_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("grandchild");
+    // The job starts a background process of its own, then never answers.
+    let script = format!("sleep 30 & echo $! > '{}'; read line; sleep 30", pidfile.display());
+    let err = launch(&script, Duration::from_millis(300)).await.expect_err("timeout");
+    assert!(matches!(err, LaunchFailure::Timeout(_)), "{err}");
+    let pid = std::fs::read_to_string(&pidfile).expect("pid").trim().to_owned();
+    let mut ended = false;
+    for _ in 0..100 {
+        if gone(&pid) {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ended, "the job's background process {pid} survived the failed launch");
+}
+
 #[tokio::test]
 async fn a_job_answering_with_a_low_order_key_is_not_registered() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -190,7 +190,11 @@ impl SchedulerHandle {
                         Err(_) => Registration::refused("scheduler stopped".into()),
                     };
                     launched.confirm(&registration).await;
-                    if let Some(child) = launched.process.take() {
+                    if let Some(mut child) = launched.process.take() {
+                        if !registration.registered {
+                            // A refused job is told, and then ended with all it started.
+                            crate::launcher::kill_group(&mut child).await;
+                        }
                         let status = reap(child).await;
                         if let Ok(mut r) = reaped.lock() {
                             r.push((job, status));
