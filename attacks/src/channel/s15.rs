@@ -355,6 +355,7 @@ async fn key_substitution(w: Weakening) -> Result<Outcome, HarnessError> {
     let plan = JobPlan {
         messages: 2,
         fail: false,
+        outputs: Vec::new(),
     };
     let launcher = PipeJobLauncher::new(plan, substitution);
     let mut config = TargetConfig::for_run(&w);

@@ -33,6 +33,7 @@ async fn scan_run() -> Result<Verdict, HarnessError> {
         JobPlan {
             messages: 1,
             fail: false,
+            outputs: Vec::new(),
         },
         None,
     );

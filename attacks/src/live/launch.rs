@@ -125,7 +125,7 @@ impl PipeJobLauncher {
 
 impl Launcher for PipeJobLauncher {
     fn launch(&self, mut offer: Offer, deadline: Duration) -> LaunchFuture {
-        let plan = self.plan;
+        let plan = self.plan.clone();
         let substitution = self.substitution.clone();
         let seen = Arc::clone(&self.seen);
         Box::pin(async move {

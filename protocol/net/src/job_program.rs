@@ -5,19 +5,22 @@ use std::net::SocketAddr;
 
 use protocol_core::StaticKeypair;
 use protocol_core::bootstrap::{KeyReply, Offer, decode_offer, decode_registration, encode_line};
-use protocol_core::wire::{JobBody, Severity};
+use protocol_core::wire::{JobBody, OutputName, Severity};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::client::{ClientConfig, ClientError, ClientReport, run_job};
 use crate::launcher::{LaunchFailure, read_bootstrap_line};
 
 /// What the reference job reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobPlan {
     /// `message` reports between `started` and the final report.
     pub messages: u32,
     /// End with `failed` (exit 1) instead of `succeeded`.
     pub fail: bool,
+    /// Outputs to report completed, after the messages (each must be one the task declares,
+    /// or the scheduler rejects it).
+    pub outputs: Vec<OutputName>,
 }
 
 impl JobPlan {
@@ -31,6 +34,7 @@ impl JobPlan {
                 text: format!("progress {i}"),
             });
         }
+        bodies.extend(self.outputs.iter().cloned().map(JobBody::Output));
         bodies.push(if self.fail {
             JobBody::Failed(protocol_core::wire::FailReason::Exit(1))
         } else {

@@ -62,7 +62,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     );
     let runtime = tokio::runtime::Runtime::new()?;
     let tasks: Vec<String> = (1..=args.jobs).map(|i| format!("job{i:05}")).collect();
-    let summary = runtime.block_on(run_jobs(config, launcher, &tasks, "1", Duration::from_secs(120)))?;
+    let summary = runtime.block_on(run_jobs(
+        config,
+        launcher,
+        &tasks,
+        "1",
+        &BTreeSet::new(),
+        Duration::from_secs(120),
+    ))?;
     let sent = u64::from(args.jobs) * (u64::from(args.messages) + 2);
     summary.print(tasks.len(), Some(sent));
     // The demo's jobs are honest: a rejection here would be a bug, not a defence at work.

@@ -1,6 +1,7 @@
 //! `threatcheck-server job`: the reference job program. It speaks SPEC.md on stdin/stdout, so any
 //! scheduler can launch it with `--job-command "threatcheck-server job"`.
 
+use protocol_core::wire::OutputName;
 use protocol_net::job_program::{JobPlan, run_reference_job};
 
 use super::Outcome;
@@ -14,6 +15,10 @@ pub struct JobArgs {
     /// Report `failed` (exit 1) instead of `succeeded`.
     #[arg(long)]
     pub fail: bool,
+    /// An output to report completed before the final report (repeatable; the task must
+    /// declare it, see `scheduler --output`).
+    #[arg(long = "output", value_parser = super::parse_output)]
+    pub outputs: Vec<OutputName>,
 }
 
 /// Runs the reference job on this process's stdin and stdout.
@@ -22,6 +27,7 @@ pub fn run(args: JobArgs) -> anyhow::Result<Outcome> {
     let plan = JobPlan {
         messages: args.messages,
         fail: args.fail,
+        outputs: args.outputs,
     };
     runtime.block_on(run_reference_job(tokio::io::stdin(), tokio::io::stdout(), plan))?;
     Ok(Outcome::Green)

@@ -24,3 +24,8 @@ impl From<Outcome> for std::process::ExitCode {
         }
     }
 }
+
+/// `--output NAME`: a valid output name, or clap's usage error naming what is wrong.
+pub(crate) fn parse_output(s: &str) -> Result<protocol_core::wire::OutputName, String> {
+    protocol_core::wire::OutputName::new(s).map_err(|e| e.to_string())
+}

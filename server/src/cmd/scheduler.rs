@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
+use protocol_core::wire::OutputName;
 use protocol_core::{JobId, StaticKeypair, WorkflowId};
 use protocol_gateway::logging::StderrLog;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
@@ -64,6 +65,9 @@ pub struct SchedulerArgs {
     /// The cycle point of the launched jobs.
     #[arg(long, default_value = "1")]
     pub cycle: String,
+    /// An output every launched task declares (repeatable); a job may report only these.
+    #[arg(long = "output", value_parser = super::parse_output)]
+    pub outputs: Vec<OutputName>,
     /// With `--serve`: stop when standard input closes.
     #[arg(long)]
     pub until_stdin_closes: bool,
@@ -95,6 +99,7 @@ pub async fn run_jobs(
     launcher: ProcessLauncher,
     tasks: &[String],
     cycle: &str,
+    outputs: &BTreeSet<OutputName>,
     wait: Duration,
 ) -> anyhow::Result<RunSummary> {
     let workflow = config.core.workflow.clone();
@@ -106,7 +111,7 @@ pub async fn run_jobs(
         handle
             .launch(JobSpec {
                 id,
-                outputs: BTreeSet::new(),
+                outputs: outputs.clone(),
             })
             .await?;
     }
@@ -204,6 +209,7 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<Outcome> {
         launcher,
         &tasks,
         &args.cycle,
+        &args.outputs.iter().cloned().collect(),
         Duration::from_secs(args.wait),
     ))?;
     summary.print(tasks.len(), None);
@@ -260,7 +266,7 @@ fn serve(args: SchedulerArgs) -> anyhow::Result<Outcome> {
             match handle
                 .launch(JobSpec {
                     id: id.clone(),
-                    outputs: BTreeSet::new(),
+                    outputs: args.outputs.iter().cloned().collect(),
                 })
                 .await
             {
