@@ -116,6 +116,14 @@ pub async fn run_jobs(
             .await?;
     }
     let states = handle.wait_until_terminal(wait).await?;
+    // A terminal state is durable, but its acknowledgement may still be on its way to the job:
+    // stay up until every launched process has exited (it exits once acknowledged), or for a
+    // short grace period, so no job is left retrying its last message against a closed port.
+    let launched = handle.stats().launched;
+    let grace = tokio::time::Instant::now() + Duration::from_secs(5);
+    while (handle.exits().len() as u64) < launched && tokio::time::Instant::now() < grace {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let stats = scheduler.shutdown().await?;
     let (accepted, not_exactly_once) = audit_event_log(&log_path)?;
     Ok(RunSummary {
@@ -158,6 +166,11 @@ impl RunSummary {
         println!("duplicates suppressed:  {}", self.stats.duplicates);
         println!("messages rejected:      {}", self.stats.rejected);
         println!("group commits:          {}", self.stats.log_batches);
+        println!(
+            "connections dropped:    {} ({} for a bad frame, message or decryption; {} at the handshake deadline)",
+            self.stats.connections_dropped, self.stats.isolated_drops, self.stats.handshake_timeouts
+        );
+        println!("handshakes refused:     {}", self.stats.handshakes_failed);
         for (job, state) in &self.unfinished {
             println!("not succeeded:          {job} ({state})");
         }
