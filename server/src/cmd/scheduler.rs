@@ -167,8 +167,12 @@ impl RunSummary {
         println!("messages rejected:      {}", self.stats.rejected);
         println!("group commits:          {}", self.stats.log_batches);
         println!(
-            "connections dropped:    {} ({} for a bad frame, message or decryption; {} at the handshake deadline)",
-            self.stats.connections_dropped, self.stats.isolated_drops, self.stats.handshake_timeouts
+            "closed for bad input:   {} (a bad frame, message or decryption)",
+            self.stats.isolated_drops
+        );
+        println!(
+            "closed at the deadline: {} (no authenticated message in time)",
+            self.stats.handshake_timeouts
         );
         println!("handshakes refused:     {}", self.stats.handshakes_failed);
         for (job, state) in &self.unfinished {

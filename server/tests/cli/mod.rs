@@ -25,7 +25,8 @@ fn the_scheduler_launches_the_tasks_named_with_task_on_the_cycle_given_without_s
     );
     assert!(stdout.contains("jobs launched:          2 of 2"), "{stdout}");
     assert!(stdout.contains("jobs succeeded:         2"), "{stdout}");
-    assert!(stdout.contains("connections dropped:    0 (0 for a bad frame"), "{stdout}");
+    assert!(stdout.contains("closed for bad input:   0"), "{stdout}");
+    assert!(stdout.contains("closed at the deadline: 0"), "{stdout}");
     let events = std::fs::read_to_string(&log).expect("event log");
     for task in ["alpha", "beta"] {
         assert!(events.contains(&format!("20260101T00Z/{task}/01")), "{task}: {events}");
