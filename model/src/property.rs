@@ -136,7 +136,10 @@ mod tests {
         for p in Property::ALL {
             assert_eq!(p.name().parse::<Property>(), Ok(p));
         }
-        assert!("injective-agreemnt".parse::<Property>().is_err());
+        assert_eq!(
+            "injective-agreemnt".parse::<Property>(),
+            Err(UnknownProperty("injective-agreemnt".to_owned()))
+        );
     }
 
     #[test]

@@ -108,7 +108,12 @@ mod tests {
     fn a_verification_build_refuses_unless_the_environment_allows_it_exactly() {
         let err = refuse(&["protocol-core"], None).expect_err("refused");
         assert!(err.to_string().contains("protocol-core"), "{err}");
-        assert!(refuse(&["protocol-core"], Some(OsStr::new("yes"))).is_err());
+        assert_eq!(
+            refuse(&["protocol-core"], Some(OsStr::new("yes"))),
+            Err(VerificationBuild {
+                crates: &["protocol-core"]
+            })
+        );
         assert_eq!(refuse(&["protocol-core"], Some(OsStr::new("1"))), Ok(()));
     }
 }

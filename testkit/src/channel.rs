@@ -85,6 +85,9 @@ mod tests {
         let id = job("a").expect("valid");
         assert_eq!(id.workflow(), &workflow());
         assert_eq!(spec(&id).outputs.len(), 1);
-        assert!(job("not a task").is_err());
+        assert!(
+            matches!(job("not a task"), Err(IdError::Character { .. })),
+            "a space is not a task name"
+        );
     }
 }
