@@ -2,7 +2,7 @@
 //! they produce into group commits, and hands each batch with the replies that depend on it to
 //! the log writer, which sends those replies only after the batch is durable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use protocol_core::bootstrap::Offer;
@@ -126,10 +126,6 @@ impl Batch {
 struct Conn {
     peer: PublicKey,
     replies: mpsc::UnboundedSender<Reply>,
-    /// It has delivered an authenticated message (so its peer holds the key). Only these
-    /// count against the per-key cap: a replayed message 1 never gets this far, so replays
-    /// cannot push an honest job's connection out.
-    confirmed: bool,
 }
 
 pub(crate) struct CoreTask {
@@ -141,6 +137,10 @@ pub(crate) struct CoreTask {
     /// The most confirmed connections one key may hold; a newer one closes the oldest.
     max_per_key: usize,
     conns: BTreeMap<ConnId, Conn>,
+    /// Per key, its connections that have delivered an authenticated message (so their peer
+    /// holds the key), oldest first. Only these count against the per-key cap: a replayed
+    /// message 1 never gets this far, so replays cannot push an honest job's connection out.
+    confirmed: BTreeMap<PublicKey, BTreeSet<ConnId>>,
     batch: Batch,
 }
 
@@ -161,6 +161,7 @@ impl CoreTask {
             clock,
             max_per_key: max_per_key.max(1),
             conns: BTreeMap::new(),
+            confirmed: BTreeMap::new(),
             batch: Batch::new(),
         }
     }
@@ -224,28 +225,38 @@ impl CoreTask {
     /// (`key-connection-cap`). The newest wins, so an honest job that reconnects after a
     /// network failure is never locked out by its own half-open connections.
     fn confirm(&mut self, conn: ConnId, peer: PublicKey) {
-        match self.conns.get_mut(&conn) {
-            Some(c) if !c.confirmed => c.confirmed = true,
-            _ => return,
+        if !self.conns.contains_key(&conn) {
+            return;
         }
-        loop {
-            let held: Vec<ConnId> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.confirmed && c.peer == peer)
-                .map(|(id, _)| *id)
-                .collect();
-            if held.len() <= self.max_per_key {
-                return;
-            }
+        let held = self.confirmed.entry(peer).or_default();
+        if !held.insert(conn) {
+            return;
+        }
+        while held.len() > self.max_per_key {
+            // Connection ids only grow, so the first is the oldest (never `conn`, the newest).
+            let Some(oldest) = held.pop_first() else { break };
             // Dropping its reply sender ends that connection's task.
-            if let Some(oldest) = held.into_iter().find(|id| *id != conn) {
-                self.conns.remove(&oldest);
-                bump(&self.stats.key_cap_closed);
-            } else {
-                return;
+            self.conns.remove(&oldest);
+            bump(&self.stats.key_cap_closed);
+        }
+    }
+
+    /// Forgets a closed connection (and its place under its key's cap).
+    fn forget(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn)
+            && let Some(held) = self.confirmed.get_mut(&c.peer)
+        {
+            held.remove(&conn);
+            if held.is_empty() {
+                self.confirmed.remove(&c.peer);
             }
         }
+    }
+
+    /// Closes every connection of `key`.
+    fn drop_key(&mut self, key: &PublicKey) {
+        self.conns.retain(|_, c| c.peer != *key);
+        self.confirmed.remove(key);
     }
 
     fn verdict(&mut self, conn: ConnId, seq: u64, verdict: Result<Accepted, Rejected>) {
@@ -283,14 +294,7 @@ impl CoreTask {
                 let result = self.core.handle_handshake(now, &peer, &payload);
                 match &result {
                     Ok(session) => {
-                        self.conns.insert(
-                            conn,
-                            Conn {
-                                peer,
-                                replies,
-                                confirmed: false,
-                            },
-                        );
+                        self.conns.insert(conn, Conn { peer, replies });
                         if let Some(verdict) = session.first_payload.clone() {
                             self.verdict(conn, seq, verdict);
                         }
@@ -306,7 +310,7 @@ impl CoreTask {
                 self.verdict(conn, seq, verdict);
             }
             CoreInput::Closed { conn } => {
-                self.conns.remove(&conn);
+                self.forget(conn);
             }
             CoreInput::Launch { spec, respond } => {
                 let job = spec.id.clone();
@@ -342,7 +346,7 @@ impl CoreTask {
                 let revoked = self.core.revoke(&job);
                 if let Some(key) = revoked {
                     // Dropping the reply senders closes the job's connections at once.
-                    self.conns.retain(|_, c| c.peer != key);
+                    self.drop_key(&key);
                 }
                 let _ = respond.send(revoked.is_some());
             }
@@ -365,7 +369,7 @@ impl CoreTask {
             CoreInput::RevokeClient { key, respond } => {
                 let revoked = self.core.revoke_client(&key);
                 if revoked {
-                    self.conns.retain(|_, c| c.peer != key);
+                    self.drop_key(&key);
                 }
                 let _ = respond.send(revoked);
             }
@@ -374,7 +378,10 @@ impl CoreTask {
             }
             // Dropping the reply senders closes the connections, as revocation does.
             #[cfg(feature = "weaken")]
-            CoreInput::DropConnections => self.conns.clear(),
+            CoreInput::DropConnections => {
+                self.conns.clear();
+                self.confirmed.clear();
+            }
         }
     }
 }

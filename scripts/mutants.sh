@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Mutation testing of the security modules, with the tests that should catch their mutants.
+#
+#   scripts/mutants.sh                 # every security module (slow: tens of minutes)
+#   scripts/mutants.sh --re 'NotHex'   # only mutants whose name matches (extra args go to cargo mutants)
+#
+# Prints cargo-mutants' summary (caught / missed / unviable / timeouts) per package. Too slow
+# for .ci/run; the outcome of a run is recorded in the note that goes with the change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo-mutants >/dev/null 2>&1; then
+    cargo install cargo-mutants --locked
+fi
+
+# protocol-core's checks, keys, Noise, bootstrap, wire and cores, against its own tests (with
+# the weakened-core tests, which assert which check fired).
+cargo mutants --no-shuffle -p protocol-core --features weaken \
+    -f protocol/core/src/checks.rs -f protocol/core/src/keys.rs -f protocol/core/src/noise.rs \
+    -f protocol/core/src/bootstrap.rs -f 'protocol/core/src/wire/*.rs' \
+    -f 'protocol/core/src/scheduler/*.rs' -f protocol/core/src/job.rs \
+    --output target/mutants-core "$@" || true
+
+# protocol-people's authorisation, policy, sessions, audit and gate, against its own tests.
+cargo mutants --no-shuffle -p protocol-people --features weaken \
+    -f 'protocol/people/src/authz/*.rs' -f 'protocol/people/src/policy/*.rs' \
+    -f 'protocol/people/src/session/*.rs' -f 'protocol/people/src/audit/*.rs' \
+    -f protocol/people/src/gate.rs \
+    --output target/mutants-people "$@" || true
+
+for dir in target/mutants-core target/mutants-people; do
+    if [ -f "$dir/mutants.out/outcomes.json" ]; then
+        echo "== $dir"
+        for kind in caught missed unviable timeout; do
+            printf '%-9s %s\n' "$kind" "$(wc -l < "$dir/mutants.out/$kind.txt" 2>/dev/null || echo 0)"
+        done
+        echo "missed:"
+        cat "$dir/mutants.out/missed.txt" 2>/dev/null || true
+    fi
+done
