@@ -221,4 +221,16 @@ mod tests {
         assert!(d.is_complete());
         assert!(Check::ALL.iter().all(|c| d.is_on(*c)));
     }
+
+    #[cfg(feature = "weaken")]
+    #[test]
+    fn a_removed_check_or_an_added_flaw_is_exactly_what_the_defences_report() {
+        let d = Defences::all().without(Check::FreshSequence);
+        assert!(!d.is_on(Check::FreshSequence) && d.is_on(Check::BoundIdentity));
+        assert!(!d.is_complete() && !d.has_flaw(Flaw::DedupBySession));
+        assert_eq!(d.removed().collect::<Vec<_>>(), [Check::FreshSequence]);
+        let f = Defences::all().with_flaw(Flaw::DedupBySession);
+        assert!(f.has_flaw(Flaw::DedupBySession) && !f.has_flaw(Flaw::IdentityFromClaim));
+        assert!(!f.is_complete() && f.is_on(Check::FreshSequence));
+    }
 }

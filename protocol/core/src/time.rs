@@ -53,3 +53,17 @@ pub type SharedClock = Arc<dyn Clock>;
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_the_wall_clock_and_after_adds_saturating() {
+        // 2020-09-13T12:26:40Z, long past; the clock must read later than that.
+        assert!(SystemClock.now() > Millis(1_600_000_000_000));
+        assert!(system().now() >= Millis(1_600_000_000_000));
+        assert_eq!(Millis(5).after(Duration::from_millis(7)), Millis(12));
+        assert_eq!(Millis(u64::MAX).after(Duration::from_secs(1)), Millis(u64::MAX));
+    }
+}
