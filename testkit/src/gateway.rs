@@ -37,6 +37,7 @@ use protocol_gateway::checks::GatewayDefences;
 use protocol_gateway::defender::Thresholds;
 use protocol_gateway::http::client::HubClient;
 use protocol_gateway::limits::RateLimit;
+use protocol_gateway::backoff::BackoffPolicy;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_gateway::spawner::{LaunchFuture, UiInstance, UiLauncher};
 use protocol_gateway::{Hub, HubParts, HubSettings, UiServerParts, UiSettings};
@@ -117,6 +118,11 @@ pub struct GatewayOptions {
     pub logins: RateLimit,
     /// When the defender raises alerts.
     pub thresholds: Thresholds,
+    /// The hub's back-off after failed password checks (loose by default, like the rate
+    /// limits, so that tests about something else are not refused by it).
+    pub backoff: BackoffPolicy,
+    /// The hub's password workers and the checks that may queue for them.
+    pub password_pool: (usize, usize),
     /// How often schedulers' rejection counters are read.
     pub monitor_interval: Duration,
     /// UI servers stop after this long idle (by the shared clock).
@@ -166,6 +172,11 @@ impl Default for GatewayOptions {
                 rate_limited: 1000,
                 auto_block: false,
             },
+            backoff: BackoffPolicy {
+                free_failures: 10_000,
+                ..BackoffPolicy::default()
+            },
+            password_pool: (2, 64),
             monitor_interval: Duration::from_secs(3600),
             ui_idle_timeout: Duration::from_secs(3600),
             site: None,
@@ -584,6 +595,9 @@ impl GatewayWorld {
                 monitor_interval: o.monitor_interval,
                 revoke_timeout: Duration::from_secs(3),
                 proxy_timeout: Duration::from_secs(5),
+                backoff: o.backoff,
+                password_workers: o.password_pool.0,
+                password_queue: o.password_pool.1,
                 defences: o.hub_defences.clone(),
                 ..HubSettings::default()
             },

@@ -29,6 +29,19 @@ pub enum GatewayCheck {
     /// Hub: only the configured owners' UI servers are spawned; any other (valid) account name
     /// is answered as an owner with nothing readable.
     ConfiguredOwner,
+    /// Hub: passwords are checked on a fixed pool of threads with their own argon2 memory and
+    /// no lock held; a login beyond the pool's queue is refused at once (`503 busy`).
+    PasswordPool,
+    /// Hub: failed logins per account and failed elevations per session back off
+    /// exponentially (an account's known addresses are exempt, so guessing cannot lock its
+    /// owner out).
+    AccountBackoff,
+    /// Hub and UI servers: header-read and idle timeouts, and caps on open connections in all
+    /// and per source (the oldest idle dropped first).
+    ConnectionLimits,
+    /// Hub: a person's refused requests are recorded at a bounded rate; beyond it they are
+    /// refused with `429` and counted in one record per window, with an alert.
+    AuditRateLimit,
     /// UI server: the hub's assertion must carry a valid MAC.
     AssertionMac,
     /// UI server: the assertion must be recent.
@@ -39,7 +52,7 @@ pub enum GatewayCheck {
 
 impl GatewayCheck {
     /// Every check, the hub's first.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 15] = [
         Self::TokenInUrl,
         Self::CsrfToken,
         Self::OriginCheck,
@@ -48,6 +61,10 @@ impl GatewayCheck {
         Self::SourceBlock,
         Self::UniformErrors,
         Self::ConfiguredOwner,
+        Self::PasswordPool,
+        Self::AccountBackoff,
+        Self::ConnectionLimits,
+        Self::AuditRateLimit,
         Self::AssertionMac,
         Self::AssertionFreshness,
         Self::AssertionReplay,
@@ -65,6 +82,10 @@ impl GatewayCheck {
             Self::SourceBlock => "source-block",
             Self::UniformErrors => "uniform-errors",
             Self::ConfiguredOwner => "configured-owner",
+            Self::PasswordPool => "password-pool",
+            Self::AccountBackoff => "account-backoff",
+            Self::ConnectionLimits => "connection-limits",
+            Self::AuditRateLimit => "audit-rate-limit",
             Self::AssertionMac => "assertion-mac",
             Self::AssertionFreshness => "assertion-freshness",
             Self::AssertionReplay => "assertion-replay",

@@ -21,6 +21,7 @@
 //! | [`rundir`] | the scheduler run directory: contact, state, client keys, revocations |
 //! | [`defender`] | counters, thresholds, alerts and blocks per source (sans-IO) |
 //! | [`limits`] | per-source rate limits (sans-IO) |
+//! | [`backoff`] | exponential back-off after failed password checks, per account and per session (sans-IO) |
 //! | [`idle`] | the UI server's idle timer (sans-IO) |
 //! | [`checks`] | the gateway's named defences, removable one at a time with `weaken` |
 //! | [`http`] | uniform errors, credentials and CSRF, a small client |
@@ -32,6 +33,7 @@
 //! scheme, the rendezvous and the run-directory layout.
 
 pub mod assertion;
+pub mod backoff;
 pub mod checks;
 pub mod clock;
 pub mod defender;

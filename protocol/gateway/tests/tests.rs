@@ -7,6 +7,7 @@ mod common;
 mod defender;
 mod http_security;
 mod limits;
+mod load;
 mod path;
 mod scan;
 mod uiserver;

@@ -16,7 +16,52 @@ use crate::audit::{Actor, AuditError, AuditEvent, AuditRecord, AuditSink, Outcom
 use crate::authz::{Authorizer, Decision, DenyReason};
 use crate::groups::{GroupError, GroupProvider};
 use crate::ops::{Level, Operation};
-use crate::session::{Audience, AuthSession, SessionError, SessionManager, Token};
+use crate::session::{
+    Audience, AuthSession, CheckedLogin, ElevationAttempt, PasswordChecker, PendingElevation, SessionError,
+    SessionManager, Token,
+};
+
+/// An elevation the gate has begun: who asks, for what, and the password still to check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GateElevation {
+    actor: Actor,
+    to: Level,
+    attempt: ElevationAttempt,
+}
+
+impl GateElevation {
+    /// The session being elevated.
+    #[must_use]
+    pub const fn session(&self) -> crate::session::SessionId {
+        self.attempt.session()
+    }
+
+    /// Checks the password (the slow step; no session or record is touched).
+    #[must_use]
+    pub fn check(self, checker: &mut PasswordChecker, password: &str) -> CheckedElevation {
+        CheckedElevation {
+            actor: self.actor,
+            to: self.to,
+            result: self.attempt.check(checker, password),
+        }
+    }
+}
+
+/// An elevation whose password has been checked: give it to [`Gate::finish_elevation`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckedElevation {
+    actor: Actor,
+    to: Level,
+    result: Result<PendingElevation, SessionError>,
+}
+
+impl CheckedElevation {
+    /// Whether the password matched.
+    #[must_use]
+    pub const fn matched(&self) -> bool {
+        self.result.is_ok()
+    }
+}
 
 /// Leave to perform one operation: made only after its audit record is durable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -114,7 +159,9 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
         self.record(at, actor, event).map(drop)
     }
 
-    /// Logs in; the token is returned only after the login is recorded.
+    /// Logs in; the token is returned only after the login is recorded. The halves
+    /// ([`SessionManager::begin_login`], the password check, [`Gate::finish_login`]) back to
+    /// back; a server runs the check between them with no lock held.
     ///
     /// # Errors
     /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
@@ -126,7 +173,24 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
         audience: &Audience,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Token, AuthSession), GateError> {
-        match self.sessions.login(now, user, password, audience, rng) {
+        let checked = self.sessions.begin_login(user).check(&mut PasswordChecker::new(), password);
+        self.finish_login(now, checked, audience, rng)
+    }
+
+    /// The last half of a login: opens the session (if the password matched), records the
+    /// attempt, and only then lets the token out.
+    ///
+    /// # Errors
+    /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
+    pub fn finish_login(
+        &mut self,
+        now: Millis,
+        checked: CheckedLogin,
+        audience: &Audience,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Token, AuthSession), GateError> {
+        let claimed = checked.claimed().to_owned();
+        match self.sessions.finish_login(now, checked, audience, rng) {
             Ok((token, session)) => {
                 let event = AuditEvent::Login {
                     audience: audience.clone(),
@@ -148,13 +212,15 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
                     audience: audience.clone(),
                     outcome,
                 };
-                self.note(now, Actor::Claimed(user.to_owned()), event)?;
+                self.note(now, Actor::Claimed(claimed), event)?;
                 Err(e.into())
             }
         }
     }
 
-    /// Re-authenticates and elevates: records the attempt, then applies it.
+    /// Re-authenticates and elevates: records the attempt, then applies it. The halves
+    /// ([`Gate::begin_elevation`], the password check, [`Gate::finish_elevation`]) back to
+    /// back.
     ///
     /// # Errors
     /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
@@ -167,6 +233,22 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
         to: Level,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Token, AuthSession), GateError> {
+        let attempt = self.begin_elevation(now, token, audience, to)?;
+        let checked = attempt.check(&mut PasswordChecker::new(), password);
+        self.finish_elevation(now, checked, rng)
+    }
+
+    /// The first half of an elevation: the token and the level (a refusal is recorded).
+    ///
+    /// # Errors
+    /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
+    pub fn begin_elevation(
+        &mut self,
+        now: Millis,
+        token: &Token,
+        audience: &Audience,
+        to: Level,
+    ) -> Result<GateElevation, GateError> {
         let actor = match self.sessions.peek(now, token, audience) {
             Ok(s) => Actor::User(s.user),
             Err(e) => {
@@ -177,7 +259,30 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
                 return Err(e.into());
             }
         };
-        match self.sessions.check_elevation(now, token, audience, password, to) {
+        match self.sessions.begin_elevation(now, token, audience, to) {
+            Ok(attempt) => Ok(GateElevation { actor, to, attempt }),
+            Err(e) => {
+                let outcome = Outcome::Denied {
+                    reason: e.code().to_owned(),
+                };
+                self.note(now, actor, AuditEvent::Elevation { to, outcome })?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The last half of an elevation: records the checked attempt, then applies it.
+    ///
+    /// # Errors
+    /// [`GateError::Session`] (recorded) or [`GateError::Audit`].
+    pub fn finish_elevation(
+        &mut self,
+        now: Millis,
+        checked: CheckedElevation,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Token, AuthSession), GateError> {
+        let CheckedElevation { actor, to, result } = checked;
+        match result {
             Ok(pending) => {
                 let _receipt = self.record(
                     now,

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// A component behind this one is not available (a UI server, a scheduler).
     #[error("unavailable")]
     Unavailable,
+    /// Every password worker is busy: try again shortly (`Retry-After: 1`).
+    #[error("busy")]
+    Busy,
     /// The command was sent but its effect is not confirmed yet.
     #[error("unconfirmed")]
     Unconfirmed,
@@ -92,7 +95,7 @@ impl ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } | Self::TooManyLiveJobs => StatusCode::TOO_MANY_REQUESTS,
             Self::Rejected { .. } => StatusCode::CONFLICT,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unconfirmed => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,8 +114,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = json_response(self.status(), self.body());
-        if let Self::RateLimited { retry_after_secs } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            Self::Busy => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }

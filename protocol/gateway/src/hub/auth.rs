@@ -17,6 +17,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::HubState;
+use crate::backoff::Failed;
 use crate::checks::GatewayCheck;
 use crate::http::credentials::{Carrier, check_login_header, credential, is_unsafe};
 use crate::http::{ApiError, json, parse_json, read_body};
@@ -122,25 +123,15 @@ pub(super) async fn login(
     if state.settings.defences.is_on(GatewayCheck::LoginHeader) {
         check_login_header(&headers)?;
     }
-    state.limit_login(peer.ip().to_canonical())?;
+    let ip = peer.ip().to_canonical();
+    state.limit_login(ip)?;
     let bytes = Zeroizing::new(read_body(body).await?.to_vec());
     let LoginBody { user, password, bearer } = parse_json(&bytes)?;
     let password = Zeroizing::new(password);
-    let worker = Arc::clone(&state);
-    let result = tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok::<_, ApiError>(gate.login(now, &user, &password, &worker.audience, &mut rand_core::OsRng))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)??;
+    let account = account_key(&user);
+    state.check_account_backoff(&account, ip)?;
+    let result = check_and_finish_login(&state, user, password).await?;
+    state.count_login(&account, ip, &result);
     match result {
         Ok((token, session)) => {
             let carrier = if bearer { Carrier::Bearer } else { Carrier::Cookie };
@@ -151,6 +142,93 @@ pub(super) async fn login(
             Err(ApiError::Internal)
         }
         Err(_) => Err(ApiError::LoginFailed),
+    }
+}
+
+/// The back-off key of a claimed account name (bounded, whatever was sent).
+fn account_key(user: &str) -> String {
+    user.chars().take(64).collect()
+}
+
+/// The two halves of a login around a password check on the pool, with no lock held while
+/// the password is checked.
+async fn check_and_finish_login(
+    state: &Arc<HubState>,
+    user: String,
+    password: Zeroizing<String>,
+) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
+    #[cfg(feature = "weaken")]
+    if !state.settings.defences.is_on(GatewayCheck::PasswordPool) {
+        return super::weakened::login_under_lock(state, user, password).await;
+    }
+    let attempt = state.sessions.lock().map_err(|_| ApiError::Internal)?.begin_login(&user);
+    let checked = state
+        .passwords
+        .run(move |checker| attempt.check(checker, &password))
+        .await
+        .map_err(|_| ApiError::Busy)?;
+    let worker = Arc::clone(state);
+    // Opening the session and the fsync of its record happen off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok(gate.finish_login(now, checked, &worker.audience, &mut rand_core::OsRng))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
+}
+
+impl HubState {
+    /// Refuses a login for an account that is backing off, unless it comes from an address
+    /// the account has logged in from before.
+    fn check_account_backoff(&self, account: &str, ip: IpAddr) -> Result<(), ApiError> {
+        if !self.settings.defences.is_on(GatewayCheck::AccountBackoff) {
+            return Ok(());
+        }
+        let account = account.to_owned();
+        if self.known_sources.lock().is_ok_and(|k| k.contains(&account, ip)) {
+            return Ok(());
+        }
+        let backoff = self.account_backoff.lock().map_err(|_| ApiError::Internal)?;
+        backoff.check(self.now(), &account).map_err(|limited| {
+            self.backoff_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::RateLimited {
+                retry_after_secs: limited.retry_after_secs(),
+            }
+        })
+    }
+
+    /// Counts a login's outcome for its account's back-off (and alerts when it starts).
+    fn count_login(&self, account: &str, ip: IpAddr, result: &Result<(Token, AuthSession), GateError>) {
+        let account = account.to_owned();
+        match result {
+            Ok(_) => {
+                if let Ok(mut b) = self.account_backoff.lock() {
+                    b.success(&account);
+                }
+                if let Ok(mut k) = self.known_sources.lock() {
+                    k.insert(&account, ip);
+                }
+            }
+            Err(GateError::Session(SessionError::BadCredentials | SessionError::UnknownUser { .. })) => {
+                let failed = self.account_backoff.lock().map(|mut b| b.failure(self.now(), &account));
+                if let Ok(Failed::BackingOff {
+                    failures, first: true, ..
+                }) = failed
+                    && self.settings.defences.is_on(GatewayCheck::AccountBackoff)
+                {
+                    self.backoff_alert(format!("account:{account}"), failures);
+                }
+            }
+            Err(_) => {}
+        }
     }
 }
 
@@ -173,22 +251,35 @@ pub(super) async fn elevate(
     let ElevateBody { password, level } = parse_json(&bytes)?;
     let password = Zeroizing::new(password);
     let to: Level = level.parse().map_err(|_| ApiError::BadRequest)?;
-    let worker = Arc::clone(&state);
-    let token = authed.token.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok::<_, ApiError>(gate.elevate(now, &token, &worker.audience, &password, to, &mut rand_core::OsRng))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)??;
+    let session = authed.session.id;
+    if state.settings.defences.is_on(GatewayCheck::AccountBackoff) {
+        let backoff = state.session_backoff.lock().map_err(|_| ApiError::Internal)?;
+        backoff.check(state.now(), &session).map_err(|limited| {
+            state.backoff_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApiError::RateLimited {
+                retry_after_secs: limited.retry_after_secs(),
+            }
+        })?;
+    }
+    let result = check_and_finish_elevation(&state, authed.token.clone(), to, password).await?;
+    match &result {
+        Ok(_) => {
+            if let Ok(mut b) = state.session_backoff.lock() {
+                b.success(&session);
+            }
+        }
+        Err(GateError::Session(SessionError::ReauthFailed)) => {
+            let failed = state.session_backoff.lock().map(|mut b| b.failure(state.now(), &session));
+            if let Ok(Failed::BackingOff {
+                failures, first: true, ..
+            }) = failed
+                && state.settings.defences.is_on(GatewayCheck::AccountBackoff)
+            {
+                state.backoff_alert(format!("session:{}:{}", session.0, authed.session.user), failures);
+            }
+        }
+        Err(_) => {}
+    }
     match result {
         Ok((token, session)) => Ok(issue(&state, &session, &token, authed.carrier)),
         Err(GateError::Session(SessionError::NotAnElevation { .. })) => Err(ApiError::BadRequest),
@@ -201,6 +292,59 @@ pub(super) async fn elevate(
         }
         Err(_) => Err(ApiError::Unauthenticated),
     }
+}
+
+/// The two halves of an elevation around a password check on the pool.
+async fn check_and_finish_elevation(
+    state: &Arc<HubState>,
+    token: Token,
+    to: Level,
+    password: Zeroizing<String>,
+) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
+    #[cfg(feature = "weaken")]
+    if !state.settings.defences.is_on(GatewayCheck::PasswordPool) {
+        return super::weakened::elevate_under_lock(state, token, to, password).await;
+    }
+    let worker = Arc::clone(state);
+    // A refusal here is recorded (an fsync), so off the async workers.
+    let begun = tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok::<_, ApiError>(gate.begin_elevation(now, &token, &worker.audience, to))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)??;
+    let attempt = match begun {
+        Ok(attempt) => attempt,
+        Err(e) => return Ok(Err(e)),
+    };
+    let checked = state
+        .passwords
+        .run(move |checker| attempt.check(checker, &password))
+        .await
+        .map_err(|_| ApiError::Busy)?;
+    let worker = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok(gate.finish_elevation(now, checked, &mut rand_core::OsRng))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
 }
 
 pub(super) async fn logout(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {

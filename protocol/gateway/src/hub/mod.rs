@@ -21,6 +21,7 @@
 mod auth;
 pub mod config;
 mod operator;
+mod passwords;
 mod proxy;
 mod registry;
 #[cfg(feature = "weaken")]
@@ -43,13 +44,14 @@ use protocol_people::audit::{Actor, AuditEvent, AuditRecord, AuditSink};
 use protocol_people::authz::Authorizer;
 use protocol_people::groups::FileGroups;
 use protocol_people::policy::Policy;
-use protocol_people::session::{Audience, SessionManager};
+use protocol_people::session::{Audience, SessionId, SessionManager};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use registry::UiStatus;
 
 use crate::DynSink;
+use crate::backoff::{Backoff, BackoffPolicy, KnownSources};
 use crate::checks::{GatewayCheck, GatewayDefences};
 use crate::clock::SharedClock;
 use crate::defender::{Alert, Defender, Signal, Source, Thresholds};
@@ -58,7 +60,11 @@ use crate::http::credentials::{CookieSettings, CsrfKey, check_origin, is_unsafe,
 use crate::limits::{RateLimit, RateLimiter};
 use crate::logging::Log;
 use crate::spawner::UiLauncher;
+use passwords::PasswordPool;
 use registry::UiRegistry;
+
+/// Addresses remembered per account as ones its owner logs in from.
+const KNOWN_SOURCES_PER_ACCOUNT: usize = 8;
 
 /// Timings, limits and web settings of a hub.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -83,6 +89,12 @@ pub struct HubSettings {
     pub revoke_timeout: Duration,
     /// How often schedulers' rejection counters are read.
     pub monitor_interval: Duration,
+    /// Threads that check passwords (argon2), each with its own memory.
+    pub password_workers: usize,
+    /// Password checks that may wait for a worker; more are answered `503 busy` at once.
+    pub password_queue: usize,
+    /// Back-off after failed logins per account and failed elevations per session.
+    pub backoff: BackoffPolicy,
     /// The gateway defences applied (all, except in weakened verification builds).
     pub defences: GatewayDefences,
 }
@@ -90,8 +102,10 @@ pub struct HubSettings {
 impl Default for HubSettings {
     /// 127.0.0.1:0, plain HTTP, 20 requests a second per source (burst 40), 10 logins a
     /// minute (burst 5), 10 000 sources, default thresholds, 30 s proxy, 5 s revocations,
-    /// scheduler counters read every second.
+    /// scheduler counters read every second; one password worker per core (at most 8) and
+    /// four queued checks per worker; the default back-off.
     fn default() -> Self {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cookies: CookieSettings::default(),
@@ -106,6 +120,9 @@ impl Default for HubSettings {
             proxy_timeout: Duration::from_secs(30),
             revoke_timeout: Duration::from_secs(5),
             monitor_interval: Duration::from_secs(1),
+            password_workers: workers,
+            password_queue: 4 * workers,
+            backoff: BackoffPolicy::default(),
             defences: GatewayDefences::all(),
         }
     }
@@ -158,6 +175,9 @@ pub enum HubError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The password worker threads could not be started.
+    #[error("cannot start the password workers: {0}")]
+    Workers(std::io::Error),
 }
 
 pub(crate) struct HubState {
@@ -173,6 +193,15 @@ pub(crate) struct HubState {
     defender: Mutex<Defender>,
     requests: Mutex<RateLimiter<IpAddr>>,
     logins: Mutex<RateLimiter<IpAddr>>,
+    passwords: PasswordPool,
+    /// Failed logins per claimed account name.
+    account_backoff: Mutex<Backoff<String>>,
+    /// Failed elevations per session.
+    session_backoff: Mutex<Backoff<SessionId>>,
+    /// Where each account has logged in from (exempt from its back-off).
+    known_sources: Mutex<KnownSources<String>>,
+    /// Logins and elevations refused because their account or session was backing off.
+    backoff_refused: std::sync::atomic::AtomicU64,
     uis: UiRegistry,
     owners: BTreeSet<Owner>,
     operators: BTreeSet<Owner>,
@@ -218,6 +247,24 @@ impl HubState {
         if let Some(alert) = alert {
             self.alert(&alert);
         }
+    }
+
+    /// An alert that is not a defender counter: a key starting to back off.
+    fn backoff_alert(&self, source: String, failures: u32) {
+        // The account name is as claimed (untrusted): escaped like an audit field.
+        self.log.line(&format!(
+            "ALERT: {failures} failed password checks for {}: backing off",
+            protocol_people::audit::escape(&source)
+        ));
+        self.record(
+            Actor::Defender,
+            AuditEvent::Alert {
+                source,
+                signal: GatewayCheck::AccountBackoff.name().to_owned(),
+                count: u64::from(failures),
+                window_secs: self.settings.backoff.forget.as_secs(),
+            },
+        );
     }
 
     fn alert(&self, alert: &Alert) {
@@ -281,6 +328,11 @@ impl Hub {
             defender: Mutex::new(Defender::new(s.thresholds.clone(), s.max_sources)),
             requests: Mutex::new(RateLimiter::new(s.requests, s.max_sources)),
             logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
+            passwords: PasswordPool::new(s.password_workers, s.password_queue).map_err(HubError::Workers)?,
+            account_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
+            session_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
+            known_sources: Mutex::new(KnownSources::new(KNOWN_SOURCES_PER_ACCOUNT, s.max_sources)),
+            backoff_refused: std::sync::atomic::AtomicU64::new(0),
             uis,
             owners: parts.owners,
             operators: parts.operators,

@@ -95,6 +95,9 @@ pub(super) async fn status(State(state): State<Arc<HubState>>, headers: HeaderMa
         "blocked": blocked,
         "overflow": overflow,
         "sessions": sessions,
+        "password_checks": state.passwords.checks(),
+        "password_busy": state.passwords.refused(),
+        "backoff_refused": state.backoff_refused.load(std::sync::atomic::Ordering::Relaxed),
         "uiservers": state.uis.status().await,
     });
     Ok(acting(json(StatusCode::OK, &body), &authed.session.user))

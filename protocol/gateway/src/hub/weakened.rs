@@ -1,13 +1,20 @@
-//! Verification builds only: the hub with `configured-owner` or `uniform-errors` removed, for
+//! Verification builds only: the hub with `configured-owner`, `uniform-errors` or
+//! `password-pool` removed, for
 //! the attack controls. Nothing here exists in a production build; the production code calls
 //! it through one `cfg`-gated line each.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use protocol_core::Owner;
+use protocol_people::gate::{Gate, GateError};
+use protocol_people::ops::Level;
+use protocol_people::session::{AuthSession, Token};
+use zeroize::Zeroizing;
 
 use super::HubState;
 use crate::checks::GatewayCheck;
+use crate::http::ApiError;
 use crate::http::client::{HeaderMap, HttpError, HttpResponse};
 use crate::spawner::SpawnError;
 
@@ -39,4 +46,53 @@ pub(super) fn careless_unavailable(
             .to_string()
             .into_bytes(),
     })
+}
+
+/// Without `password-pool`: the password is checked on tokio's unbounded blocking pool in
+/// argon2's own fresh memory, with the sessions and audit locks held throughout (every
+/// authenticated request waits behind it).
+pub(super) async fn login_under_lock(
+    state: &Arc<HubState>,
+    user: String,
+    password: Zeroizing<String>,
+) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
+    let worker = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok(gate.login(now, &user, &password, &worker.audience, &mut rand_core::OsRng))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
+}
+
+/// Without `password-pool`: an elevation's password checked as [`login_under_lock`] does.
+pub(super) async fn elevate_under_lock(
+    state: &Arc<HubState>,
+    token: Token,
+    to: Level,
+    password: Zeroizing<String>,
+) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
+    let worker = Arc::clone(state);
+    tokio::task::spawn_blocking(move || {
+        let now = worker.now();
+        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
+        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
+        let mut gate = Gate {
+            sessions: &mut sessions,
+            authorizer: &worker.no_policy,
+            groups: &worker.no_groups,
+            audit: &mut *audit,
+        };
+        Ok(gate.elevate(now, &token, &worker.audience, &password, to, &mut rand_core::OsRng))
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?
 }

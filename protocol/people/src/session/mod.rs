@@ -13,6 +13,7 @@
 //! much of a guessed token is right. An unknown user and a wrong password fail with the same
 //! error after the same argon2 work (`uniform-login-failure`).
 
+mod attempt;
 mod token;
 mod types;
 mod users;
@@ -26,7 +27,8 @@ use subtle::ConstantTimeEq;
 
 pub use token::{MalformedToken, StoredKey, TOKEN_BYTES, Token};
 pub use types::{Audience, SessionConfig, SessionError, SessionId};
-pub use users::{HashParams, UserDb, UserFileError, hash_password};
+pub use attempt::{CheckedLogin, ElevationAttempt, LoginAttempt};
+pub use users::{HashParams, PasswordChecker, UserDb, UserFileError, hash_password};
 
 use crate::checks::{PeopleCheck, PeopleDefences};
 use crate::ops::Level;
@@ -128,7 +130,8 @@ impl SessionManager {
         self.defences.is_on(check)
     }
 
-    /// Checks a password and opens a read-only session for `audience`.
+    /// Checks a password and opens a read-only session for `audience`: [`Self::begin_login`],
+    /// the check, and [`Self::finish_login`] back to back.
     ///
     /// # Errors
     /// [`SessionError::BadCredentials`] for an unknown user or a wrong password.
@@ -140,18 +143,48 @@ impl SessionManager {
         audience: &Audience,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Token, AuthSession), SessionError> {
+        let checked = self.begin_login(user).check(&mut PasswordChecker::new(), password);
+        self.finish_login(now, checked, audience, rng)
+    }
+
+    /// The first half of a login: the hash `user`'s password is to be checked against (the
+    /// dummy hash for an unknown name, so timing does not tell which names exist).
+    #[must_use]
+    pub fn begin_login(&self, user: &str) -> LoginAttempt {
         let known = Owner::new(user)
             .ok()
             .and_then(|o| self.users.hash_of(&o).map(|h| (o, h.to_owned())));
-        let Some((owner, phc)) = known else {
+        let (owner, phc) = match known {
+            Some((owner, phc)) => (Some(owner), Some(phc)),
+            None if self.on(PeopleCheck::UniformLoginFailure) => (None, Some(self.dummy.clone())),
+            None => (None, None),
+        };
+        LoginAttempt {
+            claimed: user.to_owned(),
+            owner,
+            phc,
+        }
+    }
+
+    /// The last half of a login: opens the session if the password matched.
+    ///
+    /// # Errors
+    /// [`SessionError::BadCredentials`] for an unknown user or a wrong password.
+    pub fn finish_login(
+        &mut self,
+        now: Millis,
+        checked: CheckedLogin,
+        audience: &Audience,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Token, AuthSession), SessionError> {
+        let CheckedLogin { attempt, matched } = checked;
+        let Some(owner) = attempt.owner else {
             if !self.on(PeopleCheck::UniformLoginFailure) {
-                return Err(SessionError::UnknownUser { user: user.to_owned() });
+                return Err(SessionError::UnknownUser { user: attempt.claimed });
             }
-            // Same argon2 work as a real check, so timing does not tell which names exist.
-            let _ = users::verify(&self.dummy, password);
             return Err(SessionError::BadCredentials);
         };
-        if !users::verify(&phc, password) {
+        if !matched {
             return Err(SessionError::BadCredentials);
         }
         let token = Token::generate(rng);
@@ -260,7 +293,8 @@ impl SessionManager {
         self.view(now, id).ok_or(SessionError::UnknownToken)
     }
 
-    /// Checks an elevation without applying it: the token, the password again, the level.
+    /// Checks an elevation without applying it: the token, the password again, the level
+    /// ([`Self::begin_elevation`] and the password check back to back).
     ///
     /// # Errors
     /// As [`SessionManager::authenticate`], and [`SessionError::ReauthFailed`] or
@@ -273,22 +307,38 @@ impl SessionManager {
         password: &str,
         to: Level,
     ) -> Result<PendingElevation, SessionError> {
+        self.begin_elevation(now, token, audience, to)?
+            .check(&mut PasswordChecker::new(), password)
+    }
+
+    /// The first half of an elevation: the token and the level, and the hash the password is
+    /// to be checked against.
+    ///
+    /// # Errors
+    /// As [`SessionManager::authenticate`], and [`SessionError::NotAnElevation`].
+    pub fn begin_elevation(
+        &self,
+        now: Millis,
+        token: &Token,
+        audience: &Audience,
+        to: Level,
+    ) -> Result<ElevationAttempt, SessionError> {
         let (id, key) = self.check(now, token, audience)?;
         let s = self.sessions.get(&id).ok_or(SessionError::UnknownToken)?;
         if to == Level::Read {
             return Err(SessionError::NotAnElevation { to });
         }
-        if self.on(PeopleCheck::ElevationReauth) {
-            let phc = self.users.hash_of(&s.user).unwrap_or(&self.dummy);
-            if !users::verify(phc, password) {
-                return Err(SessionError::ReauthFailed);
-            }
-        }
-        Ok(PendingElevation {
-            id,
-            key,
-            user: s.user.clone(),
-            to,
+        let phc = self
+            .on(PeopleCheck::ElevationReauth)
+            .then(|| self.users.hash_of(&s.user).unwrap_or(&self.dummy).to_owned());
+        Ok(ElevationAttempt {
+            pending: PendingElevation {
+                id,
+                key,
+                user: s.user.clone(),
+                to,
+            },
+            phc,
         })
     }
 

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use protocol_core::ids::Owner;
 use rand_core::CryptoRngCore;
@@ -117,9 +117,73 @@ pub(crate) fn dummy_hash(params: HashParams) -> Result<String, UserFileError> {
     hash_with_salt("threatcheck: no such user", params, &salt)
 }
 
-/// Whether `password` matches the PHC string `phc` (with the parameters inside it).
-pub(crate) fn verify(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+/// Checks passwords against PHC strings in argon2 memory it keeps, so that a server checking
+/// passwords on a fixed set of threads holds a fixed amount of memory: argon2's own path
+/// allocates its m-cost afresh for every check, and a burst of parallel logins then leaves
+/// the allocator holding gigabytes (issue: 64 parallel logins took a hub to 5.6 GB).
+///
+/// The memory grows to the largest m-cost it has met and is zeroed after every check (it
+/// holds values derived from the password).
+#[derive(Default)]
+pub struct PasswordChecker {
+    blocks: Vec<argon2::Block>,
+}
+
+impl std::fmt::Debug for PasswordChecker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChecker")
+            .field("kib", &self.blocks.len())
+            .finish()
+    }
+}
+
+impl PasswordChecker {
+    /// A checker holding no memory yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The argon2 memory it holds, in KiB (one block is 1 KiB).
+    #[must_use]
+    pub fn memory_kib(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Whether `password` matches the argon2id PHC string `phc`, computed in this checker's
+    /// memory. Anything that is not a well-formed argon2id hash does not match.
+    #[must_use]
+    pub fn verify(&mut self, phc: &str, password: &str) -> bool {
+        let Ok(hash) = PasswordHash::new(phc) else {
+            return false;
+        };
+        if hash.algorithm.as_str() != "argon2id" {
+            return false;
+        }
+        let (Ok(params), Some(salt), Some(expected)) = (Params::try_from(&hash), hash.salt, hash.hash) else {
+            return false;
+        };
+        let version = hash
+            .version
+            .map_or(Ok(Version::V0x13), Version::try_from)
+            .unwrap_or(Version::V0x13);
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        // `Params::try_from` takes the output length from the hash itself.
+        let blocks = params.block_count();
+        if self.blocks.len() < blocks {
+            self.blocks.resize(blocks, argon2::Block::default());
+        }
+        let mut out = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+        let argon = Argon2::new(Algorithm::Argon2id, version, params);
+        let computed = argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut self.blocks[..blocks])
+            .is_ok();
+        self.blocks[..blocks].fill(argon2::Block::default());
+        computed && bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), out.as_slice()))
+    }
 }
 
 /// Accounts and their password hashes.
@@ -223,9 +287,38 @@ mod tests {
         let mut rng = rand_core::OsRng;
         let phc = hash_password("correct horse", HashParams::FAST_INSECURE, &mut rng).expect("hashes");
         assert!(phc.starts_with("$argon2id$v=19$m=8,t=1,p=1$"));
-        assert!(verify(&phc, "correct horse"));
-        assert!(!verify(&phc, "correct horsf"));
-        assert!(!verify("not a hash", "correct horse"));
+        let mut checker = PasswordChecker::new();
+        assert!(checker.verify(&phc, "correct horse"));
+        assert!(!checker.verify(&phc, "correct horsf"));
+        assert!(!checker.verify("not a hash", "correct horse"));
+    }
+
+    #[test]
+    fn the_checker_agrees_with_argon2s_own_verifier_and_keeps_only_the_largest_m_cost() {
+        use argon2::password_hash::PasswordVerifier;
+        let mut rng = rand_core::OsRng;
+        let small = hash_password("pw", HashParams::FAST_INSECURE, &mut rng).expect("hashes");
+        let bigger = HashParams {
+            m_cost_kib: 64,
+            t_cost: 2,
+            p_cost: 2,
+        };
+        let big = hash_password("pw", bigger, &mut rng).expect("hashes");
+        let argon_says = |phc: &str, pw: &str| {
+            PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+        };
+        let mut checker = PasswordChecker::new();
+        for (phc, pw) in [(&big, "pw"), (&small, "pw"), (&big, "pX"), (&small, "")] {
+            assert_eq!(checker.verify(phc, pw), argon_says(phc, pw), "{pw:?}");
+        }
+        assert_eq!(checker.memory_kib(), 64);
+        // An argon2i hash (not argon2id) of the right password is refused, as the user file does.
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::new(8, 1, 1, None).expect("params"))
+            .hash_password(b"pw", &SaltString::generate(&mut rng))
+            .expect("hashes")
+            .to_string();
+        assert!(argon_says(&argon2i, "pw"));
+        assert!(!checker.verify(&argon2i, "pw"));
     }
 
     #[test]
@@ -242,6 +335,6 @@ mod tests {
     fn the_dummy_hash_is_stable_and_matches_no_ordinary_password() {
         let a = dummy_hash(HashParams::FAST_INSECURE).expect("hashes");
         assert_eq!(a, dummy_hash(HashParams::FAST_INSECURE).expect("hashes"));
-        assert!(!verify(&a, ""));
+        assert!(!PasswordChecker::new().verify(&a, ""));
     }
 }

@@ -1,0 +1,125 @@
+//! The hub under hostile load: password checks on a bounded pool that sheds what it cannot
+//! queue (`password-pool`), and back-off per account and per session that never locks the
+//! owner out (`account-backoff`).
+
+use std::time::Duration;
+
+use protocol_gateway::backoff::BackoffPolicy;
+use protocol_gateway::http::client::HubClient;
+use protocol_people::session::HashParams;
+use testkit::{GatewayOptions, GatewayWorld};
+
+use crate::common::password;
+
+fn world_options() -> GatewayOptions {
+    GatewayOptions {
+        backoff: BackoffPolicy::default(),
+        ..GatewayOptions::default()
+    }
+}
+
+async fn start(o: GatewayOptions) -> GatewayWorld {
+    GatewayWorld::start(o).await.expect("the world starts")
+}
+
+fn from(w: &GatewayWorld, ip: &str) -> HubClient {
+    w.client_from(ip).expect("a loopback address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_at_one_account_from_many_addresses_back_off_but_its_owner_logs_in_from_a_known_address() {
+    let w = start(world_options()).await;
+    let mut owner = from(&w, "127.0.0.5");
+    assert_eq!(owner.login("jacintar", &password("jacintar")).await.expect("login").status, 200);
+    // Six guesses from six addresses: each address is far under its own limit.
+    for n in 0..6 {
+        let mut guesser = from(&w, &format!("127.0.1.{n}"));
+        let r = guesser.login("jacintar", "guess").await.expect("login");
+        assert_eq!((r.status, r.text().as_str()), (401, "{\"error\":\"login-failed\"}"));
+    }
+    // The seventh attempt, even with the right password, is not checked until the wait is over.
+    let mut lucky = from(&w, "127.0.1.99");
+    let r = lucky.login("jacintar", &password("jacintar")).await.expect("login");
+    assert_eq!((r.status, r.text().as_str()), (429, "{\"error\":\"rate-limited\"}"));
+    assert_eq!(r.headers.get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    // Another account is not affected, and the owner's known address is exempt.
+    let mut other = from(&w, "127.0.1.98");
+    assert_eq!(other.login("mallory", &password("mallory")).await.expect("login").status, 200);
+    let mut again = from(&w, "127.0.0.5");
+    assert_eq!(again.login("jacintar", &password("jacintar")).await.expect("login").status, 200);
+    let hub = w.audit_lines("hub");
+    assert!(
+        hub.iter().any(|l| l.ends_with(
+            "Defender raised an alert: 6 account-backoff from account:jacintar within 3600s"
+        )),
+        "{hub:?}"
+    );
+    // A back-off, not a lock: after the wait the right password works from anywhere.
+    w.advance(Duration::from_secs(2));
+    let r = lucky.login("jacintar", &password("jacintar")).await.expect("login");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_elevation_passwords_back_off_that_session_only() {
+    let w = start(world_options()).await;
+    let mut stolen = w.login("jacintar").await.expect("login");
+    for _ in 0..6 {
+        let r = stolen.elevate("guess", "execute").await.expect("elevate");
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let r = stolen.elevate(&password("jacintar"), "execute").await.expect("elevate");
+    assert_eq!((r.status, r.text().as_str()), (429, "{\"error\":\"rate-limited\"}"));
+    // The owner's own new session elevates at once.
+    let mut own = w.login("jacintar").await.expect("login");
+    let r = own.elevate(&password("jacintar"), "execute").await.expect("elevate");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let hub = w.audit_lines("hub");
+    assert!(
+        hub.iter()
+            .any(|l| l.contains("6 account-backoff from session:") && l.contains(":jacintar within 3600s")),
+        "{hub:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_beyond_the_password_queue_are_refused_at_once_and_other_requests_are_served() {
+    let w = start(GatewayOptions {
+        // Production-cost hashes, one worker and one queued check.
+        hash_params: HashParams::PRODUCTION,
+        password_pool: (1, 1),
+        ..GatewayOptions::default()
+    })
+    .await;
+    let mut reader = w.login("mallory").await.expect("login");
+    let mut flood = Vec::new();
+    for n in 0..12 {
+        let mut c = from(&w, &format!("127.0.2.{n}"));
+        flood.push(tokio::spawn(async move { c.login("jacintar", "guess").await }));
+    }
+    let me = reader.get("/me").await.expect("me");
+    assert_eq!(me.status, 200, "{}", me.text());
+    let mut answers = Vec::new();
+    for f in flood {
+        let r = f.await.expect("task").expect("answer");
+        let retry = r.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        answers.push((r.status, r.text(), retry));
+    }
+    let busy = answers
+        .iter()
+        .filter(|a| *a == &(503, "{\"error\":\"busy\"}".to_owned(), Some("1".to_owned())))
+        .count();
+    let failed = answers
+        .iter()
+        .filter(|(s, t, _)| *s == 401 && t == "{\"error\":\"login-failed\"}")
+        .count();
+    assert!(busy >= 1, "{answers:?}");
+    assert_eq!(busy + failed, 12, "{answers:?}");
+    // Every check that ran was recorded; the refused ones cost no hash and no record.
+    let recorded = w
+        .audit_lines("hub")
+        .iter()
+        .filter(|l| l.contains("User jacintar failed to log in"))
+        .count();
+    assert_eq!(recorded, failed, "{:?}", w.audit_lines("hub"));
+}
