@@ -33,11 +33,12 @@ use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig, Workfl
 use protocol_core::time::Millis;
 use protocol_core::{JobId, Owner, PublicKey, StaticKeypair, WorkflowId};
 use protocol_gateway::assertion::HubKey;
+use protocol_gateway::backoff::BackoffPolicy;
 use protocol_gateway::checks::GatewayDefences;
+use protocol_gateway::conns::ConnLimits;
 use protocol_gateway::defender::Thresholds;
 use protocol_gateway::http::client::HubClient;
 use protocol_gateway::limits::RateLimit;
-use protocol_gateway::backoff::BackoffPolicy;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_gateway::spawner::{LaunchFuture, UiInstance, UiLauncher};
 use protocol_gateway::{Hub, HubParts, HubSettings, UiServerParts, UiSettings};
@@ -123,6 +124,8 @@ pub struct GatewayOptions {
     pub backoff: BackoffPolicy,
     /// The hub's password workers and the checks that may queue for them.
     pub password_pool: (usize, usize),
+    /// The hub's connection limits.
+    pub connections: ConnLimits,
     /// How often schedulers' rejection counters are read.
     pub monitor_interval: Duration,
     /// UI servers stop after this long idle (by the shared clock).
@@ -177,6 +180,7 @@ impl Default for GatewayOptions {
                 ..BackoffPolicy::default()
             },
             password_pool: (2, 64),
+            connections: ConnLimits::HUB,
             monitor_interval: Duration::from_secs(3600),
             ui_idle_timeout: Duration::from_secs(3600),
             site: None,
@@ -598,6 +602,7 @@ impl GatewayWorld {
                 backoff: o.backoff,
                 password_workers: o.password_pool.0,
                 password_queue: o.password_pool.1,
+                connections: o.connections,
                 defences: o.hub_defences.clone(),
                 ..HubSettings::default()
             },

@@ -135,7 +135,14 @@ impl<K: Ord + Clone> Backoff<K> {
         let failures = previous.saturating_add(1);
         let wait = self.policy.wait_after(failures);
         let until = now.after(wait);
-        self.entries.insert(key.clone(), Entry { failures, last: now, until });
+        self.entries.insert(
+            key.clone(),
+            Entry {
+                failures,
+                last: now,
+                until,
+            },
+        );
         if wait.is_zero() {
             Failed::Counted { failures }
         } else {
@@ -261,8 +268,18 @@ mod tests {
             })
         );
         assert_eq!(b.check(at(1010), &k), Ok(()));
-        assert!(matches!(b.failure(at(1010), &k), Failed::BackingOff { failures: 7, first: false, .. }));
-        assert!(b.check(at(3009), &k).is_err_and(|l| l.retry_after == Duration::from_millis(1)));
+        assert!(matches!(
+            b.failure(at(1010), &k),
+            Failed::BackingOff {
+                failures: 7,
+                first: false,
+                ..
+            }
+        ));
+        assert!(
+            b.check(at(3009), &k)
+                .is_err_and(|l| l.retry_after == Duration::from_millis(1))
+        );
         // Another key is not affected.
         assert_eq!(b.check(at(1011), &"bob".to_owned()), Ok(()));
         b.success(&k);

@@ -21,6 +21,7 @@
 //! | [`rundir`] | the scheduler run directory: contact, state, client keys, revocations |
 //! | [`defender`] | counters, thresholds, alerts and blocks per source (sans-IO) |
 //! | [`limits`] | per-source rate limits (sans-IO) |
+//! | [`conns`] | which HTTP connections a server keeps: caps in all and per source, idle timeout (sans-IO) |
 //! | [`backoff`] | exponential back-off after failed password checks, per account and per session (sans-IO) |
 //! | [`idle`] | the UI server's idle timer (sans-IO) |
 //! | [`checks`] | the gateway's named defences, removable one at a time with `weaken` |
@@ -36,6 +37,7 @@ pub mod assertion;
 pub mod backoff;
 pub mod checks;
 pub mod clock;
+pub mod conns;
 pub mod defender;
 pub mod http;
 pub mod hub;

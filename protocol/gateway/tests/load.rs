@@ -1,13 +1,18 @@
 //! The hub under hostile load: password checks on a bounded pool that sheds what it cannot
 //! queue (`password-pool`), and back-off per account and per session that never locks the
-//! owner out (`account-backoff`).
+//! owner out (`account-backoff`), and connection limits that drop what holds a server
+//! open without asking anything of it (`connection-limits`).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use protocol_gateway::backoff::BackoffPolicy;
+use protocol_gateway::conns::ConnLimits;
 use protocol_gateway::http::client::HubClient;
 use protocol_people::session::HashParams;
 use testkit::{GatewayOptions, GatewayWorld};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::password;
 
@@ -30,7 +35,14 @@ fn from(w: &GatewayWorld, ip: &str) -> HubClient {
 async fn guesses_at_one_account_from_many_addresses_back_off_but_its_owner_logs_in_from_a_known_address() {
     let w = start(world_options()).await;
     let mut owner = from(&w, "127.0.0.5");
-    assert_eq!(owner.login("jacintar", &password("jacintar")).await.expect("login").status, 200);
+    assert_eq!(
+        owner
+            .login("jacintar", &password("jacintar"))
+            .await
+            .expect("login")
+            .status,
+        200
+    );
     // Six guesses from six addresses: each address is far under its own limit.
     for n in 0..6 {
         let mut guesser = from(&w, &format!("127.0.1.{n}"));
@@ -44,14 +56,27 @@ async fn guesses_at_one_account_from_many_addresses_back_off_but_its_owner_logs_
     assert_eq!(r.headers.get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
     // Another account is not affected, and the owner's known address is exempt.
     let mut other = from(&w, "127.0.1.98");
-    assert_eq!(other.login("mallory", &password("mallory")).await.expect("login").status, 200);
+    assert_eq!(
+        other
+            .login("mallory", &password("mallory"))
+            .await
+            .expect("login")
+            .status,
+        200
+    );
     let mut again = from(&w, "127.0.0.5");
-    assert_eq!(again.login("jacintar", &password("jacintar")).await.expect("login").status, 200);
+    assert_eq!(
+        again
+            .login("jacintar", &password("jacintar"))
+            .await
+            .expect("login")
+            .status,
+        200
+    );
     let hub = w.audit_lines("hub");
     assert!(
-        hub.iter().any(|l| l.ends_with(
-            "Defender raised an alert: 6 account-backoff from account:jacintar within 3600s"
-        )),
+        hub.iter()
+            .any(|l| l.ends_with("Defender raised an alert: 6 account-backoff from account:jacintar within 3600s")),
         "{hub:?}"
     );
     // A back-off, not a lock: after the wait the right password works from anywhere.
@@ -102,7 +127,11 @@ async fn logins_beyond_the_password_queue_are_refused_at_once_and_other_requests
     let mut answers = Vec::new();
     for f in flood {
         let r = f.await.expect("task").expect("answer");
-        let retry = r.headers.get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let retry = r
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         answers.push((r.status, r.text(), retry));
     }
     let busy = answers
@@ -122,4 +151,76 @@ async fn logins_beyond_the_password_queue_are_refused_at_once_and_other_requests
         .filter(|l| l.contains("User jacintar failed to log in"))
         .count();
     assert_eq!(recorded, failed, "{:?}", w.audit_lines("hub"));
+}
+
+fn tight(header_timeout: Duration, per_source: usize) -> GatewayOptions {
+    GatewayOptions {
+        connections: ConnLimits {
+            header_timeout,
+            max_per_source: per_source,
+            ..ConnLimits::HUB
+        },
+        ..GatewayOptions::default()
+    }
+}
+
+/// A connection from `ip` that has sent `bytes` and nothing more.
+async fn silent(w: &GatewayWorld, ip: &str, bytes: &[u8]) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(ip.parse().expect("address"), 0))
+        .expect("bind");
+    let mut s = socket.connect(w.addr()).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    s
+}
+
+/// Whether the server closes `s` within `limit` (reads end or fail).
+async fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 512];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_never_ends_is_cut_at_the_header_timeout() {
+    let w = start(tight(Duration::from_millis(300), 32)).await;
+    let mut slow = silent(&w, "127.0.4.1", b"GET /me HTTP/1.1\r\nHost: hub\r\nX-Slow: a").await;
+    assert!(closed_within(&mut slow, Duration::from_secs(10)).await);
+    let mut op = w.elevated("oceans_stage", "execute").await.expect("operator");
+    let status = op.get("/operator/status").await.expect("status").json();
+    assert!(status["connections"]["header_timeouts"].as_u64() >= Some(1), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_at_its_connection_cap_loses_its_oldest_idle_connection_and_its_new_request_is_served() {
+    let w = start(tight(Duration::from_secs(60), 3)).await;
+    let mut first = silent(&w, "127.0.4.2", b"").await;
+    let _second = silent(&w, "127.0.4.2", b"").await;
+    let _third = silent(&w, "127.0.4.2", b"").await;
+    // Another source is not touched.
+    let mut bystander = silent(&w, "127.0.4.3", b"").await;
+    let mut c = from(&w, "127.0.4.2");
+    let r = c.login("mallory", &password("mallory")).await.expect("login");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(closed_within(&mut first, Duration::from_secs(5)).await);
+    assert!(!closed_within(&mut bystander, Duration::from_millis(200)).await);
+    let mut op = w.elevated("oceans_stage", "execute").await.expect("operator");
+    let status = op.get("/operator/status").await.expect("status").json();
+    assert!(status["connections"]["evicted"].as_u64() >= Some(1), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_with_nothing_in_flight_is_closed_after_the_idle_timeout() {
+    let w = start(GatewayOptions::default()).await;
+    let mut idle = silent(&w, "127.0.4.4", b"").await;
+    assert!(!closed_within(&mut idle, Duration::from_millis(700)).await);
+    w.advance(ConnLimits::HUB.idle_timeout);
+    assert!(closed_within(&mut idle, Duration::from_secs(5)).await);
 }

@@ -173,7 +173,10 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
         audience: &Audience,
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Token, AuthSession), GateError> {
-        let checked = self.sessions.begin_login(user).check(&mut PasswordChecker::new(), password);
+        let checked = self
+            .sessions
+            .begin_login(user)
+            .check(&mut PasswordChecker::new(), password);
         self.finish_login(now, checked, audience, rng)
     }
 

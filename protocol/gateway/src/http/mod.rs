@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod serve;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -16,6 +17,10 @@ use serde::de::DeserializeOwned;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024;
+
+/// How long a client may take to send a request body (a body sent a byte at a time would
+/// otherwise hold its connection busy, and so safe from eviction, for hours).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A refusal, with its fixed status and body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
@@ -53,6 +58,9 @@ pub enum ApiError {
     /// The body is too large.
     #[error("too-large")]
     TooLarge,
+    /// The body did not arrive within [`BODY_TIMEOUT`].
+    #[error("request-timeout")]
+    RequestTimeout,
     /// Too many requests from this source.
     #[error("rate-limited")]
     RateLimited {
@@ -93,6 +101,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited { .. } | Self::TooManyLiveJobs => StatusCode::TOO_MANY_REQUESTS,
             Self::Rejected { .. } => StatusCode::CONFLICT,
             Self::Unavailable | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -160,12 +169,15 @@ pub fn secure_headers(h: &mut axum::http::HeaderMap) {
     );
 }
 
-/// Reads a body of at most [`MAX_BODY`] bytes.
+/// Reads a body of at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
 ///
 /// # Errors
-/// [`ApiError::TooLarge`] or [`ApiError::BadRequest`].
+/// [`ApiError::TooLarge`], [`ApiError::RequestTimeout`] or [`ApiError::BadRequest`].
 pub async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY))
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?;
+    read.map_err(|e| {
         // `to_bytes` reports an oversize body as a length-limit error somewhere in its chain.
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = source {

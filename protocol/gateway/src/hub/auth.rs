@@ -161,7 +161,11 @@ async fn check_and_finish_login(
     if !state.settings.defences.is_on(GatewayCheck::PasswordPool) {
         return super::weakened::login_under_lock(state, user, password).await;
     }
-    let attempt = state.sessions.lock().map_err(|_| ApiError::Internal)?.begin_login(&user);
+    let attempt = state
+        .sessions
+        .lock()
+        .map_err(|_| ApiError::Internal)?
+        .begin_login(&user);
     let checked = state
         .passwords
         .run(move |checker| attempt.check(checker, &password))
@@ -269,7 +273,10 @@ pub(super) async fn elevate(
             }
         }
         Err(GateError::Session(SessionError::ReauthFailed)) => {
-            let failed = state.session_backoff.lock().map(|mut b| b.failure(state.now(), &session));
+            let failed = state
+                .session_backoff
+                .lock()
+                .map(|mut b| b.failure(state.now(), &session));
             if let Ok(Failed::BackingOff {
                 failures, first: true, ..
             }) = failed

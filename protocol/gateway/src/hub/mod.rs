@@ -54,9 +54,11 @@ use crate::DynSink;
 use crate::backoff::{Backoff, BackoffPolicy, KnownSources};
 use crate::checks::{GatewayCheck, GatewayDefences};
 use crate::clock::SharedClock;
+use crate::conns::ConnLimits;
 use crate::defender::{Alert, Defender, Signal, Source, Thresholds};
 use crate::http::ApiError;
 use crate::http::credentials::{CookieSettings, CsrfKey, check_origin, is_unsafe, refuse_token_in_query};
+use crate::http::serve::ConnStats;
 use crate::limits::{RateLimit, RateLimiter};
 use crate::logging::Log;
 use crate::spawner::UiLauncher;
@@ -95,6 +97,8 @@ pub struct HubSettings {
     pub password_queue: usize,
     /// Back-off after failed logins per account and failed elevations per session.
     pub backoff: BackoffPolicy,
+    /// Timeouts and caps on client connections.
+    pub connections: ConnLimits,
     /// The gateway defences applied (all, except in weakened verification builds).
     pub defences: GatewayDefences,
 }
@@ -123,6 +127,7 @@ impl Default for HubSettings {
             password_workers: workers,
             password_queue: 4 * workers,
             backoff: BackoffPolicy::default(),
+            connections: ConnLimits::HUB,
             defences: GatewayDefences::all(),
         }
     }
@@ -202,6 +207,7 @@ pub(crate) struct HubState {
     known_sources: Mutex<KnownSources<String>>,
     /// Logins and elevations refused because their account or session was backing off.
     backoff_refused: std::sync::atomic::AtomicU64,
+    conn_stats: Arc<ConnStats>,
     uis: UiRegistry,
     owners: BTreeSet<Owner>,
     operators: BTreeSet<Owner>,
@@ -333,6 +339,7 @@ impl Hub {
             session_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
             known_sources: Mutex::new(KnownSources::new(KNOWN_SOURCES_PER_ACCOUNT, s.max_sources)),
             backoff_refused: std::sync::atomic::AtomicU64::new(0),
+            conn_stats: Arc::new(ConnStats::default()),
             uis,
             owners: parts.owners,
             operators: parts.operators,
@@ -346,14 +353,25 @@ impl Hub {
         let background = Arc::clone(&state);
         let task = tokio::spawn(async move {
             let monitor = tokio::spawn(operator::monitor(Arc::clone(&background)));
-            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
+            let limits = background.settings.connections;
+            #[cfg(feature = "weaken")]
+            let limits = if background.settings.defences.is_on(GatewayCheck::ConnectionLimits) {
+                limits
+            } else {
+                crate::http::serve::weakened::UNBOUNDED
+            };
+            crate::http::serve::serve(
+                listener,
+                app,
+                limits,
+                Arc::clone(&background.clock),
+                Arc::clone(&background.conn_stats),
+                Arc::clone(&background.log),
+                async move {
                     let _ = stop_rx.changed().await;
-                })
-                .await;
-            if let Err(e) = served {
-                background.log.line(&format!("server error: {e}"));
-            }
+                },
+            )
+            .await;
             monitor.abort();
             background.uis.stop_all().await;
         });

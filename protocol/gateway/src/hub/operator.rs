@@ -98,6 +98,7 @@ pub(super) async fn status(State(state): State<Arc<HubState>>, headers: HeaderMa
         "password_checks": state.passwords.checks(),
         "password_busy": state.passwords.refused(),
         "backoff_refused": state.backoff_refused.load(std::sync::atomic::Ordering::Relaxed),
+        "connections": state.conn_stats.to_json(),
         "uiservers": state.uis.status().await,
     });
     Ok(acting(json(StatusCode::OK, &body), &authed.session.user))

@@ -38,6 +38,7 @@ use crate::DynSink;
 use crate::assertion::{HubKey, ReplayGuard};
 use crate::checks::GatewayDefences;
 use crate::clock::SharedClock;
+use crate::conns::ConnLimits;
 use crate::idle::IdleTimer;
 use crate::logging::Log;
 use crate::rundir::RunDir;
@@ -54,6 +55,9 @@ pub struct UiSettings {
     pub command_timeout: Duration,
     /// How far an assertion's time may be from this server's clock.
     pub max_skew: Duration,
+    /// Timeouts and caps on connections (they all come from the hub, or from local users
+    /// trying their luck).
+    pub connections: ConnLimits,
     /// The gateway defences applied (all, except in weakened verification builds).
     pub defences: GatewayDefences,
 }
@@ -66,6 +70,7 @@ impl Default for UiSettings {
             idle_timeout: Duration::from_secs(30 * 60),
             command_timeout: Duration::from_secs(10),
             max_skew: Duration::from_secs(30),
+            connections: ConnLimits::UI_SERVER,
             defences: GatewayDefences::all(),
         }
     }
@@ -242,12 +247,27 @@ impl UiServer {
                     _ = stop_rx.changed() => {}
                 }
             };
-            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown)
-                .await;
-            if let Err(e) = served {
-                watcher.log.line(&format!("server error: {e}"));
-            }
+            let limits = watcher.settings.connections;
+            #[cfg(feature = "weaken")]
+            let limits = if watcher
+                .settings
+                .defences
+                .is_on(crate::checks::GatewayCheck::ConnectionLimits)
+            {
+                limits
+            } else {
+                crate::http::serve::weakened::UNBOUNDED
+            };
+            crate::http::serve::serve(
+                listener,
+                app,
+                limits,
+                Arc::clone(&watcher.clock),
+                Arc::new(crate::http::serve::ConnStats::default()),
+                Arc::clone(&watcher.log),
+                shutdown,
+            )
+            .await;
             watcher.unpublish();
             let _ = done_tx.send(true);
         });

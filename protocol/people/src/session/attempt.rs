@@ -27,7 +27,9 @@ pub struct LoginAttempt {
 impl std::fmt::Debug for LoginAttempt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Whether the name is known is exactly what the login must not reveal: not printed.
-        f.debug_struct("LoginAttempt").field("claimed", &self.claimed).finish_non_exhaustive()
+        f.debug_struct("LoginAttempt")
+            .field("claimed", &self.claimed)
+            .finish_non_exhaustive()
     }
 }
 

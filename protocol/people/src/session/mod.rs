@@ -25,9 +25,9 @@ use protocol_core::time::Millis;
 use rand_core::CryptoRngCore;
 use subtle::ConstantTimeEq;
 
+pub use attempt::{CheckedLogin, ElevationAttempt, LoginAttempt};
 pub use token::{MalformedToken, StoredKey, TOKEN_BYTES, Token};
 pub use types::{Audience, SessionConfig, SessionError, SessionId};
-pub use attempt::{CheckedLogin, ElevationAttempt, LoginAttempt};
 pub use users::{HashParams, PasswordChecker, UserDb, UserFileError, hash_password};
 
 use crate::checks::{PeopleCheck, PeopleDefences};

@@ -313,10 +313,14 @@ mod tests {
         }
         assert_eq!(checker.memory_kib(), 64);
         // An argon2i hash (not argon2id) of the right password is refused, as the user file does.
-        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::new(8, 1, 1, None).expect("params"))
-            .hash_password(b"pw", &SaltString::generate(&mut rng))
-            .expect("hashes")
-            .to_string();
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).expect("params"),
+        )
+        .hash_password(b"pw", &SaltString::generate(&mut rng))
+        .expect("hashes")
+        .to_string();
         assert!(argon_says(&argon2i, "pw"));
         assert!(!checker.verify(&argon2i, "pw"));
     }
