@@ -117,6 +117,8 @@ pub struct GatewayOptions {
     pub requests: RateLimit,
     /// Logins and elevations per source.
     pub logins: RateLimit,
+    /// Refused requests recorded per person (the hub's `audit-rate-limit`).
+    pub refusals: RateLimit,
     /// When the defender raises alerts.
     pub thresholds: Thresholds,
     /// The hub's back-off after failed password checks (loose by default, like the rate
@@ -167,13 +169,16 @@ impl Default for GatewayOptions {
             hash_params: HashParams::FAST_INSECURE,
             requests: RateLimit::per_second(10_000, 10_000),
             logins: RateLimit::per_second(10_000, 10_000),
+            refusals: RateLimit::per_second(10_000, 10_000),
             thresholds: Thresholds {
                 window: Duration::from_secs(60),
                 auth_failures: 1000,
                 denials: 1000,
                 rejected_job_messages: 1000,
                 rate_limited: 1000,
+                audit_rate_limited: 1,
                 auto_block: false,
+                auto_block_for: Duration::from_secs(900),
             },
             backoff: BackoffPolicy {
                 free_failures: 10_000,
@@ -596,6 +601,7 @@ impl GatewayWorld {
                 thresholds: o.thresholds.clone(),
                 requests: o.requests,
                 logins: o.logins,
+                refusals: o.refusals,
                 monitor_interval: o.monitor_interval,
                 revoke_timeout: Duration::from_secs(3),
                 proxy_timeout: Duration::from_secs(5),

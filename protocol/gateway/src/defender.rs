@@ -5,19 +5,24 @@
 //! (source: the workflow). When a source reaches a signal's threshold within the window, an
 //! [`Alert`] comes back, which the hub writes to the audit log; a source alerts at most once
 //! per window per signal, so an attack cannot flood the log. With `auto_block` an alert on an
-//! address also blocks it. Operators block and unblock addresses by hand; a blocked address is
+//! address also blocks it for [`Thresholds::auto_block_for`] (an address shared by a
+//! legitimate user is not banned for good by one burst of errors). Operators block and unblock
+//! addresses by hand (an operator's block lasts until it is lifted); a blocked address is
 //! refused before anything else is done for it.
 //!
-//! Memory is bounded: at most `max_sources` (source, signal) series are kept; beyond that new
-//! series are counted only in [`Defender::overflow`].
+//! Memory is bounded: at most `max_sources` (source, signal) series are kept. When the table
+//! is full, quiet series are forgotten first and then the least suspicious one (fewest events
+//! in the window, oldest last); each series forgotten that way is counted in
+//! [`Defender::overflow`]. A spray of new sources therefore cannot keep a new source from
+//! alerting (it once could: a full table counted new sources only in `overflow`).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use protocol_core::WorkflowId;
 use protocol_core::time::Millis;
+use protocol_core::{Owner, WorkflowId};
 
 /// What is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,15 +35,19 @@ pub enum Signal {
     RejectedJobMessage,
     /// A request refused by the rate limiter.
     RateLimited,
+    /// A request refused because its person had too many refusals recorded lately
+    /// (`audit-rate-limit`).
+    AuditRateLimited,
 }
 
 impl Signal {
     /// Every signal.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::AuthFailure,
         Self::Denial,
         Self::RejectedJobMessage,
         Self::RateLimited,
+        Self::AuditRateLimited,
     ];
 
     /// The stable name (`auth-failure`, …).
@@ -49,6 +58,7 @@ impl Signal {
             Self::Denial => "denial",
             Self::RejectedJobMessage => "rejected-job-message",
             Self::RateLimited => "rate-limited",
+            Self::AuditRateLimited => "audit-rate-limited",
         }
     }
 }
@@ -66,6 +76,8 @@ pub enum Source {
     Addr(IpAddr),
     /// A workflow's scheduler (rejected job messages).
     Workflow(WorkflowId),
+    /// An authenticated person (refusals recorded for them).
+    User(Owner),
 }
 
 impl fmt::Display for Source {
@@ -73,6 +85,7 @@ impl fmt::Display for Source {
         match self {
             Self::Addr(a) => write!(f, "{a}"),
             Self::Workflow(w) => write!(f, "{w}"),
+            Self::User(u) => write!(f, "user:{u}"),
         }
     }
 }
@@ -90,13 +103,18 @@ pub struct Thresholds {
     pub rejected_job_messages: u32,
     /// Rate-limit hits.
     pub rate_limited: u32,
+    /// A person's refusals beyond their audit rate (1: alert on the first in a window).
+    pub audit_rate_limited: u32,
     /// Block an address as soon as it raises an alert.
     pub auto_block: bool,
+    /// How long an automatic block lasts.
+    pub auto_block_for: Duration,
 }
 
 impl Default for Thresholds {
     /// Within a minute: 10 authentication failures, 20 denials, 5 rejected job messages, 20
-    /// rate-limit hits; no automatic blocking.
+    /// rate-limit hits, the first audit-rate refusal; no automatic blocking (15 minutes when
+    /// it is turned on).
     fn default() -> Self {
         Self {
             window: Duration::from_secs(60),
@@ -104,7 +122,9 @@ impl Default for Thresholds {
             denials: 20,
             rejected_job_messages: 5,
             rate_limited: 20,
+            audit_rate_limited: 1,
             auto_block: false,
+            auto_block_for: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -118,6 +138,7 @@ impl Thresholds {
             Signal::Denial => self.denials,
             Signal::RejectedJobMessage => self.rejected_job_messages,
             Signal::RateLimited => self.rate_limited,
+            Signal::AuditRateLimited => self.audit_rate_limited,
         }
     }
 }
@@ -163,7 +184,8 @@ pub struct Defender {
     series: BTreeMap<(Source, Signal), Series>,
     /// Last totals reported by schedulers, to turn totals into increments.
     reported: BTreeMap<(Source, Signal), u64>,
-    blocked: BTreeSet<IpAddr>,
+    /// Blocked addresses: until when (automatic blocks), or `None` (an operator's).
+    blocked: BTreeMap<IpAddr, Option<Millis>>,
     overflow: u64,
 }
 
@@ -176,7 +198,7 @@ impl Defender {
             max_sources,
             series: BTreeMap::new(),
             reported: BTreeMap::new(),
-            blocked: BTreeSet::new(),
+            blocked: BTreeMap::new(),
             overflow: 0,
         }
     }
@@ -198,11 +220,10 @@ impl Defender {
             return None;
         }
         let key = (source, signal);
-        if !self.series.contains_key(&key) && self.series.len() >= self.max_sources {
+        if !self.series.contains_key(&key) && self.series.len() >= self.max_sources.max(1) {
             self.forget_quiet(now);
-            if self.series.len() >= self.max_sources {
-                self.overflow = self.overflow.saturating_add(n);
-                return None;
+            if self.series.len() >= self.max_sources.max(1) {
+                self.forget_least_suspicious();
             }
         }
         let threshold = u64::from(self.thresholds.of(signal));
@@ -228,7 +249,12 @@ impl Defender {
         let (source, signal) = key;
         let blocked = match &source {
             Source::Addr(ip) if self.thresholds.auto_block => {
-                self.blocked.insert(*ip);
+                let until = now.after(self.thresholds.auto_block_for);
+                // An operator's block (no end) is never shortened by an automatic one.
+                let entry = self.blocked.entry(ip.to_canonical()).or_insert(Some(until));
+                if let Some(end) = entry {
+                    *end = (*end).max(until);
+                }
                 true
             }
             _ => false,
@@ -254,33 +280,58 @@ impl Defender {
         self.record_n(now, key.0, key.1, increase)
     }
 
+    /// Forgets the series with the fewest events in its window (the oldest last event among
+    /// those), counting it in `overflow`.
+    fn forget_least_suspicious(&mut self) {
+        let least = self
+            .series
+            .iter()
+            .min_by_key(|(_, s)| (s.recent.len(), s.recent.back().copied()))
+            .map(|(k, _)| k.clone());
+        if let Some(k) = least {
+            self.series.remove(&k);
+            self.overflow = self.overflow.saturating_add(1);
+        }
+    }
+
     fn forget_quiet(&mut self, now: Millis) {
         let window = self.thresholds.window;
         self.series
             .retain(|_, s| s.recent.back().is_some_and(|t| now < t.after(window)));
     }
 
-    /// Blocks an address (an IPv4-mapped IPv6 address is its IPv4 address); returns whether it
-    /// was not blocked already.
+    /// Blocks an address until an operator lifts it (an IPv4-mapped IPv6 address is its IPv4
+    /// address); returns whether it was not blocked by an operator already.
     pub fn block(&mut self, ip: IpAddr) -> bool {
-        self.blocked.insert(ip.to_canonical())
+        self.blocked.insert(ip.to_canonical(), None) != Some(None)
     }
 
     /// Lifts a block; returns whether there was one.
     pub fn unblock(&mut self, ip: IpAddr) -> bool {
-        self.blocked.remove(&ip.to_canonical())
+        self.blocked.remove(&ip.to_canonical()).is_some()
     }
 
-    /// Whether `ip` is blocked.
+    /// Whether `ip` is blocked at `now`.
     #[must_use]
-    pub fn is_blocked(&self, ip: IpAddr) -> bool {
-        self.blocked.contains(&ip.to_canonical())
+    pub fn is_blocked(&self, now: Millis, ip: IpAddr) -> bool {
+        self.blocked
+            .get(&ip.to_canonical())
+            .is_some_and(|until| until.is_none_or(|t| now < t))
     }
 
-    /// Blocked addresses.
+    /// Addresses blocked at `now`.
     #[must_use]
-    pub fn blocked(&self) -> Vec<IpAddr> {
-        self.blocked.iter().copied().collect()
+    pub fn blocked(&self, now: Millis) -> Vec<IpAddr> {
+        self.blocked
+            .iter()
+            .filter(|(_, until)| until.is_none_or(|t| now < t))
+            .map(|(ip, _)| *ip)
+            .collect()
+    }
+
+    /// Forgets automatic blocks that have ended (bounded memory under a long attack).
+    pub fn purge_blocks(&mut self, now: Millis) {
+        self.blocked.retain(|_, until| until.is_none_or(|t| now < t));
     }
 
     /// Every counter's total since the start.
@@ -326,7 +377,9 @@ mod tests {
             denials: 2,
             rejected_job_messages: 5,
             rate_limited: 0,
+            audit_rate_limited: 1,
             auto_block: false,
+            auto_block_for: Duration::from_secs(900),
         }
     }
 
@@ -343,7 +396,7 @@ mod tests {
         );
         assert_eq!(d.record(T0, a.clone(), Signal::AuthFailure), None, "once per window");
         assert_eq!(d.total(&a, Signal::AuthFailure), 4);
-        assert!(!d.is_blocked("127.0.0.2".parse().expect("ip")));
+        assert!(!d.is_blocked(T0, "127.0.0.2".parse().expect("ip")));
         // A new window: the old failures have aged out, three more are needed.
         let later = T0.after(Duration::from_secs(61));
         assert_eq!(d.record(later, a.clone(), Signal::AuthFailure), None);
@@ -384,11 +437,40 @@ mod tests {
         let addr: IpAddr = "127.0.0.9".parse().expect("ip");
         d.record(T0, Source::Addr(addr), Signal::Denial);
         let alert = d.record(T0, Source::Addr(addr), Signal::Denial).expect("alert");
-        assert!(alert.blocked && d.is_blocked(addr));
+        assert!(alert.blocked && d.is_blocked(T0, addr));
         assert!(d.unblock(addr));
-        assert!(!d.is_blocked(addr));
+        assert!(!d.is_blocked(T0, addr));
         assert!(d.block(addr) && !d.block(addr));
-        assert_eq!(d.blocked(), [addr]);
+        assert_eq!(d.blocked(T0), [addr]);
+    }
+
+    #[test]
+    fn an_automatic_block_ends_by_itself_and_an_operators_block_does_not() {
+        let mut d = Defender::new(
+            Thresholds {
+                auto_block: true,
+                ..thresholds()
+            },
+            100,
+        );
+        let auto: IpAddr = "127.0.0.9".parse().expect("ip");
+        let manual: IpAddr = "127.0.0.10".parse().expect("ip");
+        d.record(T0, Source::Addr(auto), Signal::Denial);
+        assert!(
+            d.record(T0, Source::Addr(auto), Signal::Denial)
+                .is_some_and(|a| a.blocked)
+        );
+        d.block(manual);
+        let end = T0.after(Duration::from_secs(900));
+        assert!(d.is_blocked(Millis(end.0 - 1), auto));
+        assert!(!d.is_blocked(end, auto), "the automatic block is over");
+        assert!(d.is_blocked(end.after(Duration::from_secs(86_400)), manual));
+        // An alert does not shorten an operator's block.
+        d.record(T0, Source::Addr(manual), Signal::Denial);
+        d.record(T0, Source::Addr(manual), Signal::Denial);
+        assert!(d.is_blocked(end.after(Duration::from_secs(86_400)), manual));
+        d.purge_blocks(end);
+        assert_eq!(d.blocked(end), [manual]);
     }
 
     #[test]
@@ -409,14 +491,24 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_bounded() {
+    fn the_table_is_bounded_and_a_full_table_still_alerts_on_a_new_source() {
         let mut d = Defender::new(thresholds(), 2);
         d.record(T0, ip("10.0.0.1"), Signal::Denial);
-        d.record(T0, ip("10.0.0.2"), Signal::Denial);
+        d.record(T0, ip("10.0.0.1"), Signal::AuthFailure);
+        d.record(T0, ip("10.0.0.1"), Signal::AuthFailure);
         d.record(T0, ip("10.0.0.3"), Signal::Denial);
         assert_eq!(d.counters().len(), 2);
-        assert_eq!(d.overflow(), 1);
-        d.record(T0.after(Duration::from_secs(120)), ip("10.0.0.3"), Signal::Denial);
+        assert_eq!(d.overflow(), 1, "the least suspicious series made room");
+        assert_eq!(
+            d.total(&ip("10.0.0.1"), Signal::AuthFailure),
+            2,
+            "the busiest series is kept"
+        );
+        assert!(
+            d.record(T0, ip("10.0.0.3"), Signal::Denial).is_some(),
+            "the new source alerts"
+        );
+        d.record(T0.after(Duration::from_secs(120)), ip("10.0.0.4"), Signal::Denial);
         assert_eq!(d.counters().len(), 1, "quiet series are forgotten to make room");
     }
 
@@ -426,9 +518,9 @@ mod tests {
         let mapped: IpAddr = "::ffff:127.0.32.1".parse().expect("ip");
         let plain: IpAddr = "127.0.32.1".parse().expect("ip");
         assert!(d.block(mapped));
-        assert!(d.is_blocked(plain) && d.is_blocked(mapped));
+        assert!(d.is_blocked(T0, plain) && d.is_blocked(T0, mapped));
         assert!(!d.block(plain), "already blocked");
         assert!(d.unblock(plain));
-        assert!(!d.is_blocked(mapped));
+        assert!(!d.is_blocked(T0, mapped));
     }
 }

@@ -103,6 +103,23 @@ impl<K: Ord + Clone> RateLimiter<K> {
             .min(self.limit.capacity())
     }
 
+    /// Whether a request from `key` would pass at `now`, taking nothing.
+    ///
+    /// # Errors
+    /// [`Limited`] with the wait until one would.
+    pub fn peek(&self, now: Millis, key: &K) -> Result<(), Limited> {
+        let current = self
+            .buckets
+            .get(key)
+            .map_or(self.limit.capacity(), |b| self.level(b, now));
+        if current >= COST {
+            return Ok(());
+        }
+        Err(Limited {
+            retry_after: Duration::from_millis((COST - current).div_ceil(self.limit.refill())),
+        })
+    }
+
     /// Takes one request from `key`'s bucket at `now`.
     ///
     /// # Errors

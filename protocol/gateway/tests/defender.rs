@@ -22,7 +22,9 @@ fn thresholds() -> Thresholds {
         denials: 1000,
         rejected_job_messages: 1,
         rate_limited: 2,
+        audit_rate_limited: 1,
         auto_block: false,
+        auto_block_for: Duration::from_secs(900),
     }
 }
 

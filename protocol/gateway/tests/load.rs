@@ -9,6 +9,7 @@ use std::time::Duration;
 use protocol_gateway::backoff::BackoffPolicy;
 use protocol_gateway::conns::ConnLimits;
 use protocol_gateway::http::client::HubClient;
+use protocol_gateway::limits::RateLimit;
 use protocol_people::session::HashParams;
 use testkit::{GatewayOptions, GatewayWorld};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -223,4 +224,55 @@ async fn a_connection_with_nothing_in_flight_is_closed_after_the_idle_timeout() 
     assert!(!closed_within(&mut idle, Duration::from_millis(700)).await);
     w.advance(ConnLimits::HUB.idle_timeout);
     assert!(closed_within(&mut idle, Duration::from_secs(5)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_refusals_are_recorded_at_a_bounded_rate_and_beyond_it_refused_with_one_alert() {
+    let w = start(GatewayOptions {
+        refusals: RateLimit {
+            burst: 3,
+            per_minute: 3,
+        },
+        ..GatewayOptions::default()
+    })
+    .await;
+    let mut mallory = w.login("mallory").await.expect("login");
+    let big = "x".repeat(8 * 1024);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = mallory
+            .post("/operator/block", &serde_json::json!({ "source": big }))
+            .await
+            .expect("answer");
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses, [403, 403, 403, 429, 429, 429]);
+    let hub = w.audit_lines("hub");
+    let refused = hub
+        .iter()
+        .filter(|l| l.contains("User mallory was denied block-source"))
+        .count();
+    assert_eq!(refused, 3, "{hub:?}");
+    let alerts: Vec<_> = hub
+        .iter()
+        .filter(|l| l.contains("Defender raised an alert: 1 audit-rate-limited from user:mallory"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{hub:?}");
+    // Someone else's refusals are their own.
+    let mut jacintar = w.login("jacintar").await.expect("login");
+    let r = jacintar
+        .post("/operator/block", &serde_json::json!({ "source": "127.0.0.9" }))
+        .await
+        .expect("answer");
+    assert_eq!(r.status, 403);
+    // The bucket refills: a minute later one more refusal is recorded.
+    w.advance(Duration::from_secs(20));
+    let r = mallory
+        .post("/operator/block", &serde_json::json!({ "source": "127.0.0.9" }))
+        .await
+        .expect("answer");
+    assert_eq!(r.status, 403);
+    let mut op = w.elevated("oceans_stage", "execute").await.expect("operator");
+    let status = op.get("/operator/status").await.expect("status").json();
+    assert_eq!(status["audit_rate_limited"], 3, "{status}");
 }

@@ -30,6 +30,23 @@
 //! logins_per_minute = 10
 //! login_burst = 5
 //! max_sources = 10000
+//! refusals_per_minute = 60             # a person's refused requests recorded per minute (audit-rate-limit)
+//! refusal_burst = 60
+//! password_workers = 2                 # default: one per core (at most 8)
+//! password_queue = 8                   # default: four per worker; beyond, logins get 503 busy
+//!
+//! [backoff]                            # optional: failed logins per account, elevations per session
+//! free_failures = 5
+//! base_ms = 1000                       # then doubling …
+//! cap_ms = 300000                      # … up to this
+//! forget_ms = 3600000
+//!
+//! [connections]                        # optional
+//! header_timeout_ms = 10000
+//! idle_timeout_ms = 60000
+//! max_connections = 512                # keep well under the descriptor limit
+//! max_per_source = 32
+//! max_header_bytes = 16384
 //!
 //! [defender]                           # optional
 //! window_ms = 60000
@@ -37,7 +54,9 @@
 //! denials = 20
 //! rejected_job_messages = 5
 //! rate_limited = 20
+//! audit_rate_limited = 1
 //! auto_block = false
+//! auto_block_ms = 900000               # an automatic block ends by itself; an operator's does not
 //! monitor_interval_ms = 1000
 //! ```
 //!
@@ -56,6 +75,8 @@ use protocol_people::session::{HashParams, SessionConfig, SessionError, SessionM
 use serde::Deserialize;
 
 use super::{HubParts, HubSettings};
+use crate::backoff::BackoffPolicy;
+use crate::conns::ConnLimits;
 use crate::defender::Thresholds;
 use crate::http::credentials::CookieSettings;
 use crate::limits::RateLimit;
@@ -108,6 +129,10 @@ pub enum ConfigError {
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
+}
+
+fn m(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The `[uiserver]` table.
@@ -166,6 +191,14 @@ pub struct LimitsTable {
     pub login_burst: u32,
     /// Sources tracked.
     pub max_sources: usize,
+    /// A person's refused requests recorded per minute.
+    pub refusals_per_minute: u32,
+    /// Burst of a person's refused requests.
+    pub refusal_burst: u32,
+    /// Password worker threads.
+    pub password_workers: usize,
+    /// Password checks that may wait for a worker.
+    pub password_queue: usize,
 }
 
 impl Default for LimitsTable {
@@ -177,6 +210,65 @@ impl Default for LimitsTable {
             logins_per_minute: s.logins.per_minute,
             login_burst: s.logins.burst,
             max_sources: s.max_sources,
+            refusals_per_minute: s.refusals.per_minute,
+            refusal_burst: s.refusals.burst,
+            password_workers: s.password_workers,
+            password_queue: s.password_queue,
+        }
+    }
+}
+
+/// The `[backoff]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackoffTable {
+    /// Failures before any wait.
+    pub free_failures: u32,
+    /// The first wait.
+    pub base_ms: u64,
+    /// The longest wait.
+    pub cap_ms: u64,
+    /// Failures are forgotten after this long without one.
+    pub forget_ms: u64,
+}
+
+impl Default for BackoffTable {
+    fn default() -> Self {
+        let b = BackoffPolicy::default();
+        Self {
+            free_failures: b.free_failures,
+            base_ms: m(b.base),
+            cap_ms: m(b.cap),
+            forget_ms: m(b.forget),
+        }
+    }
+}
+
+/// The `[connections]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsTable {
+    /// Time to send a request's headers.
+    pub header_timeout_ms: u64,
+    /// Time a connection may stay open with nothing in flight.
+    pub idle_timeout_ms: u64,
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections per source.
+    pub max_per_source: usize,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+}
+
+impl Default for ConnectionsTable {
+    fn default() -> Self {
+        let c = ConnLimits::HUB;
+        Self {
+            header_timeout_ms: m(c.header_timeout),
+            idle_timeout_ms: m(c.idle_timeout),
+            max_connections: c.max_connections,
+            max_per_source: c.max_per_source,
+            max_header_bytes: c.max_header_bytes,
         }
     }
 }
@@ -195,8 +287,12 @@ pub struct DefenderTable {
     pub rejected_job_messages: u32,
     /// Rate-limit hits per window.
     pub rate_limited: u32,
+    /// Refusals beyond a person's audit rate per window.
+    pub audit_rate_limited: u32,
     /// Block an address that alerts.
     pub auto_block: bool,
+    /// How long an automatic block lasts.
+    pub auto_block_ms: u64,
     /// How often schedulers' counters are read.
     pub monitor_interval_ms: u64,
 }
@@ -210,7 +306,9 @@ impl Default for DefenderTable {
             denials: t.denials,
             rejected_job_messages: t.rejected_job_messages,
             rate_limited: t.rate_limited,
+            audit_rate_limited: t.audit_rate_limited,
             auto_block: t.auto_block,
+            auto_block_ms: u64::try_from(t.auto_block_for.as_millis()).unwrap_or(u64::MAX),
             monitor_interval_ms: 1000,
         }
     }
@@ -257,6 +355,12 @@ pub struct HubConfig {
     /// Rate limits.
     #[serde(default)]
     pub limits: LimitsTable,
+    /// Back-off after failed password checks.
+    #[serde(default)]
+    pub backoff: BackoffTable,
+    /// Connection limits.
+    #[serde(default)]
+    pub connections: ConnectionsTable,
     /// Alert thresholds.
     #[serde(default)]
     pub defender: DefenderTable,
@@ -363,7 +467,28 @@ impl HubConfig {
                 denials: d.denials,
                 rejected_job_messages: d.rejected_job_messages,
                 rate_limited: d.rate_limited,
+                audit_rate_limited: d.audit_rate_limited,
                 auto_block: d.auto_block,
+                auto_block_for: ms(d.auto_block_ms),
+            },
+            refusals: RateLimit {
+                burst: l.refusal_burst,
+                per_minute: l.refusals_per_minute,
+            },
+            password_workers: l.password_workers.max(1),
+            password_queue: l.password_queue,
+            backoff: BackoffPolicy {
+                free_failures: self.backoff.free_failures,
+                base: ms(self.backoff.base_ms),
+                cap: ms(self.backoff.cap_ms),
+                forget: ms(self.backoff.forget_ms),
+            },
+            connections: ConnLimits {
+                header_timeout: ms(self.connections.header_timeout_ms.max(100)),
+                idle_timeout: ms(self.connections.idle_timeout_ms.max(100)),
+                max_connections: self.connections.max_connections.max(1),
+                max_per_source: self.connections.max_per_source.max(1),
+                max_header_bytes: self.connections.max_header_bytes,
             },
             monitor_interval: ms(d.monitor_interval_ms.max(10)),
             ..HubSettings::default()

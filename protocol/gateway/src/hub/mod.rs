@@ -81,6 +81,8 @@ pub struct HubSettings {
     pub requests: RateLimit,
     /// Logins (and elevations) per source.
     pub logins: RateLimit,
+    /// Refused requests recorded per person (`audit-rate-limit`); beyond, `429`.
+    pub refusals: RateLimit,
     /// Sources tracked by the limiters and the defender.
     pub max_sources: usize,
     /// When counters raise alerts.
@@ -118,6 +120,10 @@ impl Default for HubSettings {
             logins: RateLimit {
                 burst: 5,
                 per_minute: 10,
+            },
+            refusals: RateLimit {
+                burst: 60,
+                per_minute: 60,
             },
             max_sources: 10_000,
             thresholds: Thresholds::default(),
@@ -198,6 +204,8 @@ pub(crate) struct HubState {
     defender: Mutex<Defender>,
     requests: Mutex<RateLimiter<IpAddr>>,
     logins: Mutex<RateLimiter<IpAddr>>,
+    /// Refused requests per person (`audit-rate-limit`).
+    refusals: Mutex<RateLimiter<Owner>>,
     passwords: PasswordPool,
     /// Failed logins per claimed account name.
     account_backoff: Mutex<Backoff<String>>,
@@ -207,6 +215,8 @@ pub(crate) struct HubState {
     known_sources: Mutex<KnownSources<String>>,
     /// Logins and elevations refused because their account or session was backing off.
     backoff_refused: std::sync::atomic::AtomicU64,
+    /// Requests refused because their person's refusals were used up.
+    audit_limited: std::sync::atomic::AtomicU64,
     conn_stats: Arc<ConnStats>,
     uis: UiRegistry,
     owners: BTreeSet<Owner>,
@@ -334,11 +344,13 @@ impl Hub {
             defender: Mutex::new(Defender::new(s.thresholds.clone(), s.max_sources)),
             requests: Mutex::new(RateLimiter::new(s.requests, s.max_sources)),
             logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
+            refusals: Mutex::new(RateLimiter::new(s.refusals, s.max_sources)),
             passwords: PasswordPool::new(s.password_workers, s.password_queue).map_err(HubError::Workers)?,
             account_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
             session_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
             known_sources: Mutex::new(KnownSources::new(KNOWN_SOURCES_PER_ACCOUNT, s.max_sources)),
             backoff_refused: std::sync::atomic::AtomicU64::new(0),
+            audit_limited: std::sync::atomic::AtomicU64::new(0),
             conn_stats: Arc::new(ConnStats::default()),
             uis,
             owners: parts.owners,
@@ -455,7 +467,15 @@ async fn guard(
         .get::<MatchedPath>()
         .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
     let on = |c| state.settings.defences.is_on(c);
-    let refusal = if on(GatewayCheck::SourceBlock) && state.defender.lock().is_ok_and(|d| d.is_blocked(ip)) {
+    // The person behind the request, if its credential is valid (not marked used here).
+    let person = if on(GatewayCheck::AuditRateLimit) {
+        state.peek_person(req.headers())
+    } else {
+        None
+    };
+    let mut audit_limited = false;
+    let refusal = if on(GatewayCheck::SourceBlock) && state.defender.lock().is_ok_and(|d| d.is_blocked(state.now(), ip))
+    {
         Some(ApiError::Blocked)
     } else if let (true, Err(e)) = (on(GatewayCheck::TokenInUrl), refuse_token_in_query(req.uri())) {
         Some(e)
@@ -476,6 +496,9 @@ async fn guard(
         Some(ApiError::RateLimited {
             retry_after_secs: limited.retry_after_secs(),
         })
+    } else if let Some(limited) = person.as_ref().and_then(|p| state.refusals_exhausted(p)) {
+        audit_limited = true;
+        Some(limited)
     } else if is_unsafe(&method) && on(GatewayCheck::OriginCheck) {
         check_origin(req.headers(), state.origin()).err()
     } else {
@@ -497,10 +520,51 @@ async fn guard(
         429 => Some(Signal::RateLimited),
         _ => None,
     };
-    if let Some(signal) = signal {
+    if let Some(p) = &person
+        && refusal.is_none()
+        && is_refusal(status)
+        && let Ok(mut r) = state.refusals.lock()
+    {
+        // Spent whatever the answer: the bucket only says whether the next one is recorded.
+        let _ = r.check(state.now(), p);
+    }
+    if signal.is_some() || audit_limited {
         let state = Arc::clone(&state);
+        let user = person.filter(|_| audit_limited);
         // The alert (if any) is fsynced to the audit log off the async workers.
-        let _ = tokio::task::spawn_blocking(move || state.signal(Source::Addr(ip), signal)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(signal) = signal {
+                state.signal(Source::Addr(ip), signal);
+            }
+            if let Some(user) = user {
+                state.signal(Source::User(user), Signal::AuditRateLimited);
+            }
+        })
+        .await;
     }
     response
+}
+
+/// A refusal that may have cost an audit record (everything 4xx but the limiter's own 429).
+fn is_refusal(status: u16) -> bool {
+    (400..500).contains(&status) && status != 429
+}
+
+impl HubState {
+    /// The person a request's credential belongs to, without marking the session used.
+    fn peek_person(&self, headers: &axum::http::HeaderMap) -> Option<Owner> {
+        let (token, _) = crate::http::credentials::credential(headers, self.settings.cookies).ok()??;
+        let sessions = self.sessions.lock().ok()?;
+        sessions.peek(self.now(), &token, &self.audience).ok().map(|s| s.user)
+    }
+
+    /// `Some(429)` if `person` has used up their recorded refusals for now.
+    fn refusals_exhausted(&self, person: &Owner) -> Option<ApiError> {
+        let refusals = self.refusals.lock().ok()?;
+        let limited = refusals.peek(self.now(), person).err()?;
+        self.audit_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(ApiError::RateLimited {
+            retry_after_secs: limited.retry_after_secs(),
+        })
+    }
 }

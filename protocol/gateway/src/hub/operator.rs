@@ -87,7 +87,7 @@ pub(super) async fn status(State(state): State<Arc<HubState>>, headers: HeaderMa
     let authed = state.operator(&headers, &Method::GET, None).await?;
     let (counters, blocked, overflow) = {
         let d = state.defender.lock().map_err(|_| ApiError::Internal)?;
-        (d.counters(), d.blocked(), d.overflow())
+        (d.counters(), d.blocked(state.now()), d.overflow())
     };
     let sessions = state.sessions.lock().map_err(|_| ApiError::Internal)?.len();
     let body = serde_json::json!({
@@ -99,6 +99,7 @@ pub(super) async fn status(State(state): State<Arc<HubState>>, headers: HeaderMa
         "password_busy": state.passwords.refused(),
         "backoff_refused": state.backoff_refused.load(std::sync::atomic::Ordering::Relaxed),
         "connections": state.conn_stats.to_json(),
+        "audit_rate_limited": state.audit_limited.load(std::sync::atomic::Ordering::Relaxed),
         "uiservers": state.uis.status().await,
     });
     Ok(acting(json(StatusCode::OK, &body), &authed.session.user))
