@@ -41,7 +41,7 @@ use protocol_gateway::http::client::HubClient;
 use protocol_gateway::limits::RateLimit;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_gateway::spawner::{LaunchFuture, UiInstance, UiLauncher};
-use protocol_gateway::{Hub, HubParts, HubSettings, UiServerParts, UiSettings};
+use protocol_gateway::{Hub, HubParts, HubSettings, ScanPolicy, UiServerParts, UiSettings};
 use protocol_net::{Scheduler, SchedulerHandle, ServerConfig};
 use protocol_people::PeopleDefences;
 use protocol_people::audit::{AuditKey, AuditVerifyError, AuditWriter, VerifyReport, default_head_path};
@@ -595,6 +595,13 @@ impl GatewayWorld {
             owners: o.owners.iter().map(|s| owner(s)).collect::<Result<_, _>>()?,
             operators: o.operators.iter().map(|s| owner(s)).collect::<Result<_, _>>()?,
             runs: Some(runs),
+            scan: Some(ScanPolicy {
+                authorizer: {
+                    let (policy, authz) = (policy.clone(), o.authz_defences.clone());
+                    Box::new(move || Authorizer::with_defences(Policy::load_with(&policy, &authz), authz.clone()))
+                },
+                groups: Arc::new(FileGroups::load(&examples().join("groups.toml")).map_err(WorldError::setup)?),
+            }),
             clock: Arc::new(clock.clone()),
             log: log.clone(),
             settings: HubSettings {

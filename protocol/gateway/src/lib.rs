@@ -50,7 +50,7 @@ pub mod schedclient;
 pub mod spawner;
 pub mod uiserver;
 
-pub use hub::{Hub, HubParts, HubSettings};
+pub use hub::{Hub, HubParts, HubSettings, ScanPolicy};
 pub use uiserver::{UiServer, UiServerParts, UiSettings};
 
 /// Whether this crate was compiled with the `weaken` feature (a verification build, in which

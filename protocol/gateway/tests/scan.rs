@@ -1,5 +1,6 @@
 //! Scan (seed 001, "Cylc gscan"): one request, every workflow the person may read across
-//! owners, and nothing about the others — not even that they exist.
+//! owners, and nothing about the others — not even that they exist; answered by the hub from
+//! the schedulers' published state and the UI servers' policy, starting no UI server.
 
 use serde_json::json;
 
@@ -28,6 +29,11 @@ async fn a_scan_lists_exactly_the_readable_workflows_across_owners() {
         all["workflows"].as_array().map(Vec::len),
         Some(4),
         "an owner sees all their own"
+    );
+    assert_eq!(
+        w.spawned(),
+        0,
+        "a scan is answered from published state: no UI server was started"
     );
     w.stop().await;
 }

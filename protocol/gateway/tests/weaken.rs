@@ -295,6 +295,7 @@ async fn without_uniform_errors_a_proxy_failure_tells_the_ui_servers_address() {
             owners: BTreeSet::from([owner("atmosphere_stage")]),
             operators: BTreeSet::new(),
             runs: None,
+            scan: None,
             clock: Arc::new(ManualClock::new(Millis::now())),
             log: Arc::new(NoLog),
             settings: HubSettings {

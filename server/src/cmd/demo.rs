@@ -24,10 +24,13 @@ use protocol_gateway::http::client::HubClient;
 use protocol_gateway::logging::NoLog;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_gateway::spawner::{ProcessUiLauncher, SpawnPolicy};
-use protocol_gateway::{Hub, HubParts, HubSettings};
+use protocol_gateway::{Hub, HubParts, HubSettings, ScanPolicy};
 use protocol_net::eventlog::EventLog;
 use protocol_net::{ProcessLauncher, Scheduler, ServerConfig};
 use protocol_people::audit::{AuditKey, AuditWriter, verify};
+use protocol_people::authz::Authorizer;
+use protocol_people::groups::FileGroups;
+use protocol_people::policy::Policy;
 use protocol_people::session::{Audience, HashParams, SessionConfig, SessionManager, UserDb, hash_password};
 use rand_core::RngCore as _;
 use testkit::MemoryLog;
@@ -276,6 +279,13 @@ async fn people(exe: &Path, dir: &Path) -> anyhow::Result<bool> {
         owners,
         operators: BTreeSet::new(),
         runs: Some(runs.clone()),
+        scan: Some(ScanPolicy {
+            authorizer: {
+                let policy = policy.clone();
+                Box::new(move || Authorizer::from_load(Policy::load(&policy)))
+            },
+            groups: Arc::new(FileGroups::load(&dir.join("groups.toml"))?),
+        }),
         clock: protocol_gateway::clock::system(),
         log: log.clone(),
         settings: HubSettings::default(),

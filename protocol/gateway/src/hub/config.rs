@@ -6,7 +6,9 @@
 //! users = "users.toml"                 # [users] NAME = "$argon2id$…"
 //! audit_log = "audit/hub.log"          # the hub's audit log (logins, elevations, alerts, operators)
 //! audit_key = "/etc/threatcheck/audit.key"   # mode 600
-//! runs = "runs"                        # scheduler run directories (operators' revocations, counters)
+//! runs = "runs"                        # scheduler run directories (operators' revocations, counters, scan)
+//! policy = "/etc/threatcheck/policy"   # the UI servers' policy: /scan answers from runs + policy
+//! groups = "/etc/threatcheck/groups.toml"   # optional; the system's groups otherwise
 //! owners = ["atmosphere_stage", "oceans_stage"]
 //! operators = ["jacintar"]
 //! secure_cookies = false               # true behind TLS: Secure, __Host- cookies
@@ -71,10 +73,13 @@ use std::time::Duration;
 
 use protocol_core::Owner;
 use protocol_people::audit::{AuditError, AuditKey, AuditKeyError, AuditWriter};
+use protocol_people::authz::Authorizer;
+use protocol_people::groups::{FileGroups, GroupProvider, SystemGroups};
+use protocol_people::policy::Policy;
 use protocol_people::session::{HashParams, SessionConfig, SessionError, SessionManager, UserDb, UserFileError};
 use serde::Deserialize;
 
-use super::{HubParts, HubSettings};
+use super::{HubParts, HubSettings, ScanPolicy};
 use crate::backoff::BackoffPolicy;
 use crate::conns::ConnLimits;
 use crate::defender::Thresholds;
@@ -125,6 +130,9 @@ pub enum ConfigError {
     /// The session settings.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The group file.
+    #[error("groups: {0}")]
+    Groups(String),
 }
 
 fn ms(v: u64) -> Duration {
@@ -333,6 +341,13 @@ pub struct HubConfig {
     /// Scheduler run directories.
     #[serde(default)]
     pub runs: Option<PathBuf>,
+    /// The UI servers' policy directory: `/scan` decides with it (without it, and `runs`,
+    /// `/scan` is unavailable).
+    #[serde(default)]
+    pub policy: Option<PathBuf>,
+    /// The group file the UI servers use (system groups if absent).
+    #[serde(default)]
+    pub groups: Option<PathBuf>,
     /// Owners served.
     pub owners: Vec<String>,
     /// Operators.
@@ -406,10 +421,13 @@ impl HubConfig {
                 *p = base.join(&*p);
             }
         }
-        if let Some(r) = c.runs.as_mut()
-            && r.is_relative()
+        for r in [c.runs.as_mut(), c.policy.as_mut(), c.groups.as_mut()]
+            .into_iter()
+            .flatten()
         {
-            *r = base.join(&*r);
+            if r.is_relative() {
+                *r = base.join(&*r);
+            }
         }
         Ok(c)
     }
@@ -493,6 +511,19 @@ impl HubConfig {
             monitor_interval: ms(d.monitor_interval_ms.max(10)),
             ..HubSettings::default()
         };
+        let scan = match self.policy {
+            None => None,
+            Some(dir) => {
+                let groups: Arc<dyn GroupProvider + Send + Sync> = match &self.groups {
+                    Some(path) => Arc::new(FileGroups::load(path).map_err(|e| ConfigError::Groups(e.to_string()))?),
+                    None => Arc::new(SystemGroups),
+                };
+                Some(ScanPolicy {
+                    authorizer: Box::new(move || Authorizer::from_load(Policy::load(&dir))),
+                    groups,
+                })
+            }
+        };
         Ok(HubParts {
             sessions,
             audience,
@@ -501,6 +532,7 @@ impl HubConfig {
             owners,
             operators,
             runs: self.runs,
+            scan,
             clock: crate::clock::system(),
             log,
             settings,

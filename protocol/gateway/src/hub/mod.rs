@@ -42,7 +42,7 @@ use protocol_core::Owner;
 use protocol_core::time::Millis;
 use protocol_people::audit::{Actor, AuditEvent, AuditRecord, AuditSink};
 use protocol_people::authz::Authorizer;
-use protocol_people::groups::FileGroups;
+use protocol_people::groups::{FileGroups, GroupProvider};
 use protocol_people::policy::Policy;
 use protocol_people::session::{Audience, SessionId, SessionManager};
 use tokio::sync::watch;
@@ -154,8 +154,12 @@ pub struct HubParts {
     pub owners: BTreeSet<Owner>,
     /// Who may use the operator endpoints (with an elevated session).
     pub operators: BTreeSet<Owner>,
-    /// Root of the scheduler run directories (operators' revocations, rejection counters).
+    /// Root of the scheduler run directories (operators' revocations, rejection counters,
+    /// the scan).
     pub runs: Option<PathBuf>,
+    /// The policy `/scan` decides with (the UI servers' own); without it `/scan` is
+    /// unavailable.
+    pub scan: Option<ScanPolicy>,
     /// The clock.
     pub clock: SharedClock,
     /// Operational log lines.
@@ -172,6 +176,22 @@ impl std::fmt::Debug for HubParts {
             .field("operators", &self.operators)
             .field("settings", &self.settings)
             .finish_non_exhaustive()
+    }
+}
+
+/// What the hub needs to answer `/scan` from the schedulers' published state, without
+/// spawning any UI server: the same policy and group lookup the UI servers decide with.
+pub struct ScanPolicy {
+    /// Loads the authoriser (the site and owners' policy) for one scan, as a UI server loads
+    /// it when it starts, so that a policy change applies to the next scan.
+    pub authorizer: Box<dyn Fn() -> Authorizer + Send + Sync>,
+    /// Group membership.
+    pub groups: Arc<dyn GroupProvider + Send + Sync>,
+}
+
+impl std::fmt::Debug for ScanPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanPolicy").finish_non_exhaustive()
     }
 }
 
@@ -222,6 +242,7 @@ pub(crate) struct HubState {
     owners: BTreeSet<Owner>,
     operators: BTreeSet<Owner>,
     runs: Option<PathBuf>,
+    scan: Option<ScanPolicy>,
     clock: SharedClock,
     log: Log,
     settings: HubSettings,
@@ -356,6 +377,7 @@ impl Hub {
             owners: parts.owners,
             operators: parts.operators,
             runs: parts.runs,
+            scan: parts.scan,
             clock: parts.clock,
             log: parts.log,
             settings: parts.settings,

@@ -1,4 +1,5 @@
-//! Proxying to owners' UI servers (spawned on demand) and the cross-owner scan.
+//! Proxying to owners' UI servers (spawned on demand) and the cross-owner scan (answered
+//! from published state).
 //!
 //! Only validated values reach a UI server: the owner must be a configured owner, the
 //! workflow name a valid workflow name, and the path is rebuilt from them; the request's
@@ -20,6 +21,7 @@ use super::auth::{Authed, acting};
 use crate::assertion::{self, Assertion};
 use crate::http::client::{HttpError, HttpRequest, HttpResponse, send};
 use crate::http::{ApiError, json, read_body, secure_headers};
+use crate::rundir::{Status, discover};
 use crate::spawner::{SpawnError, owner_in};
 
 type PathRejection = axum::extract::rejection::PathRejection;
@@ -239,46 +241,50 @@ struct Scanned {
     status: String,
 }
 
-/// Every workflow the person may read, across owners: each owner's UI server answers only
-/// with what the person may read, so someone with no rights gets exactly the answer for "no
-/// workflows at all". An owner whose UI server cannot be reached is left out (and logged):
-/// saying so would tell someone with no rights that the owner exists.
+/// Every workflow the person may read, across owners, from what the schedulers publish in
+/// their run directories and the UI servers' own policy: no UI server is spawned or asked
+/// (a scan once spawned every owner's), and someone with no rights gets exactly the answer
+/// for "no workflows at all".
 pub(super) async fn scan(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let authed = Arc::new(state.authenticate(&headers, &Method::GET)?);
-    let mut tasks = tokio::task::JoinSet::new();
-    for owner in state.owners.iter().cloned() {
-        let (state, authed) = (Arc::clone(&state), Arc::clone(&authed));
-        tasks.spawn(async move {
-            let r = state
-                .forward(&owner, &authed, Method::GET, "/workflows".into(), Vec::new())
-                .await;
-            (owner, r)
-        });
-    }
-    let mut found = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((owner, r)) = joined else { continue };
-        let listed = match r {
-            Ok(r) if r.status == 200 => r.json(),
-            Ok(r) => {
-                state
-                    .log
-                    .line(&format!("scan: {owner}'s UI server answered {}", r.status));
-                continue;
-            }
-            Err(_) => continue,
-        };
-        for w in listed["workflows"].as_array().into_iter().flatten() {
-            if let (Some(name), Some(status)) = (w["name"].as_str(), w["status"].as_str()) {
-                found.push(Scanned {
-                    owner: owner.to_string(),
-                    name: name.to_owned(),
-                    status: status.to_owned(),
-                });
-            }
-        }
-    }
-    found.sort();
+    let authed = state.authenticate(&headers, &Method::GET)?;
+    let (user, level) = (authed.session.user.clone(), authed.session.level);
+    let worker = Arc::clone(&state);
+    // Reading run directories is blocking file work.
+    let found = tokio::task::spawn_blocking(move || worker.scan_published(&user, level))
+        .await
+        .map_err(|_| ApiError::Internal)??;
     let r = json(StatusCode::OK, &serde_json::json!({ "workflows": found }));
     Ok(acting(r, &authed.session.user))
+}
+
+impl HubState {
+    fn scan_published(&self, user: &Owner, level: Level) -> Result<Vec<Scanned>, ApiError> {
+        let (Some(policy), Some(runs)) = (&self.scan, &self.runs) else {
+            self.log.line("scan: no policy or run directories configured");
+            return Err(ApiError::Unavailable);
+        };
+        let person = policy.groups.person(user).map_err(|e| {
+            self.log.line(&format!("scan: group lookup failed: {e}"));
+            ApiError::Unavailable
+        })?;
+        let authorizer = (policy.authorizer)();
+        let mut found = Vec::new();
+        for owner in &self.owners {
+            for (id, run) in discover(runs, owner) {
+                let readable = policy
+                    .groups
+                    .workflow(&id)
+                    .is_ok_and(|w| authorizer.decide(&person, &w, Operation::Read, level).is_allowed());
+                if readable {
+                    found.push(Scanned {
+                        owner: owner.to_string(),
+                        name: id.name().to_owned(),
+                        status: Status::of(&run).name().to_owned(),
+                    });
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
 }

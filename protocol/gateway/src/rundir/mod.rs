@@ -127,6 +127,29 @@ pub enum Status {
     Stopped,
 }
 
+impl Status {
+    /// What a run directory says: stopped without a contact file, otherwise the state file's
+    /// status (running if it has none yet).
+    #[must_use]
+    pub fn of(run: &RunDir) -> Self {
+        match run.read_contact() {
+            Ok(Some(_)) => run.read_state().ok().flatten().map_or(Self::Running, |s| s.status),
+            _ => Self::Stopped,
+        }
+    }
+
+    /// The name the UI shows (`running`, …).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
 /// One job in the state file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct JobView {

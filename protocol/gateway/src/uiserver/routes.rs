@@ -164,10 +164,7 @@ impl UiState {
 }
 
 fn status_of(run: &RunDir) -> Status {
-    match run.read_contact() {
-        Ok(Some(_)) => run.read_state().ok().flatten().map_or(Status::Running, |s| s.status),
-        _ => Status::Stopped,
-    }
+    Status::of(run)
 }
 
 #[derive(Serialize)]
