@@ -1,6 +1,6 @@
 //! C06 — overuse of resources (seed 004: "limit parallel jobs", quotas).
 //!
-//! One source floods the hub with requests (each scan touches every owner's UI server) and
+//! One source floods the hub with requests (each scan reads every owner's run directories) and
 //! with logins (each costs an argon2 hash); the per-source rate limits must cut it off with
 //! `429 rate-limited` and `Retry-After` while another person is still served. A scheduler
 //! with a live-job cap refuses launches past it.

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`s02`] | S02 fool hub authentication (forged tokens, forged hub assertions) |
 //! | [`s03`] | S03 harvest user names and passwords (enumeration, guessing) |
+//! | [`s03_guessing`] | S03 guess one account's password from many addresses, or through a stolen token's elevation |
 //! | [`s04`] | S04 get the network map (addresses and paths in answers) |
 //! | [`s05`] | S05 hijack tokens (after logout, idle, absolute expiry, elevation) |
 //! | [`s05_csrf`] | S05 ride a session cross-site (CSRF token, Origin), tokens in URLs; S02 login CSRF |
@@ -13,10 +14,13 @@
 //! | [`s10`] | S10 steal SSO (a captured assertion replayed) |
 //! | [`s14`] | S14 the defender sees an alert and blocks the source |
 //! | [`c06`] | C06 overuse of resources (floods, live-job cap) |
+//! | [`c06_load`] | C06 login floods, slow and silent connections, audit floods against the hub |
 
 pub mod c06;
+pub mod c06_load;
 pub mod s02;
 pub mod s03;
+pub mod s03_guessing;
 pub mod s04;
 pub mod s05;
 pub mod s05_csrf;
@@ -37,6 +41,7 @@ pub fn all() -> Vec<Harness> {
     vec![
         s02::FORGED_TOKEN,
         s03::ACCOUNT_ENUMERATION,
+        s03_guessing::DISTRIBUTED_GUESSING,
         s04::ADDRESS_DISCLOSURE,
         s05::TOKEN_REPLAY,
         s05::IDLE_TOKEN,
@@ -50,6 +55,9 @@ pub fn all() -> Vec<Harness> {
         s10::CROSS_AUDIENCE_TOKEN,
         s14::ALERT_AND_SHUTDOWN,
         c06::RESOURCE_LIMITS,
+        c06_load::LOGIN_FLOOD,
+        c06_load::SLOW_CONNECTIONS,
+        c06_load::AUDIT_FLOOD,
     ]
 }
 
