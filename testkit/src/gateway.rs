@@ -1,6 +1,6 @@
 //! The people side of the reference system, live on 127.0.0.1: a hub, UI servers started
 //! in-process on demand, and schedulers publishing in run directories, all in a temporary
-//! directory with protocol-people's example policy, groups and users (seed 001), and all
+//! directory with protocol-people's example policy, groups and users (the hub design notes), and all
 //! sharing one [`ManualClock`] so harnesses move time instead of sleeping.
 //!
 //! ```text

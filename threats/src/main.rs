@@ -33,7 +33,7 @@ enum Command {
     /// Run the attack harnesses on live loopback targets (real and weakened) and replay the
     /// model's counterexamples against the real implementation.
     Attack(cmd::attack::AttackArgs),
-    /// Readiness check of a threat model (seed 002): sections, STRIDE coverage, evidence.
+    /// Readiness check of a threat model (the threat-analysis review process): sections, STRIDE coverage, evidence.
     Lint(cmd::lint::LintArgs),
     /// Re-render the reports from a saved results.json without re-running anything.
     Report(cmd::report::ReportArgs),

@@ -1,4 +1,4 @@
-//! C06 — overuse of resources (seed 004: "limit parallel jobs", quotas).
+//! C06 — overuse of resources (the science-platform concerns: "limit parallel jobs", quotas).
 //!
 //! One source floods the hub with requests (each scan reads every owner's run directories) and
 //! with logins (each costs an argon2 hash); the per-source rate limits must cut it off with

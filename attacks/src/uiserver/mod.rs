@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::harness::{Harness, HarnessError};
 use crate::live::gateway::{FIXED_START, GatewayOptions, GatewayWorld};
 
-/// The world these harnesses attack: seed 001's example with every defence on, the shared
+/// The world these harnesses attack: the hub design notes' example with every defence on, the shared
 /// clock at [`FIXED_START`] (audit lines are the same every run), two-minute elevations, UI
 /// servers stopping after ten idle minutes, and each workflow's job registered before anyone
 /// acts (harnesses use its key as a compromised job's). Harnesses change the defence they test.

@@ -1,6 +1,6 @@
 //! S11 — as an attacker or user I want to change other users' running suites.
 //!
-//! Under seed 001's policy everyone may read, stop and start (`play`) every workflow by
+//! Under the hub design notes' policy everyone may read, stop and start (`play`) every workflow by
 //! default, `atmosphere_stage` gives `jacintar` Execute, `reload` and `edit-trigger` (the last
 //! above the site limit), and `oceans_stage` lets only the ocean team read. [`CROSS_OWNER_COMMAND`]
 //! has `mallory` (read-only, then elevated to write) and `jacintar` (elevated to write) send,

@@ -47,7 +47,7 @@ pub use state::{
     State, Tamper,
 };
 
-/// When the model starts: seed 001's morning, 2026-11-22T10:00:00Z.
+/// When the model starts: the hub design notes' morning, 2026-11-22T10:00:00Z.
 pub const START: Millis = Millis(1_795_341_600_000);
 
 /// One step of the clock.

@@ -1,4 +1,4 @@
-//! The UI server's idle timer, sans-IO (seed 001: "UI Servers should time out and die if no
+//! The UI server's idle timer, sans-IO (the hub design notes: "UI Servers should time out and die if no
 //! one is looking at them, and be respawned upon interaction").
 //!
 //! Every request counts as activity when it begins and when it ends; a keep-alive request is

@@ -1,5 +1,5 @@
 //! The people side of the reference system, running for real on loopback as Cylc 8 lays it
-//! out (seed 001): a [hub](hub) that authenticates people and proxies to per-owner
+//! out (the hub design notes): a [hub](hub) that authenticates people and proxies to per-owner
 //! [UI servers](uiserver) it spawns on demand, which authorise, audit and forward commands to
 //! schedulers over the Noise channel.
 //!

@@ -1,4 +1,4 @@
-//! Scan (seed 001, "Cylc gscan"): one request, every workflow the person may read across
+//! Scan (the hub design notes, "Cylc gscan"): one request, every workflow the person may read across
 //! owners, and nothing about the others — not even that they exist; answered by the hub from
 //! the schedulers' published state and the UI servers' policy, starting no UI server.
 

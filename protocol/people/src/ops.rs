@@ -4,7 +4,7 @@
 //! Names follow Cylc: an operation is a Cylc command (`cylc set-verbosity`) or GraphQL mutation
 //! (`setVerbosity`, authorised as `set_verbosity`). We print the command spelling, kebab-case,
 //! and accept all three. `edit-trigger` and `edit-config` have no Cylc 8 mutation; they stand
-//! for the Write actions of seed 001 (edit runs, change the workflow configuration).
+//! for the Write actions of the hub design notes (edit runs, change the workflow configuration).
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Every rule of precedence, on seed 001's example (everyone may read and stop/start; a
+//! Every rule of precedence, on the hub design notes' example (everyone may read and stop/start; a
 //! sensitive owner narrows that; a sensitive workflow is owner-only) and on small policies.
 
 use protocol_people::authz::{AllowReason, Authorizer, Decision, DenyReason, LayerKind, LayerVerdict};

@@ -4,7 +4,7 @@
 //! processes), each reporting started, a few messages and succeeded; every message must be
 //! accepted exactly once.
 //!
-//! The people part: seed 001's example. Two owners (`atmosphere_stage`, `oceans_stage`) with
+//! The people part: the hub design notes' example. Two owners (`atmosphere_stage`, `oceans_stage`) with
 //! two workflows each, each workflow with its own scheduler and run directory; a hub that
 //! spawns the owners' UI servers as real processes; three people with different rights
 //! (`jacintar`, `mallory`, `oceans_stage`). Each scans; a denied read and a denied command;

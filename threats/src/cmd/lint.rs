@@ -1,4 +1,4 @@
-//! `threatcheck lint [MODEL_DIR]`: the readiness check of a threat model (seed 002).
+//! `threatcheck lint [MODEL_DIR]`: the readiness check of a threat model (the threat-analysis review process).
 //!
 //! Prints every finding as `FILE:LINE: SEVERITY[RULE]: MESSAGE` and exits 1 if any is an error
 //! (a model file that does not follow the schema counts as one), 0 otherwise; 2 when the model

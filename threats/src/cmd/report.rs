@@ -21,7 +21,7 @@ pub struct ReportArgs {
     results: PathBuf,
     /// Where to write stride.md, stride.html, architecture.md, results.json, results.sarif and
     /// junit.xml.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
+    #[arg(long, value_name = "DIR", default_value = "target/threatcheck/reports")]
     out: PathBuf,
     /// Leave timings out (zeroed in JSON and JUnit) so that the output is byte-stable.
     #[arg(long)]

@@ -22,8 +22,9 @@ use super::model::{ModelResults, run_models};
 /// Arguments of `threatcheck verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Where to write the reports.
-    #[arg(long, default_value = "reports")]
+    /// Where to write the reports (default: a build-output directory, so a first run leaves the
+    /// committed `reports/` alone; `scripts/regenerate-reports.sh` writes those).
+    #[arg(long, default_value = "target/threatcheck/reports")]
     pub out: PathBuf,
     /// The smaller bounds for pull requests: proofs within the quick bound (attack searches,
     /// harnesses and replays are the same as without it).

@@ -1,4 +1,4 @@
-//! The readiness check of a threat model (seed 002, "Verifying readiness for a threat analysis
+//! The readiness check of a threat model (the threat-analysis review process, "Verifying readiness for a threat analysis
 //! review"): the sections the architecture page needs, STRIDE coverage of every entity,
 //! countermeasures and evidence (or dated, owned risk acceptances) for every threat, harnesses
 //! for the stories that need them, and evidence names that exist.

@@ -16,7 +16,7 @@ pub struct ThreatModel {
     pub source_dir: String,
     /// The model files read, sorted.
     pub files: Vec<String>,
-    /// The description of the service (seed 002: purpose, intended usage, deployment).
+    /// The description of the service (the threat-analysis review process: purpose, intended usage, deployment).
     pub system: Option<System>,
     /// Trust boundaries.
     pub boundaries: Vec<Boundary>,
@@ -248,7 +248,7 @@ pub struct Story {
     pub title: String,
     /// The story as told (`As an attacker I want …`).
     pub text: String,
-    /// Where it comes from (`seed 000`).
+    /// Where it comes from (`2019 Cylc 8 threat-modelling session`).
     pub source: String,
     /// Whether at least one attack harness must serve it.
     pub requires_harness: bool,

@@ -1,4 +1,4 @@
-//! `architecture.md`: the architecture page seed 002 asks for before a threat analysis review,
+//! `architecture.md`: the architecture page a threat-analysis review asks for,
 //! generated from the model — description, components, trust boundaries, external dependencies
 //! and assumptions, interfaces with their CIA needs, data assets, the block diagram, sequence
 //! diagrams — and a findings section with one entry per failing or unverified item.

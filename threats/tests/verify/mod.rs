@@ -23,7 +23,7 @@ fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_e
     // Reading checks the schema, the evidence and that the stored outcome means what the
     // stored model, evidence and lint give.
     let stored = Results::read(&dir.join("results.json")).expect("reports/results.json is valid");
-    let hint = "reports/ is out of date: run `cargo run --release -p threats -- verify --no-timings` and commit it";
+    let hint = "reports/ is out of date: run `scripts/regenerate-reports.sh` and commit it";
 
     let mut shipped = ThreatModel::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("model")).expect("shipped model");
     shipped.source_dir = stored.model.source_dir.clone();

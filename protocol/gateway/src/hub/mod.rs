@@ -1,4 +1,4 @@
-//! The hub: the people's front door (seed 001's Cylc Hub).
+//! The hub: the people's front door (the hub design notes' Cylc Hub).
 //!
 //! It authenticates people (protocol-people's sessions: read-only logins, elevation with the
 //! password again, expiry), keeps tokens in `HttpOnly; SameSite=Strict` cookies or bearer

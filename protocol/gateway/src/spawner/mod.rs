@@ -1,4 +1,4 @@
-//! Spawning UI servers on demand (seed 001, "Hub remote spawning of UI Servers"; story S09).
+//! Spawning UI servers on demand (the hub design notes, "Hub remote spawning of UI Servers"; story S09).
 //!
 //! [`SpawnPolicy`] is the sans-IO decision: the only thing a request contributes is an owner
 //! name, which must be a valid account name ([`Owner`]: `[a-z_][a-z0-9_-]{0,31}`, so never an

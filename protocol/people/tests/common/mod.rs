@@ -17,7 +17,7 @@ pub fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
-/// The seed 001 policy directory.
+/// The hub design notes' example policy directory.
 pub fn example_policy() -> PathBuf {
     examples().join("policy")
 }
