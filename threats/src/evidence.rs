@@ -84,6 +84,10 @@ pub struct Action {
 pub struct PropertyResult {
     /// Its name (`sender-authentication`).
     pub name: String,
+    /// The proof run that checked it (`channel`, `channel-kci`, `people`): one run checks
+    /// several properties, so its states, depth and timing are the run's.
+    #[serde(default)]
+    pub proof: String,
     /// The property as a plain sentence.
     pub description: String,
     /// Holds or fails.

@@ -35,6 +35,7 @@ pub mod lint;
 pub mod model;
 pub mod report;
 pub mod results;
+pub mod shard;
 
 pub use evidence::{
     Action, ControlRun, Evidence, HarnessOutcome, HarnessResult, PropertyResult, PropertyVerdict, Timing, VariantKind,

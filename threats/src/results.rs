@@ -66,6 +66,10 @@ pub struct Results {
     pub lint: Vec<LintFinding>,
     /// The join of the above (derived; checked on reading).
     pub outcome: Joined,
+    /// When this is one shard of a run (`verify --shard K/N`): which, and of what; absent in a
+    /// whole run's results (`report --merge` joins the shards into one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
 }
 
 /// Why a `results.json` could not be used.
@@ -140,6 +144,7 @@ impl Results {
             evidence,
             lint,
             outcome,
+            shard: None,
         }
     }
 

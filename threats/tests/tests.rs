@@ -1,6 +1,7 @@
 mod attack;
 mod people;
 mod reports;
+mod shard;
 mod threat_cli;
 mod threat_fixtures;
 mod threat_model;

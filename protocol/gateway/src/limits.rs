@@ -6,8 +6,12 @@
 //! request costs 60 000 units and a bucket gains `per_minute` units per millisecond.
 //!
 //! Memory is bounded: at most `max_keys` buckets. When full, buckets that have refilled
-//! completely (indistinguishable from new ones) are dropped; if none has, a new key is refused
-//! rather than let an address spray evict everyone else's history (fail closed).
+//! completely (indistinguishable from new ones) are dropped; if none has, the least recently
+//! used bucket is. A spray of fresh addresses therefore evicts its own oldest addresses first
+//! and never locks a new legitimate source out (refusing every new key, as this once did,
+//! let a login flood from rotating addresses refuse every newcomer's login); what a spray
+//! gains is a fresh bucket per address it uses, which it had anyway. Password guessing across
+//! addresses is bounded per account instead ([`crate::backoff`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -136,10 +140,10 @@ impl<K: Ord + Clone> RateLimiter<K> {
             for k in full {
                 self.buckets.remove(&k);
             }
-            if self.buckets.len() >= self.max_keys {
-                return Err(Limited {
-                    retry_after: Duration::from_secs(1),
-                });
+            if self.buckets.len() >= self.max_keys
+                && let Some(oldest) = self.buckets.iter().min_by_key(|(_, b)| b.at).map(|(k, _)| k.clone())
+            {
+                self.buckets.remove(&oldest);
             }
         }
         let fresh = Bucket {
@@ -221,14 +225,20 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded_and_a_spray_is_refused_not_allowed_to_evict() {
+    fn memory_is_bounded_and_a_new_source_evicts_the_least_recently_used_bucket() {
         let mut l = RateLimiter::new(RateLimit::per_second(1, 1), 2);
         l.check(T0, &1).expect("one");
-        l.check(T0, &2).expect("two");
-        assert!(l.check(T0, &3).is_err(), "no room: refused");
+        l.check(T0.after(Duration::from_millis(10)), &2).expect("two");
+        // Full, nothing refilled: the least recently used (1) makes room; 2 keeps its history.
+        l.check(T0.after(Duration::from_millis(20)), &3)
+            .expect("a newcomer is not refused");
         assert_eq!(l.len(), 2);
+        assert!(
+            l.check(T0.after(Duration::from_millis(30)), &2).is_err(),
+            "2 is still limited"
+        );
         // Once the others have refilled completely, they are forgotten to make room.
-        l.check(T0.after(Duration::from_secs(5)), &3).expect("room made");
+        l.check(T0.after(Duration::from_secs(5)), &4).expect("room made");
         assert_eq!(l.len(), 1);
     }
 }

@@ -67,6 +67,22 @@ pub struct Summary {
 }
 
 impl AttackResults {
+    /// No harness and no replay run.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            harnesses: Vec::new(),
+            conformance: Vec::new(),
+            summary: Summary {
+                harnesses: 0,
+                harnesses_passed: 0,
+                replays: 0,
+                replays_conforming: 0,
+                seconds: 0.0,
+            },
+        }
+    }
+
     /// Whether every harness passed and every replay conformed.
     #[must_use]
     pub fn all_green(&self) -> bool {
@@ -91,6 +107,12 @@ fn split(ids: &[String]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         }
     }
     Ok((harnesses, variants))
+}
+
+/// Whether the variant `name` has a replay on the real implementation.
+#[must_use]
+pub fn has_replay(name: &str) -> bool {
+    Variant::from_name(name).is_some() || PeopleVariant::from_name(name).is_some()
 }
 
 /// Runs the selected harnesses and replays. `progress` is told what starts.

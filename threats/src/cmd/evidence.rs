@@ -59,6 +59,7 @@ fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str
         .filter(|p| only.is_none_or(|names| names.contains(&p.name.as_str())))
         .map(|p| PropertyResult {
             name: p.name.clone(),
+            proof: proof.model.clone(),
             description: describe(&p.name),
             verdict: if p.holds {
                 PropertyVerdict::Holds

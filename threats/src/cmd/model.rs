@@ -73,10 +73,25 @@ pub fn run_models(
     only: Option<&str>,
     weaken: Option<&str>,
     quick: bool,
+    progress: impl FnMut(&str),
+) -> anyhow::Result<ModelResults> {
+    run_models_where(only, weaken, quick, |_| true, progress)
+}
+
+/// As [`run_models`], running only the proofs and variants whose name `wanted` accepts (a
+/// shard's share).
+///
+/// # Errors
+/// As [`run_models`].
+pub fn run_models_where(
+    only: Option<&str>,
+    weaken: Option<&str>,
+    quick: bool,
+    wanted: impl Fn(&str) -> bool,
     mut progress: impl FnMut(&str),
 ) -> anyhow::Result<ModelResults> {
     let catalogue = model::catalogue();
-    let selected = |name: &str| only.is_none_or(|o| o == name);
+    let selected = |name: &str| only.is_none_or(|o| o == name) && wanted(name);
     if let Some(name) = only.or(weaken)
         && catalogue.proof(name).is_none()
         && catalogue.variant(name).is_none()

@@ -12,12 +12,13 @@ use threats::evidence::Evidence;
 use threats::model::Date;
 use threats::report::RenderOptions;
 use threats::results::{Results, Tool};
+use threats::shard::{ShardInfo, ShardSpec, harness_unit, proof_unit, variant_unit};
 
 use super::Outcome;
-use super::attack::run_attacks;
+use super::attack::{has_replay, run_attacks};
 use super::evidence::{harness_results, property_results, variant_results};
 use super::lint::{known_evidence, load_model, resolve_model_dir, today_utc};
-use super::model::{ModelResults, run_models};
+use super::model::{ModelResults, run_models, run_models_where};
 
 /// Arguments of `threatcheck verify`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +37,13 @@ pub struct VerifyArgs {
     /// Judge risk acceptances as of this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Run only shard K of N (`K/N`): a deterministic 1/N of the proofs, variant searches with
+    /// their replays, and harnesses. Writes only `results.json` (the shard's evidence, its
+    /// place and a fingerprint of its inputs) to `--out`; `threatcheck report --merge` joins
+    /// the N files into the six reports a single run writes. Exits 0 when this shard's own
+    /// evidence is green.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<ShardSpec>,
     /// Leave the timing fields out (zero in results.json and junit.xml, omitted elsewhere), so
     /// two runs write byte-identical files: how `reports/` in the repository is made.
     #[arg(long)]
@@ -72,20 +80,56 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let weaken: Option<&str> = None;
     if let Some(check) = weaken {
         weakened::validate(check)?;
+        if args.shard.is_some() {
+            anyhow::bail!("--shard and --weaken cannot be combined");
+        }
     }
+    let units = all_units();
+    let mine: Option<Vec<String>> = args
+        .shard
+        .map(|spec| spec.select(&units).into_iter().map(str::to_owned).collect());
 
     progress("loading the threat model");
     let dir = resolve_model_dir(args.model.clone());
     let threat_model = load_model(&dir).with_context(|| format!("loading the threat model from {}", dir.display()))?;
     let findings = threats::lint::lint(&threat_model, &known_evidence(), as_of);
 
-    let models = match weaken {
-        Some(check) => weakened::models(check, args.quick, |name| progress(&format!("model {name}")))?,
-        None => run_models(None, None, args.quick, |name| progress(&format!("model {name}")))?,
+    let models = match (weaken, &mine) {
+        (Some(check), _) => weakened::models(check, args.quick, |name| progress(&format!("model {name}")))?,
+        (None, None) => run_models(None, None, args.quick, |name| progress(&format!("model {name}")))?,
+        (None, Some(mine)) => run_models_where(
+            None,
+            None,
+            args.quick,
+            |name| mine.contains(&proof_unit(name)) || mine.contains(&variant_unit(name)),
+            |name| progress(&format!("model {name}")),
+        )?,
     };
     // Under `--weaken`, every live target of every harness lacks the named defence.
     let base = weaken.and_then(weakened::weakening).unwrap_or_default();
-    let attacks = run_attacks(&[], true, &base, |what| progress(&format!("attack {what}")))?;
+    let attacks = match &mine {
+        None => run_attacks(&[], true, &base, |what| progress(&format!("attack {what}")))?,
+        Some(mine) => {
+            // This shard's harnesses, and the replays of its variants.
+            let ids: Vec<String> = attacks::run::all()
+                .iter()
+                .map(|h| h.info.id.to_owned())
+                .filter(|id| mine.contains(&harness_unit(id)))
+                .chain(
+                    model::catalogue()
+                        .variants
+                        .iter()
+                        .map(|v| v.name.to_owned())
+                        .filter(|n| mine.contains(&variant_unit(n)) && has_replay(n)),
+                )
+                .collect();
+            if ids.is_empty() {
+                super::attack::AttackResults::empty()
+            } else {
+                run_attacks(&ids, true, &base, |what| progress(&format!("attack {what}")))?
+            }
+        }
+    };
     let evidence = Evidence {
         properties: property_results(&models),
         variants: variant_results(&models, &attacks.conformance),
@@ -94,13 +138,18 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     evidence.validate().context("the evidence produced is malformed")?;
 
     progress("writing reports");
-    let results = Results::new(
+    let mut results = Results::new(
         Tool::threatcheck(env!("CARGO_PKG_VERSION")),
         as_of,
         threat_model,
         evidence,
         findings,
     );
+    if let Some(spec) = args.shard {
+        let bounds = if args.quick { "quick" } else { "full" };
+        results.shard = Some(ShardInfo::new(spec, units, &results, bounds));
+        return write_shard(&results, &args.out, spec, args.no_timings, started);
+    }
     let options = if args.no_timings {
         RenderOptions::stable()
     } else {
@@ -129,6 +178,70 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     println!(
         "reports written to {} in {:.1} s",
         args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if green { Outcome::Green } else { Outcome::Finding })
+}
+
+/// Every unit of a whole run, in the order a single run reports them: the proofs and the
+/// variants in the model catalogue's order, the harnesses in id order.
+fn all_units() -> Vec<String> {
+    let catalogue = model::catalogue();
+    catalogue
+        .proofs
+        .iter()
+        .map(|p| proof_unit(p.name))
+        .chain(catalogue.variants.iter().map(|v| variant_unit(v.name)))
+        .chain(attacks::run::all().iter().map(|h| harness_unit(h.info.id)))
+        .collect()
+}
+
+/// A shard's output: its `results.json` only (the six reports come from the merge).
+fn write_shard(
+    results: &Results,
+    out: &std::path::Path,
+    spec: ShardSpec,
+    no_timings: bool,
+    started: Instant,
+) -> anyhow::Result<Outcome> {
+    let results = if no_timings {
+        results.without_timings()
+    } else {
+        results.clone()
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join("results.json");
+    std::fs::write(&path, results.to_json()?).with_context(|| format!("writing {}", path.display()))?;
+    let e = &results.evidence;
+    let red: Vec<String> = e
+        .all()
+        .filter_map(|(r, h)| match h {
+            threats::evidence::Health::Red(why) => Some(format!("{r}: {why}")),
+            threats::evidence::Health::Green => None,
+        })
+        .collect();
+    let lint_errors = results
+        .lint
+        .iter()
+        .filter(|f| f.severity == threats::lint::Severity::Error)
+        .count();
+    let green = red.is_empty() && lint_errors == 0;
+    println!(
+        "shard {spec}: {} properties, {} variants, {} harnesses: {}",
+        e.properties.len(),
+        e.variants.len(),
+        e.harnesses.len(),
+        if green { "green" } else { "RED" }
+    );
+    for why in &red {
+        println!("  {why}");
+    }
+    if lint_errors > 0 {
+        println!("  lint: {lint_errors} error(s) in the threat model");
+    }
+    println!(
+        "shard results written to {} in {:.1} s (join the shards with `threatcheck report --merge`)",
+        path.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(if green { Outcome::Green } else { Outcome::Finding })

@@ -52,7 +52,7 @@ impl Linter {
                     Rule::AcceptanceExpired,
                     loc,
                     format!(
-                        "threat {}: risk acceptance by {} expired on {} (today is {today})",
+                        "threat {}: risk acceptance by {} expired on {} (judged as of {today})",
                         t.id, a.owner, a.until
                     ),
                 ),

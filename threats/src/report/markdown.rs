@@ -1,6 +1,6 @@
 //! `stride.md`: the STRIDE report in GitHub-flavoured Markdown.
 //!
-//! Per entity, seed 003's table (Threat | Description | Counter measure) with likelihood,
+//! Per entity, the STRIDE table format's table (Threat | Description | Counter measure) with likelihood,
 //! impact, evidence and status; the priority order (C10); the story index; for every defence
 //! the attack the model checker finds without it, as a Mermaid sequence diagram; properties,
 //! harnesses and lint findings.
@@ -245,6 +245,22 @@ fn defences(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {
                 var.states_explored,
                 seconds(opts, var.timing.seconds)
             );
+        }
+        match &var.replay {
+            Some(rp) => {
+                let word = if rp.conforms {
+                    "conforms"
+                } else {
+                    "**does not conform**"
+                };
+                let _ = writeln!(
+                    out,
+                    "Replayed on the real implementation: {word}.\n\n- Weakened build: {}\n- Normal build: {}\n",
+                    md(&rp.weakened),
+                    md(&rp.normal)
+                );
+            }
+            None => out.push_str("Not replayed on the real implementation.\n\n"),
         }
     }
 }

@@ -11,8 +11,8 @@ use super::escape;
 use crate::evidence::Action;
 use crate::model::{EntityKind, Sequence, ThreatModel};
 
-/// The block diagram: entities grouped by trust boundary, flows as labelled edges (through
-/// the channel entities they cross).
+/// The block diagram: entities grouped by trust boundary, one labelled edge per flow (the
+/// channel entities it crosses named in its label).
 #[must_use]
 pub fn flowchart(m: &ThreatModel) -> String {
     let ids: BTreeMap<&str, String> = m
@@ -47,22 +47,24 @@ pub fn flowchart(m: &ThreatModel) -> String {
     {
         let _ = writeln!(out, "  {}", node(e));
     }
+    // One labelled edge per flow, from its source to its destination; the channels it
+    // crosses are named in the label, not drawn as hops (a shared "site network" node made
+    // every flow's second hop unlabelled and indistinguishable).
     for f in &m.flows {
-        let path: Vec<&str> = std::iter::once(&f.from)
-            .chain(&f.via)
-            .chain(std::iter::once(&f.to))
-            .filter_map(|id| ids.get(id.as_str()))
-            .map(String::as_str)
-            .collect();
-        if path.len() < 2 {
+        let (Some(from), Some(to)) = (ids.get(f.from.as_str()), ids.get(f.to.as_str())) else {
             continue;
-        }
-        let label = escape::mermaid(&format!("{} {}", f.id, f.protocol));
-        let _ = write!(out, "  {} -->|\"{label}\"| {}", path[0], path[1]);
-        for next in &path[2..] {
-            let _ = write!(out, " --> {next}");
-        }
-        out.push('\n');
+        };
+        let via: Vec<&str> = f
+            .via
+            .iter()
+            .map(|id| m.entity(id).map_or(id.as_str(), |e| e.name.as_str()))
+            .collect();
+        let text = if via.is_empty() {
+            format!("{} {}", f.id, f.protocol)
+        } else {
+            format!("{} {} (via {})", f.id, f.protocol, via.join(", "))
+        };
+        let _ = writeln!(out, "  {from} -->|\"{}\"| {to}", escape::mermaid(&text));
     }
     out
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `stride.md` | [`stride_markdown`]: STRIDE table per entity, priorities, story index, the attack each defence stops |
 //! | `stride.html` | [`stride_html`]: the same, self-contained (inline CSS, no scripts, no external resources) |
-//! | `architecture.md` | [`architecture_markdown`]: seed 002's architecture page, with findings |
+//! | `architecture.md` | [`architecture_markdown`]: the threat-analysis review process's architecture page, with findings |
 //! | `results.json` | [`results_json`]: the run, versioned (`threatcheck-results/1`) |
 //! | `results.sarif` | [`sarif`]: SARIF 2.1.0 for code scanning |
 //! | `junit.xml` | [`junit`]: one test case per threat × evidence item |
@@ -21,6 +21,7 @@ mod junit;
 mod markdown;
 pub mod mermaid;
 mod sarif;
+pub mod svg;
 mod view;
 
 use std::fs;

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use threats::report::{self, REPORT_FILES, RenderOptions};
 
 use crate::threat_fixtures as fx;
+mod junit_schema;
+mod sarif_subset;
 
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("utf-8")
@@ -188,9 +190,34 @@ fn html_escapes_untrusted_text_and_loads_nothing() {
     let lower = html.to_lowercase();
     assert!(!lower.contains("<script"), "raw script tag");
     assert!(lower.contains("&lt;script&gt;alert("), "escaped script text present");
-    for external in ["src=", "href=", "<link", "<img", "@import", "url("] {
+    for external in [
+        "src=",
+        "<link",
+        "<img",
+        "@import",
+        "url(",
+        "href=\"http",
+        "href=\"//",
+        "javascript:",
+    ] {
         assert!(!lower.contains(external), "{external} in a self-contained page");
     }
+    // Every link is to this page, and to an id that exists on it.
+    let ids: std::collections::BTreeSet<&str> = html
+        .split(" id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let mut links = 0;
+    for rest in html.split("href=\"").skip(1) {
+        let target = rest.split('"').next().unwrap_or("");
+        let anchor = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("link off the page: {target}"));
+        assert!(ids.contains(anchor), "a link to #{anchor}, which no element has");
+        links += 1;
+    }
+    assert!(links > 10, "the page links its ids ({links} links)");
     assert!(html.contains("default-src 'none'"));
     assert!(!html.contains('\u{202e}'), "bidi override printed raw");
     assert!(html.contains("\\u{202e}"));

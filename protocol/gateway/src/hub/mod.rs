@@ -65,6 +65,9 @@ use crate::spawner::UiLauncher;
 use passwords::PasswordPool;
 use registry::UiRegistry;
 
+/// Access-log lines per second (burst 1,000, then 200 a second).
+const ACCESS_LOG_RATE: RateLimit = RateLimit::per_second(1_000, 200);
+
 /// Addresses remembered per account as ones its owner logs in from.
 const KNOWN_SOURCES_PER_ACCOUNT: usize = 8;
 
@@ -226,6 +229,8 @@ pub(crate) struct HubState {
     logins: Mutex<RateLimiter<IpAddr>>,
     /// Refused requests per person (`audit-rate-limit`).
     refusals: Mutex<RateLimiter<Owner>>,
+    /// The access log's rate, and the lines not written since the last one.
+    access_log: Mutex<(RateLimiter<()>, u64)>,
     passwords: PasswordPool,
     /// Failed logins per claimed account name.
     account_backoff: Mutex<Backoff<String>>,
@@ -274,16 +279,30 @@ impl HubState {
         }
     }
 
-    /// Counts a signal and writes any alert it raises to the audit log.
-    fn signal(&self, source: Source, signal: Signal) {
-        let alert = self
-            .defender
+    /// Writes an access-log line within the log's rate; a line past it is counted, and the
+    /// count is written with the next line that fits (log space is bounded under a flood).
+    fn access_line(&self, line: &str) {
+        let Ok(mut l) = self.access_log.lock() else { return };
+        if l.0.check(self.now(), &()).is_err() {
+            l.1 += 1;
+            return;
+        }
+        let suppressed = std::mem::take(&mut l.1);
+        drop(l);
+        if suppressed > 0 {
+            self.log.line(&format!(
+                "({suppressed} access-log lines over the log's rate were not written)"
+            ));
+        }
+        self.log.line(line);
+    }
+
+    /// Counts a signal; returns the alert it raises, if any (for the caller to write).
+    fn count(&self, source: Source, signal: Signal) -> Option<Alert> {
+        self.defender
             .lock()
             .ok()
-            .and_then(|mut d| d.record(self.now(), source, signal));
-        if let Some(alert) = alert {
-            self.alert(&alert);
-        }
+            .and_then(|mut d| d.record(self.now(), source, signal))
     }
 
     /// An alert that is not a defender counter: a key starting to back off.
@@ -366,6 +385,7 @@ impl Hub {
             requests: Mutex::new(RateLimiter::new(s.requests, s.max_sources)),
             logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
             refusals: Mutex::new(RateLimiter::new(s.refusals, s.max_sources)),
+            access_log: Mutex::new((RateLimiter::new(ACCESS_LOG_RATE, 1), 0)),
             passwords: PasswordPool::new(s.password_workers, s.password_queue).map_err(HubError::Workers)?,
             account_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
             session_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
@@ -535,7 +555,7 @@ async fn guard(
         .extensions()
         .get::<auth::ActingUser>()
         .map_or_else(String::new, |u| format!(" user={}", u.0));
-    state.log.line(&format!("{ip} {method} {route} {status}{user}"));
+    state.access_line(&format!("{ip} {method} {route} {status}{user}"));
     let signal = match status {
         401 => Some(Signal::AuthFailure),
         403 | 404 if refusal != Some(ApiError::Blocked) => Some(Signal::Denial),
@@ -550,19 +570,19 @@ async fn guard(
         // Spent whatever the answer: the bucket only says whether the next one is recorded.
         let _ = r.check(state.now(), p);
     }
-    if signal.is_some() || audit_limited {
+    // Counting is in memory; only an alert it raises costs an fsync, off the async workers
+    // (a task per refused request, as this once spawned, made a flood of refusals a flood of
+    // blocking threads).
+    let mut alerts = Vec::new();
+    if let Some(signal) = signal {
+        alerts.extend(state.count(Source::Addr(ip), signal));
+    }
+    if let Some(user) = person.filter(|_| audit_limited) {
+        alerts.extend(state.count(Source::User(user), Signal::AuditRateLimited));
+    }
+    if !alerts.is_empty() {
         let state = Arc::clone(&state);
-        let user = person.filter(|_| audit_limited);
-        // The alert (if any) is fsynced to the audit log off the async workers.
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(signal) = signal {
-                state.signal(Source::Addr(ip), signal);
-            }
-            if let Some(user) = user {
-                state.signal(Source::User(user), Signal::AuditRateLimited);
-            }
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(move || alerts.iter().for_each(|a| state.alert(a))).await;
     }
     response
 }

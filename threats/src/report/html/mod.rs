@@ -1,22 +1,31 @@
 //! `stride.html`: the STRIDE report as one self-contained page: inline CSS, no scripts, no
 //! external resources (a Content-Security-Policy says so), every untrusted string escaped.
 //!
-//! Mermaid cannot render without its script, so counterexamples are drawn as step tables,
-//! with the Mermaid source beside them for pasting into a renderer.
+//! A reviewer navigates it: a table of contents, an id on every heading, threat, story,
+//! defence, property, harness and lint finding ([`links`]), and every such id elsewhere on the
+//! page a link to it — the verdict's reasons included. Counterexamples are step tables with
+//! the step that breaks the property marked, each drawn beside as an inline SVG sequence
+//! diagram rendered here ([`super::svg`]), with the Mermaid source for pasting elsewhere.
+
+mod links;
 
 use std::fmt::Write as _;
+
+use links::Anchors;
 
 use super::escape::{html, html_lines};
 use super::view::{self, View};
 use super::{RenderOptions, mermaid};
 use crate::evidence::{Action, HarnessOutcome, PropertyVerdict, VariantKind};
 use crate::join::{ItemState, ThreatOutcome, Verdict};
-use crate::model::Threat;
+use crate::model::{EvidenceKind, Threat};
 use crate::results::Results;
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;line-height:1.4;color:#1b1b1b}\
-table{border-collapse:collapse;margin:0.5rem 0 1.5rem;width:100%}\
-th,td{border:1px solid #bbb;padding:0.3rem 0.5rem;vertical-align:top;text-align:left}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;line-height:1.4;color:#1b1b1b}\
+table{border-collapse:collapse;margin:0.5rem 0 1.5rem;width:100%;table-layout:fixed}\
+th,td{border:1px solid #bbb;padding:0.3rem 0.5rem;vertical-align:top;text-align:left;overflow-wrap:anywhere}\
+nav ol{columns:2}nav li{margin:0.1rem 0}a{color:#1f4e9c}:target{background:#fff6c8}\
+tr.breaks td{background:#fbe3e3}.cited{font-size:0.95em}figure{margin:0.5rem 0 1rem;overflow-x:auto}\
 th{background:#eee}td.n{text-align:right}\
 .verified,.green{color:#145214}.failing,.red{color:#a00;font-weight:bold}\
 .unverified{color:#8a5300;font-weight:bold}.accepted{color:#2a4d8f}\
@@ -67,19 +76,63 @@ pub fn stride_html(r: &Results, opts: RenderOptions) -> String {
         r.as_of,
         html(&r.schema)
     );
-    summary(&mut out, r);
-    entities(&mut out, &v);
+    let anchors = Anchors::new(r);
+    contents(&mut out, &v);
+    summary(&mut out, r, &anchors);
+    entities(&mut out, &v, &anchors);
     priorities(&mut out, &v);
-    stories(&mut out, &v);
-    defences(&mut out, r, opts);
-    properties(&mut out, r, opts);
-    harnesses(&mut out, r, opts);
+    stories(&mut out, &v, &anchors);
+    diagrams(&mut out, r);
+    defences(&mut out, r, &v, opts);
+    properties(&mut out, r, &v, opts);
+    harnesses(&mut out, r, &v, opts);
     lint(&mut out, r);
     out.push_str("</body>\n</html>\n");
     out
 }
 
-fn summary(out: &mut String, r: &Results) {
+fn contents(out: &mut String, v: &View<'_>) {
+    out.push_str("<nav id=\"contents\" aria-label=\"Contents\">\n<h2>Contents</h2>\n<ol>\n");
+    out.push_str("<li><a href=\"#verdict\">Verdict</a></li>\n<li><a href=\"#entities\">Threats by entity</a><ol>\n");
+    for (i, s) in v.entities.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<li>{}</li>",
+            links::to(&links::entity(&s.entity.id), &format!("({}) {}", i + 1, s.entity.name))
+        );
+    }
+    out.push_str("</ol></li>\n");
+    for (id, title) in [
+        ("priorities", "Priorities"),
+        ("stories", "Story index"),
+        ("diagrams", "Block diagram and sequences"),
+        ("defences", "Defences and the attacks they stop"),
+        ("properties", "Properties"),
+        ("harnesses", "Attack harnesses"),
+        ("lint", "Lint findings"),
+    ] {
+        let _ = writeln!(out, "<li>{}</li>", links::to(id, title));
+    }
+    out.push_str("</ol>\n</nav>\n");
+}
+
+/// "Cited by T-…, T-…" for an evidence item, each threat a link.
+fn cited_by(v: &View<'_>, kind: EvidenceKind, name: &str) -> String {
+    let threats = v
+        .cited_by
+        .iter()
+        .find(|(e, _)| e.kind == kind && e.name == name)
+        .map(|(_, ts)| {
+            ts.iter()
+                .map(|t| links::to(&links::threat(t), t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_else(|| "no threat".to_owned());
+    format!("Cited by: {threats}.")
+}
+
+fn summary(out: &mut String, r: &Results, anchors: &Anchors) {
     let c = &r.outcome.counts;
     let (class, word) = if r.outcome.verdict == Verdict::Green {
         ("green", "GREEN")
@@ -88,7 +141,7 @@ fn summary(out: &mut String, r: &Results) {
     };
     let _ = writeln!(
         out,
-        "<h2>Verdict: <span class=\"verdict {class}\">{word}</span></h2>\n<ul>"
+        "<h2 id=\"verdict\">Verdict: <span class=\"verdict {class}\">{word}</span></h2>\n<ul>"
     );
     for line in super::view::count_lines(c) {
         let _ = writeln!(out, "<li>{}</li>", html_lines(&line));
@@ -97,13 +150,13 @@ fn summary(out: &mut String, r: &Results) {
     if !r.outcome.reasons.is_empty() {
         out.push_str("<p>Why the verdict is red:</p>\n<ul>\n");
         for reason in &r.outcome.reasons {
-            let _ = writeln!(out, "<li>{}</li>", html_lines(reason));
+            let _ = writeln!(out, "<li>{}</li>", anchors.linkify(reason));
         }
         out.push_str("</ul>\n");
     }
 }
 
-fn threat_table(out: &mut String, threats: &[(&Threat, Option<&ThreatOutcome>)]) {
+fn threat_table(out: &mut String, threats: &[(&Threat, Option<&ThreatOutcome>)], anchors: &Anchors) {
     out.push_str(
         "<table>\n<tr><th>Threat</th><th>Description</th><th>Counter measure</th><th>Likelihood</th>\
          <th>Impact</th><th>Evidence</th><th>Status</th></tr>\n",
@@ -128,7 +181,7 @@ fn threat_table(out: &mut String, threats: &[(&Threat, Option<&ThreatOutcome>)])
                         "<span class=\"{}\">{} {}</span>",
                         item_class(*s),
                         view::mark(*s),
-                        html(&e.to_string())
+                        anchors.evidence_ref(e)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -136,9 +189,10 @@ fn threat_table(out: &mut String, threats: &[(&Threat, Option<&ThreatOutcome>)])
         };
         let _ = writeln!(
             out,
-            "<tr id=\"{id}\"><td><b>{}</b><br>{id}<br>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{evidence}</td>\
+            "<tr id=\"{anchor}\"><td><b>{}</b><br>{}<br>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{evidence}</td>\
              <td class=\"{}\">{}</td></tr>",
             t.stride.title(),
+            links::to(&links::threat(&t.id), &t.id),
             html(&t.title),
             html_lines(&t.description),
             html_lines(&t.countermeasure),
@@ -146,19 +200,20 @@ fn threat_table(out: &mut String, threats: &[(&Threat, Option<&ThreatOutcome>)])
             t.impact,
             status_class(*o),
             html(&view::status_label(*o)),
-            id = html(&t.id),
+            anchor = html(&links::threat(&t.id)),
         );
     }
     out.push_str("</table>\n");
 }
 
-fn entities(out: &mut String, v: &View<'_>) {
-    out.push_str("<h2>Threats by entity</h2>\n");
+fn entities(out: &mut String, v: &View<'_>, anchors: &Anchors) {
+    out.push_str("<h2 id=\"entities\">Threats by entity</h2>\n");
     for (i, s) in v.entities.iter().enumerate() {
         let e = s.entity;
         let _ = writeln!(
             out,
-            "<h3>({}) {} (<code>{}</code>)</h3>",
+            "<h3 id=\"{}\">({}) {} (<code>{}</code>)</h3>",
+            html(&links::entity(&e.id)),
             i + 1,
             html(&e.name),
             html(&e.id)
@@ -167,7 +222,7 @@ fn entities(out: &mut String, v: &View<'_>) {
         if s.threats.is_empty() {
             out.push_str("<p>No threats recorded.</p>\n");
         } else {
-            threat_table(out, &s.threats);
+            threat_table(out, &s.threats, anchors);
         }
         if !s.not_applicable.is_empty() {
             out.push_str("<p>Not applicable:</p>\n<ul>\n");
@@ -178,14 +233,14 @@ fn entities(out: &mut String, v: &View<'_>) {
         }
     }
     if !v.orphans.is_empty() {
-        out.push_str("<h3>Threats to entities not in the model</h3>\n");
-        threat_table(out, &v.orphans);
+        out.push_str("<h3 id=\"entity-orphans\">Threats to entities not in the model</h3>\n");
+        threat_table(out, &v.orphans, anchors);
     }
 }
 
 fn priorities(out: &mut String, v: &View<'_>) {
     out.push_str(
-        "<h2>Priorities</h2>\n<p>Threats by likelihood × impact (C10: prioritise mitigations by consequence and \
+        "<h2 id=\"priorities\">Priorities</h2>\n<p>Threats by likelihood × impact (C10: prioritise mitigations by consequence and \
          likelihood).</p>\n<table>\n<tr><th>Risk</th><th>Threat</th><th>Entity</th><th>Likelihood</th><th>Impact</th>\
          <th>Status</th></tr>\n",
     );
@@ -194,9 +249,9 @@ fn priorities(out: &mut String, v: &View<'_>) {
             out,
             "<tr><td class=\"n\">{}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
             t.risk(),
-            html(&t.id),
+            links::to(&links::threat(&t.id), &t.id),
             html(&t.title),
-            html(&t.entity),
+            links::to(&links::entity(&t.entity), &t.entity),
             t.likelihood,
             t.impact,
             status_class(*o),
@@ -206,9 +261,9 @@ fn priorities(out: &mut String, v: &View<'_>) {
     out.push_str("</table>\n");
 }
 
-fn stories(out: &mut String, v: &View<'_>) {
+fn stories(out: &mut String, v: &View<'_>, anchors: &Anchors) {
     out.push_str(
-        "<h2>Story index</h2>\n<table>\n<tr><th>Story</th><th>Title</th><th>Threats</th><th>Evidence</th></tr>\n",
+        "<h2 id=\"stories\">Story index</h2>\n<table>\n<tr><th>Story</th><th>Title</th><th>Threats</th><th>Evidence</th></tr>\n",
     );
     for s in &v.stories {
         let mut threats: Vec<String> = s
@@ -217,7 +272,7 @@ fn stories(out: &mut String, v: &View<'_>) {
             .map(|(t, o)| {
                 format!(
                     "{} (<span class=\"{}\">{}</span>)",
-                    html(&t.id),
+                    links::to(&links::threat(&t.id), &t.id),
                     status_class(*o),
                     html(&view::status_label(*o))
                 )
@@ -229,10 +284,11 @@ fn stories(out: &mut String, v: &View<'_>) {
         if let Some(how) = &s.story.met_by {
             threats.push(format!("met by: {}", html(how)));
         }
-        let evidence: Vec<String> = s.evidence.iter().map(|e| html(&e.to_string())).collect();
+        let evidence: Vec<String> = s.evidence.iter().map(|e| anchors.evidence_ref(e)).collect();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html(&links::story(&s.story.id)),
             html(&s.story.id),
             html(&s.story.title),
             threats.join("<br>"),
@@ -242,12 +298,40 @@ fn stories(out: &mut String, v: &View<'_>) {
     out.push_str("</table>\n");
 }
 
-fn trace_table(out: &mut String, actions: &[Action]) {
-    out.push_str("<table>\n<tr><th>Step</th><th>Actor</th><th>To</th><th>Action</th><th>Detail</th></tr>\n");
-    for (i, a) in actions.iter().enumerate() {
+/// The block diagram (one labelled arrow per flow) and the model's sequence diagrams.
+fn diagrams(out: &mut String, r: &Results) {
+    let m = &r.model;
+    out.push_str("<h2 id=\"diagrams\">Block diagram and sequences</h2>\n");
+    let _ = writeln!(out, "<figure>{}</figure>", super::svg::flowchart(m));
+    for s in &m.sequences {
         let _ = writeln!(
             out,
-            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<h3 id=\"sequence-{}\">{}</h3>\n<p>{}</p>\n<figure>{}</figure>",
+            html(&s.id),
+            html(&s.title),
+            html_lines(&s.description),
+            super::svg::sequence(m, s)
+        );
+    }
+}
+
+/// A counterexample: the diagram, the steps (the last one, after which the property is
+/// violated, marked), and the Mermaid source.
+fn trace_table(out: &mut String, actions: &[Action], title: &str) {
+    let breaking = actions.len().checked_sub(1);
+    let _ = writeln!(out, "<figure>{}</figure>", super::svg::trace(actions, breaking, title));
+    out.push_str(
+        "<table>\n<tr><th style=\"width:4rem\">Step</th><th>Actor</th><th>To</th><th>Action</th><th>Detail</th></tr>\n",
+    );
+    for (i, a) in actions.iter().enumerate() {
+        let (class, mark) = if Some(i) == breaking {
+            (" class=\"breaks\"", " ✗ breaks the property")
+        } else {
+            ("", "")
+        };
+        let _ = writeln!(
+            out,
+            "<tr{class}><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}{mark}</td><td>{}</td></tr>",
             i + 1,
             html(&a.actor),
             a.to.as_deref().map_or_else(String::new, html),
@@ -263,8 +347,8 @@ fn trace_table(out: &mut String, actions: &[Action]) {
     );
 }
 
-fn defences(out: &mut String, r: &Results, opts: RenderOptions) {
-    out.push_str("<h2>Defences and the attacks they stop</h2>\n");
+fn defences(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {
+    out.push_str("<h2 id=\"defences\">Defences and the attacks they stop</h2>\n");
     if r.evidence.variants.is_empty() {
         out.push_str("<p>No weakened-model results.</p>\n");
     }
@@ -276,9 +360,11 @@ fn defences(out: &mut String, r: &Results, opts: RenderOptions) {
         };
         let _ = writeln!(
             out,
-            "<h3>variant:{} ({kind})</h3>\n<p>{}</p>",
+            "<h3 id=\"{}\">variant:{} ({kind})</h3>\n<p>{}</p>\n<p class=\"cited\">{}</p>",
+            html(&links::evidence(EvidenceKind::Variant, &var.name)),
             html(&var.name),
-            html_lines(&var.description)
+            html_lines(&var.description),
+            cited_by(v, EvidenceKind::Variant, &var.name)
         );
         if var.found {
             let _ = writeln!(
@@ -289,7 +375,11 @@ fn defences(out: &mut String, r: &Results, opts: RenderOptions) {
                 var.states_explored,
                 seconds(opts, var.timing.seconds)
             );
-            trace_table(out, &var.counterexample);
+            trace_table(
+                out,
+                &var.counterexample,
+                &format!("without {}, {} breaks", var.name, var.breaks),
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -299,11 +389,32 @@ fn defences(out: &mut String, r: &Results, opts: RenderOptions) {
                 seconds(opts, var.timing.seconds)
             );
         }
+        replay(out, var.replay.as_ref());
     }
 }
 
-fn properties(out: &mut String, r: &Results, opts: RenderOptions) {
-    out.push_str("<h2>Properties</h2>\n<table>\n<tr><th>Property</th><th>Description</th><th>Verdict</th><th>States</th><th>Depth</th><th>Witnesses</th>");
+/// The counterexample replayed on the real implementation, as the gate judged it.
+fn replay(out: &mut String, replay: Option<&crate::evidence::Replay>) {
+    let Some(rp) = replay else {
+        out.push_str("<p>Not replayed on the real implementation.</p>\n");
+        return;
+    };
+    let (class, word) = if rp.conforms {
+        ("green", "conforms")
+    } else {
+        ("red", "does not conform")
+    };
+    let _ = writeln!(
+        out,
+        "<p>Replayed on the real implementation: <span class=\"{class}\">{word}</span>.</p>\n<ul>\n\
+         <li>Weakened build: {}</li>\n<li>Normal build: {}</li>\n</ul>",
+        html_lines(&rp.weakened),
+        html_lines(&rp.normal)
+    );
+}
+
+fn properties(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {
+    out.push_str("<h2 id=\"properties\">Properties</h2>\n<table>\n<tr><th>Property</th><th>Description</th><th>Verdict</th><th>States</th><th>Depth</th><th>Witnesses</th>");
     out.push_str(if opts.timings {
         "<th>Seconds</th></tr>\n"
     } else {
@@ -329,9 +440,11 @@ fn properties(out: &mut String, r: &Results, opts: RenderOptions) {
             .join("<br>");
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{verdict}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{witnesses}</td>",
+            "<tr id=\"{}\"><td>{}</td><td>{}<br><span class=\"cited\">{}</span></td><td class=\"{class}\">{verdict}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{witnesses}</td>",
+            html(&links::evidence(EvidenceKind::Property, &p.name)),
             html(&p.name),
             html_lines(&p.description),
+            cited_by(v, EvidenceKind::Property, &p.name),
             p.unique_states,
             p.max_depth
         );
@@ -344,13 +457,22 @@ fn properties(out: &mut String, r: &Results, opts: RenderOptions) {
     for p in &r.evidence.properties {
         if let Some(trace) = &p.counterexample {
             let _ = writeln!(out, "<h3>Counterexample to {}</h3>", html(&p.name));
-            trace_table(out, trace);
+            trace_table(out, trace, &format!("counterexample to {}", p.name));
         }
     }
 }
 
-fn harnesses(out: &mut String, r: &Results, opts: RenderOptions) {
-    out.push_str("<h2>Attack harnesses</h2>\n<table>\n<tr><th>Harness</th><th>Story</th><th>Target</th><th>Outcome</th><th>Evidence</th><th>Control</th><th>Control evidence</th>");
+fn harnesses(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {
+    out.push_str(
+        "<h2 id=\"harnesses\">Attack harnesses</h2>\n<table>\n<colgroup><col style=\"width:12%\"><col style=\"width:5%\">\
+         <col style=\"width:7%\"><col style=\"width:7%\"><col><col style=\"width:12%\"><col style=\"width:24%\">",
+    );
+    out.push_str(if opts.timings {
+        "<col style=\"width:5%\"></colgroup>\n"
+    } else {
+        "</colgroup>\n"
+    });
+    out.push_str("<tr><th>Harness</th><th>Story</th><th>Target</th><th>Outcome</th><th>Evidence</th><th>Control</th><th>Control evidence</th>");
     out.push_str(if opts.timings {
         "<th>Seconds</th></tr>\n"
     } else {
@@ -367,11 +489,17 @@ fn harnesses(out: &mut String, r: &Results, opts: RenderOptions) {
         } else {
             format!("<span class=\"red\">{} (no teeth)</span>", h.control.outcome.word())
         };
+        let story = if r.model.stories.iter().any(|s| s.id == h.story) {
+            links::to(&links::story(&h.story), &h.story)
+        } else {
+            html(&h.story)
+        };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{outcome}</td><td>{}</td><td>{control}<br>{}</td><td>{}</td>",
+            "<tr id=\"{}\"><td>{}<br><span class=\"cited\">{}</span></td><td>{story}</td><td>{}</td><td>{outcome}</td><td>{}</td><td>{control}<br>{}</td><td>{}</td>",
+            html(&links::evidence(EvidenceKind::Harness, &h.id)),
             html(&h.id),
-            html(&h.story),
+            cited_by(v, EvidenceKind::Harness, &h.id),
             html(&h.target),
             html_lines(&h.evidence),
             html(&h.control.weakened),
@@ -386,20 +514,21 @@ fn harnesses(out: &mut String, r: &Results, opts: RenderOptions) {
 }
 
 fn lint(out: &mut String, r: &Results) {
-    out.push_str("<h2>Lint findings</h2>\n");
+    out.push_str("<h2 id=\"lint\">Lint findings</h2>\n");
     if r.lint.is_empty() {
         out.push_str("<p>None.</p>\n");
         return;
     }
     out.push_str("<table>\n<tr><th>Location</th><th>Severity</th><th>Rule</th><th>Message</th></tr>\n");
-    for f in &r.lint {
+    for (n, f) in r.lint.iter().enumerate() {
         let loc = f
             .location
             .as_ref()
             .map_or_else(String::new, |l| format!("{}:{}", r.model.repo_path(&l.file), l.line));
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"lint-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            n + 1,
             html(&loc),
             f.severity,
             f.rule,
