@@ -242,26 +242,41 @@ impl fmt::Display for Weakening {
 /// counted it (the scheduler's refusal counters) or as the harness saw it in a typed answer
 /// that only that defence gives. [`Outcome::judge`] needs every one to be above zero.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fired(Vec<(Defence, u64)>);
+pub struct Fired(Vec<(Defence, u64, Count)>);
+
+/// Whether a count is the same in every run (the reports quote it) or depends on timing (the
+/// reports say only that the defence fired, so that they stay byte-identical across runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Count {
+    Exact,
+    Varies,
+}
 
 impl Fired {
-    /// `defence` acted `times` times.
+    /// `defence` acted `times` times (the same in every run).
     #[must_use]
     pub fn count(defence: impl Into<Defence>, times: u64) -> Self {
-        Self(vec![(defence.into(), times)])
+        Self(vec![(defence.into(), times, Count::Exact)])
+    }
+
+    /// `defence` acted `times` times, a number that depends on timing (how many of a burst a
+    /// queue could not take): judged like any count, quoted only as "fired".
+    #[must_use]
+    pub fn count_varying(defence: impl Into<Defence>, times: u64) -> Self {
+        Self(vec![(defence.into(), times, Count::Varies)])
     }
 
     /// And `defence` acted `times` times.
     #[must_use]
     pub fn and(mut self, defence: impl Into<Defence>, times: u64) -> Self {
-        self.0.push((defence.into(), times));
+        self.0.push((defence.into(), times, Count::Exact));
         self
     }
 
     /// The first defence that never acted.
     #[must_use]
     pub fn silent(&self) -> Option<Defence> {
-        self.0.iter().find(|(_, n)| *n == 0).map(|(d, _)| *d)
+        self.0.iter().find(|(_, n, _)| *n == 0).map(|(d, _, _)| *d)
     }
 
     /// Whether no defence was named.
@@ -270,10 +285,18 @@ impl Fired {
         self.0.is_empty()
     }
 
-    /// `bound-identity ×2, allowed-type ×1`.
+    /// `bound-identity ×2, allowed-type ×1` (`password-pool` alone for a count that varies
+    /// between runs, `password-pool ×0` for one that did not fire).
     #[must_use]
     pub fn summary(&self) -> String {
-        let parts: Vec<String> = self.0.iter().map(|(d, n)| format!("{d} ×{n}")).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(d, n, c)| match c {
+                Count::Varies if *n > 0 => d.to_string(),
+                _ => format!("{d} ×{n}"),
+            })
+            .collect();
         parts.join(", ")
     }
 }
@@ -475,5 +498,28 @@ impl HarnessResult {
                 self.info.control_label()
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol_gateway::checks::GatewayCheck;
+
+    use super::*;
+
+    #[test]
+    fn a_count_that_varies_between_runs_is_quoted_only_as_fired_and_still_judged() {
+        let varying = Fired::count_varying(GatewayCheck::PasswordPool, 21).and(GatewayCheck::RateLimit, 3);
+        assert_eq!(varying.summary(), "password-pool, rate-limit ×3");
+        let silent = Fired::count_varying(GatewayCheck::PasswordPool, 0);
+        assert_eq!(silent.summary(), "password-pool ×0");
+        assert!(matches!(
+            Outcome::judge(Vec::new(), &silent, "x"),
+            Outcome::Error { .. }
+        ));
+        assert!(matches!(
+            Outcome::judge(Vec::new(), &varying, "x"),
+            Outcome::Defended { .. }
+        ));
     }
 }

@@ -20,11 +20,15 @@ fn passes(id: &str) {
 }
 
 /// Every hub harness id, each covered by a test below.
-const TESTED: [&str; 15] = [
+const TESTED: [&str; 19] = [
+    "c06-audit-flood",
+    "c06-login-flood",
     "c06-resource-limits",
+    "c06-slow-connections",
     "s02-forged-token",
     "s02-login-csrf",
     "s03-account-enumeration",
+    "s03-distributed-guessing",
     "s04-address-disclosure",
     "s05-cross-origin-command",
     "s05-csrf-token",
@@ -46,6 +50,26 @@ fn every_hub_harness_has_a_test_here_and_is_registered() {
     for id in TESTED {
         assert!(find(id).is_some(), "{id} is not in run::all");
     }
+}
+
+#[test]
+fn a_persons_flood_of_refused_requests_is_recorded_at_their_rate_and_refused_beyond_it() {
+    passes("c06-audit-flood");
+}
+
+#[test]
+fn a_login_flood_is_checked_off_every_lock_and_a_logged_in_person_is_served_meanwhile() {
+    passes("c06-login-flood");
+}
+
+#[test]
+fn half_sent_and_silent_connections_are_closed_and_their_address_is_still_served() {
+    passes("c06-slow-connections");
+}
+
+#[test]
+fn guesses_at_one_password_from_many_addresses_or_a_stolen_session_back_off_without_locking_the_owner_out() {
+    passes("s03-distributed-guessing");
 }
 
 #[test]

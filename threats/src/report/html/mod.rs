@@ -24,9 +24,9 @@ use crate::results::Results;
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;line-height:1.4;color:#1b1b1b}\
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem;width:100%;table-layout:fixed}\
 th,td{border:1px solid #bbb;padding:0.3rem 0.5rem;vertical-align:top;text-align:left;overflow-wrap:anywhere}\
-nav ol{columns:2}nav li{margin:0.1rem 0}a{color:#1f4e9c}:target{background:#fff6c8}\
+nav ol ol{columns:3;margin:0.2rem 0}nav li{margin:0.1rem 0}a{color:#1f4e9c}:target{background:#fff6c8}\
 tr.breaks td{background:#fbe3e3}.cited{font-size:0.95em}figure{margin:0.5rem 0 1rem;overflow-x:auto}\
-th{background:#eee}td.n{text-align:right}\
+th{background:#eee;overflow-wrap:normal}td.n{text-align:right}\
 .verified,.green{color:#145214}.failing,.red{color:#a00;font-weight:bold}\
 .unverified{color:#8a5300;font-weight:bold}.accepted{color:#2a4d8f}\
 .verdict{font-size:1.3rem;padding:0.4rem 0.8rem;display:inline-block;border-radius:4px}\
@@ -158,7 +158,9 @@ fn summary(out: &mut String, r: &Results, anchors: &Anchors) {
 
 fn threat_table(out: &mut String, threats: &[(&Threat, Option<&ThreatOutcome>)], anchors: &Anchors) {
     out.push_str(
-        "<table>\n<tr><th>Threat</th><th>Description</th><th>Counter measure</th><th>Likelihood</th>\
+        "<table>\n<colgroup><col style=\"width:17%\"><col style=\"width:21%\"><col style=\"width:24%\">\
+         <col style=\"width:9%\"><col style=\"width:7%\"><col style=\"width:14%\"><col style=\"width:8%\"></colgroup>\n\
+         <tr><th>Threat</th><th>Description</th><th>Counter measure</th><th>Likelihood</th>\
          <th>Impact</th><th>Evidence</th><th>Status</th></tr>\n",
     );
     for (t, o) in threats {
@@ -241,7 +243,8 @@ fn entities(out: &mut String, v: &View<'_>, anchors: &Anchors) {
 fn priorities(out: &mut String, v: &View<'_>) {
     out.push_str(
         "<h2 id=\"priorities\">Priorities</h2>\n<p>Threats by likelihood × impact (C10: prioritise mitigations by consequence and \
-         likelihood).</p>\n<table>\n<tr><th>Risk</th><th>Threat</th><th>Entity</th><th>Likelihood</th><th>Impact</th>\
+         likelihood).</p>\n<table>\n<colgroup><col style=\"width:6%\"><col style=\"width:52%\"><col style=\"width:14%\">\
+         <col style=\"width:9%\"><col style=\"width:9%\"><col style=\"width:10%\"></colgroup>\n<tr><th>Risk</th><th>Threat</th><th>Entity</th><th>Likelihood</th><th>Impact</th>\
          <th>Status</th></tr>\n",
     );
     for (t, o) in &v.priorities {
@@ -263,7 +266,8 @@ fn priorities(out: &mut String, v: &View<'_>) {
 
 fn stories(out: &mut String, v: &View<'_>, anchors: &Anchors) {
     out.push_str(
-        "<h2 id=\"stories\">Story index</h2>\n<table>\n<tr><th>Story</th><th>Title</th><th>Threats</th><th>Evidence</th></tr>\n",
+        "<h2 id=\"stories\">Story index</h2>\n<table>\n<colgroup><col style=\"width:6%\"><col style=\"width:30%\">\
+         <col style=\"width:32%\"><col style=\"width:32%\"></colgroup>\n<tr><th>Story</th><th>Title</th><th>Threats</th><th>Evidence</th></tr>\n",
     );
     for s in &v.stories {
         let mut threats: Vec<String> = s
@@ -414,7 +418,15 @@ fn replay(out: &mut String, replay: Option<&crate::evidence::Replay>) {
 }
 
 fn properties(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {
-    out.push_str("<h2 id=\"properties\">Properties</h2>\n<table>\n<tr><th>Property</th><th>Description</th><th>Verdict</th><th>States</th><th>Depth</th><th>Witnesses</th>");
+    out.push_str("<h2 id=\"properties\">Properties</h2>\n<table>\n<colgroup><col style=\"width:15%\"><col style=\"width:38%\"><col style=\"width:7%\"><col style=\"width:9%\"><col style=\"width:6%\"><col>");
+    out.push_str(if opts.timings {
+        "<col style=\"width:7%\"></colgroup>\n"
+    } else {
+        "</colgroup>\n"
+    });
+    out.push_str(
+        "<tr><th>Property</th><th>Description</th><th>Verdict</th><th>States</th><th>Depth</th><th>Witnesses</th>",
+    );
     out.push_str(if opts.timings {
         "<th>Seconds</th></tr>\n"
     } else {
@@ -519,7 +531,7 @@ fn lint(out: &mut String, r: &Results) {
         out.push_str("<p>None.</p>\n");
         return;
     }
-    out.push_str("<table>\n<tr><th>Location</th><th>Severity</th><th>Rule</th><th>Message</th></tr>\n");
+    out.push_str("<table>\n<colgroup><col style=\"width:25%\"><col style=\"width:8%\"><col style=\"width:15%\"><col></colgroup>\n<tr><th>Location</th><th>Severity</th><th>Rule</th><th>Message</th></tr>\n");
     for (n, f) in r.lint.iter().enumerate() {
         let loc = f
             .location
