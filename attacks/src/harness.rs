@@ -210,6 +210,7 @@ impl Weakening {
             plaintext_transport: self.lacks(DriverCheck::NoiseTransport),
             shared_fate: self.lacks(DriverCheck::ConnectionIsolation),
             uncapped_keys: self.lacks(DriverCheck::KeyConnectionCap),
+            unlimited_quota: self.lacks(DriverCheck::JobQuota),
         }
     }
 

@@ -28,16 +28,20 @@ pub enum DriverCheck {
     AuthenticatedBootstrap,
     /// One key holds at most a few authenticated connections; a newer one closes the oldest.
     KeyConnectionCap,
+    /// A job's messages, bytes and rate are capped before the event log (SPEC.md §9.3); a job
+    /// that keeps going past them loses its key.
+    JobQuota,
 }
 
 impl DriverCheck {
     /// Every driver check.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::HandshakeDeadline,
         Self::ConnectionIsolation,
         Self::NoiseTransport,
         Self::AuthenticatedBootstrap,
         Self::KeyConnectionCap,
+        Self::JobQuota,
     ];
 
     /// The stable name.
@@ -49,6 +53,7 @@ impl DriverCheck {
             Self::NoiseTransport => "noise-transport",
             Self::AuthenticatedBootstrap => "authenticated-bootstrap",
             Self::KeyConnectionCap => "key-connection-cap",
+            Self::JobQuota => "job-quota",
         }
     }
 }
@@ -194,6 +199,6 @@ mod tests {
     fn the_vocabulary_holds_every_layer_including_the_gateway_and_the_driver() {
         assert!(Defence::ALL.contains(&Defence::Gateway(GatewayCheck::CsrfToken)));
         assert!(Defence::ALL.contains(&Defence::Driver(DriverCheck::NoiseTransport)));
-        assert_eq!(Defence::ALL.len(), 9 + 5 + 17 + 15);
+        assert_eq!(Defence::ALL.len(), 9 + 6 + 17 + 15);
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! | module | stories |
 //! |---|---|
+//! | [`c06_quota`] | C06 one job fills the event log with maximal messages |
 //! | [`s01`] | S01 stop a user's suite from running (slow-loris, handshake flood, hostile frames) |
 //! | [`s01_replay`] | S01 replayed first handshake messages held open without a key |
 //! | [`s07`] | S07 execute code through a job's messages |
@@ -13,6 +14,7 @@
 //! | [`s14`] | S14 the defender revokes a job |
 //! | [`s15`] | S15 snoop on or modify traffic (capture, tampering, key substitution) |
 
+pub mod c06_quota;
 pub mod s01;
 pub mod s01_replay;
 pub mod s07;
@@ -28,6 +30,7 @@ use crate::harness::Harness;
 #[must_use]
 pub fn all() -> Vec<Harness> {
     vec![
+        c06_quota::EVENT_LOG_FLOOD,
         s01::SLOWLORIS,
         s01::HANDSHAKE_FLOOD,
         s01::GARBAGE_FRAMES,

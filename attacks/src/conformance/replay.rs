@@ -124,6 +124,7 @@ pub fn code_name(code: RejectCode) -> &'static str {
         RejectCode::TypeNotAllowed => "type not allowed",
         RejectCode::InvalidTransition => "invalid transition",
         RejectCode::NotPermitted => "not permitted",
+        RejectCode::OverQuota => "over quota",
     }
 }
 

@@ -57,6 +57,8 @@ pub struct TargetConfig {
     /// The core's clock (the system clock when `None`); a manual one lets a harness move
     /// time past a deadline instead of sleeping ([`protocol_net::SchedulerHandle::tick`]).
     pub clock: Option<protocol_core::time::SharedClock>,
+    /// What one job may send (the server's default unless a harness makes it small).
+    pub job_quota: protocol_net::JobQuota,
 }
 
 impl TargetConfig {
@@ -72,6 +74,7 @@ impl TargetConfig {
             bootstrap_timeout: Duration::from_secs(5),
             advertise: None,
             clock: None,
+            job_quota: protocol_net::JobQuota::default(),
         }
     }
 
@@ -163,6 +166,7 @@ impl Target {
         server.handshake_timeout = config.handshake_timeout;
         server.max_handshakes_in_flight = config.max_handshakes;
         server.max_connections = config.max_connections;
+        server.job_quota = config.job_quota;
         server.advertise.clone_from(&config.advertise);
         if let Some(clock) = &config.clock {
             server.clock = std::sync::Arc::clone(clock);

@@ -17,7 +17,8 @@ fn passes(id: &str) {
 }
 
 /// Every harness id, each covered by a test below.
-const TESTED: [&str; 17] = [
+const TESTED: [&str; 18] = [
+    "c06-event-log-flood",
     "s01-garbage-frames",
     "s01-handshake-flood",
     "s01-replayed-first-message",
@@ -42,6 +43,11 @@ fn every_channel_harness_has_a_test_here() {
     let mut ids: Vec<&str> = all().iter().map(|h| h.info.id).collect();
     ids.sort_unstable();
     assert_eq!(ids, TESTED);
+}
+
+#[test]
+fn one_jobs_stream_of_maximal_messages_is_refused_past_its_quota_before_the_event_log_and_its_key_revoked() {
+    passes("c06-event-log-flood");
 }
 
 #[test]

@@ -15,7 +15,7 @@ pub use client::{ClientConfig, ClientError, ClientReport, run_job};
 pub use launcher::{Launcher, ProcessLauncher};
 #[cfg(feature = "weaken")]
 pub use server::DriverFlaws;
-pub use server::{Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};
+pub use server::{JobQuota, Scheduler, SchedulerHandle, ServerConfig, ServerError, StatsSnapshot};
 
 /// Whether this crate was compiled with the `weaken` feature (a verification build, in which
 /// defences can be removed). The deployed servers refuse to start when it is true.

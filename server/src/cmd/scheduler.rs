@@ -175,6 +175,10 @@ impl RunSummary {
             self.stats.handshake_timeouts
         );
         println!("handshakes refused:     {}", self.stats.handshakes_failed);
+        println!(
+            "refused past quota:     {} (jobs revoked for it: {})",
+            self.stats.quota_refused, self.stats.quota_revoked
+        );
         for (job, state) in &self.unfinished {
             println!("not succeeded:          {job} ({state})");
         }

@@ -460,10 +460,11 @@ pub enum RejectCode {
     TypeNotAllowed = 6,
     InvalidTransition = 7,
     NotPermitted = 8,
+    OverQuota = 9,
 }
 
 impl RejectCode {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 9] = [
         Self::UnknownKey,
         Self::RevokedKey,
         Self::IdentityMismatch,
@@ -472,6 +473,7 @@ impl RejectCode {
         Self::TypeNotAllowed,
         Self::InvalidTransition,
         Self::NotPermitted,
+        Self::OverQuota,
     ];
 
     /// The stable kebab-case name (`sequence-gap`), the one spelling every report, HTTP answer
@@ -487,6 +489,7 @@ impl RejectCode {
             Self::TypeNotAllowed => "type-not-allowed",
             Self::InvalidTransition => "invalid-transition",
             Self::NotPermitted => "not-permitted",
+            Self::OverQuota => "over-quota",
         }
     }
 

@@ -180,9 +180,15 @@ async fn serve_messages(
                 drop(u.permit);
             }
             let message = Message::decode(&plain)?;
+            let bytes = plain.len() as u64;
             shared
                 .core
-                .send(CoreInput::Message { conn, peer, message })
+                .send(CoreInput::Message {
+                    conn,
+                    peer,
+                    message,
+                    bytes,
+                })
                 .await
                 .map_err(|_| ConnError::Closed)?;
             outstanding += 1;

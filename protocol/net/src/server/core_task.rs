@@ -9,11 +9,12 @@ use protocol_core::bootstrap::Offer;
 use protocol_core::scheduler::{Accepted, JobSpec, JobState, LaunchError, Rejected, SchedulerCore, Session};
 use protocol_core::scheduler::{ClientRegistrationError, WorkflowControl};
 use protocol_core::time::SharedClock;
-use protocol_core::wire::{Message, Reply};
+use protocol_core::wire::{Message, RejectCode, Reply};
 use protocol_core::{JobId, Owner, PublicKey};
 use tokio::sync::{mpsc, oneshot};
 use zeroize::Zeroizing;
 
+use super::quota::{Charge, JobQuota, Quotas};
 use super::stats::{Stats, bump};
 use crate::eventlog::EventLog;
 
@@ -36,6 +37,8 @@ pub(crate) enum CoreInput {
         conn: ConnId,
         peer: PublicKey,
         message: Message,
+        /// Its encoded size (charged to the job's quota).
+        bytes: u64,
     },
     Closed {
         conn: ConnId,
@@ -128,6 +131,18 @@ struct Conn {
     replies: mpsc::UnboundedSender<Reply>,
 }
 
+/// The per-key and per-job limits the core task enforces (and, in weakened builds, which of
+/// them are gone).
+pub(crate) struct CoreLimits {
+    /// The most confirmed connections one key may hold.
+    pub max_per_key: usize,
+    /// What one job may send.
+    pub quota: JobQuota,
+    /// The driver's defences removed.
+    #[cfg(feature = "weaken")]
+    pub flaws: super::weakened::DriverFlaws,
+}
+
 pub(crate) struct CoreTask {
     pub core: SchedulerCore,
     pub stats: Arc<Stats>,
@@ -141,6 +156,10 @@ pub(crate) struct CoreTask {
     /// holds the key), oldest first. Only these count against the per-key cap: a replayed
     /// message 1 never gets this far, so replays cannot push an honest job's connection out.
     confirmed: BTreeMap<PublicKey, BTreeSet<ConnId>>,
+    /// Every job's usage of its quota (`job-quota`).
+    quotas: Quotas,
+    #[cfg(feature = "weaken")]
+    flaws: super::weakened::DriverFlaws,
     batch: Batch,
 }
 
@@ -151,8 +170,14 @@ impl CoreTask {
         public_key: PublicKey,
         advertise: String,
         clock: SharedClock,
-        max_per_key: usize,
+        limits: CoreLimits,
     ) -> Self {
+        let CoreLimits {
+            max_per_key,
+            quota,
+            #[cfg(feature = "weaken")]
+            flaws,
+        } = limits;
         Self {
             core,
             stats,
@@ -162,6 +187,9 @@ impl CoreTask {
             max_per_key: max_per_key.max(1),
             conns: BTreeMap::new(),
             confirmed: BTreeMap::new(),
+            quotas: Quotas::new(quota),
+            #[cfg(feature = "weaken")]
+            flaws,
             batch: Batch::new(),
         }
     }
@@ -280,6 +308,46 @@ impl CoreTask {
         self.reply_to(conn, reply);
     }
 
+    /// `job-quota`: charges a job's message before the core (and so the log) sees it; a
+    /// message past a quota is refused with `over-quota`, and a job that has used its strikes
+    /// loses its key. A UI server's commands are not charged. Returns whether it refused.
+    fn over_quota(
+        &mut self,
+        now: protocol_core::time::Millis,
+        conn: ConnId,
+        peer: &PublicKey,
+        seq: u64,
+        bytes: u64,
+    ) -> bool {
+        #[cfg(feature = "weaken")]
+        if self.flaws.unlimited_quota {
+            return false;
+        }
+        let Some((job, _)) = self.core.binding(peer) else {
+            return false; // Not a job's key: a client's command, or a key the core refuses.
+        };
+        let job = job.clone();
+        let Charge::Refuse { over, revoke } = self.quotas.handle_message(now, peer, bytes) else {
+            return false;
+        };
+        bump(&self.stats.rejected);
+        bump(&self.stats.quota_refused);
+        self.reply_to(
+            conn,
+            Reply::Rejected {
+                seq,
+                code: RejectCode::OverQuota,
+            },
+        );
+        if revoke && let Some(key) = self.core.revoke(&job) {
+            bump(&self.stats.quota_revoked);
+            let _ = over;
+            self.quotas.forget(&key);
+            self.drop_key(&key);
+        }
+        true
+    }
+
     fn handle(&mut self, input: CoreInput) {
         let now = self.clock.now();
         match input {
@@ -303,9 +371,17 @@ impl CoreTask {
                 }
                 let _ = respond.send(result);
             }
-            CoreInput::Message { conn, peer, message } => {
+            CoreInput::Message {
+                conn,
+                peer,
+                message,
+                bytes,
+            } => {
                 self.confirm(conn, peer);
                 let seq = message.seq();
+                if self.over_quota(now, conn, &peer, seq, bytes) {
+                    return;
+                }
                 let verdict = self.core.handle_message(now, &peer, message);
                 self.verdict(conn, seq, verdict);
             }

@@ -6,6 +6,7 @@
 
 mod conn;
 mod core_task;
+mod quota;
 mod stats;
 #[cfg(feature = "weaken")]
 mod weakened;
@@ -27,13 +28,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use quota::{Charge, JobQuota, Over, Quotas};
 pub use stats::{Stats, StatsSnapshot};
 #[cfg(feature = "weaken")]
 pub use weakened::DriverFlaws;
 
 use crate::eventlog::{EventLog, EventLogError};
 use crate::launcher::{Launcher, reap};
-use core_task::{CoreInput, CoreTask};
+use core_task::{CoreInput, CoreLimits, CoreTask};
 
 /// Settings of a scheduler server.
 ///
@@ -63,6 +65,8 @@ pub struct ServerConfig {
     pub max_connections_per_key: usize,
     /// An established connection silent for this long is closed (the job reconnects).
     pub idle_timeout: Duration,
+    /// What one job may send: messages, bytes, rate (`job-quota`, SPEC.md §9.3).
+    pub job_quota: JobQuota,
     /// The address given to jobs in the offer; defaults to the bound address.
     pub advertise: Option<String>,
     /// The defences the core applies (the full set except in weakened verification builds).
@@ -89,6 +93,7 @@ impl ServerConfig {
             max_connections: 20_000,
             max_connections_per_key: 8,
             idle_timeout: Duration::from_secs(600),
+            job_quota: JobQuota::default(),
             advertise: None,
             defences: Defences::all(),
             clock: protocol_core::time::system(),
@@ -376,7 +381,12 @@ impl Scheduler {
                 public_key,
                 advertise,
                 config.clock.clone(),
-                per_key_cap(&config),
+                CoreLimits {
+                    max_per_key: per_key_cap(&config),
+                    quota: config.job_quota,
+                    #[cfg(feature = "weaken")]
+                    flaws: config.driver_flaws,
+                },
             )
             .run(core_rx, writer_tx),
         );

@@ -20,6 +20,8 @@ pub struct Stats {
     pub(crate) rejected_by_check: [AtomicU64; Check::ALL.len()],
     pub(crate) log_batches: AtomicU64,
     pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) quota_refused: AtomicU64,
+    pub(crate) quota_revoked: AtomicU64,
     pub(crate) transport_failures: AtomicU64,
     pub(crate) isolated_drops: AtomicU64,
     pub(crate) key_cap_closed: AtomicU64,
@@ -68,6 +70,8 @@ impl Stats {
             transport_failures: get(&self.transport_failures),
             isolated_drops: get(&self.isolated_drops),
             key_cap_closed: get(&self.key_cap_closed),
+            quota_refused: get(&self.quota_refused),
+            quota_revoked: get(&self.quota_revoked),
         }
     }
 }
@@ -109,4 +113,9 @@ pub struct StatsSnapshot {
     /// Confirmed connections closed because a newer one of the same key went over the per-key
     /// cap (`key-connection-cap` fired).
     pub key_cap_closed: u64,
+    /// Job messages refused for being past a quota, before the core or the log saw them
+    /// (`job-quota` fired; also counted in `rejected`).
+    pub quota_refused: u64,
+    /// Jobs whose key was revoked for going on past their quota.
+    pub quota_revoked: u64,
 }

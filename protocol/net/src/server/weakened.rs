@@ -21,6 +21,8 @@ pub struct DriverFlaws {
     pub shared_fate: bool,
     /// One key may hold any number of authenticated connections (`key-connection-cap` gone).
     pub uncapped_keys: bool,
+    /// A job may send without limit (`job-quota` gone).
+    pub unlimited_quota: bool,
 }
 
 /// Without `noise-transport`: the channel switched to plaintext.
