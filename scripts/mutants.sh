@@ -28,7 +28,13 @@ cargo mutants --no-shuffle -p protocol-people --features weaken \
     -f protocol/people/src/gate.rs \
     --output target/mutants-people "$@" || true
 
-for dir in target/mutants-core target/mutants-people; do
+# protocol-gateway's sans-IO limits: back-off, the connection table, rate limits, the defender.
+cargo mutants --no-shuffle -p protocol-gateway --features weaken \
+    -f protocol/gateway/src/backoff.rs -f protocol/gateway/src/conns.rs \
+    -f protocol/gateway/src/limits.rs -f protocol/gateway/src/defender.rs \
+    --output target/mutants-gateway "$@" || true
+
+for dir in target/mutants-core target/mutants-people target/mutants-gateway; do
     if [ -f "$dir/mutants.out/outcomes.json" ]; then
         echo "== $dir"
         for kind in caught missed unviable timeout; do

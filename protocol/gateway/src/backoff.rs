@@ -313,6 +313,27 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_of_a_key_already_held_never_evicts_another_and_quiet_keys_make_room_first() {
+        let p = BackoffPolicy::default();
+        let mut b = Backoff::new(p, 2);
+        assert!(b.is_empty());
+        for n in 0..6 {
+            b.failure(at(n), &1u8);
+        }
+        b.failure(at(10), &2u8);
+        assert!(!b.is_empty());
+        // The table is full; another failure of key 2 must not push key 1 (backing off) out.
+        b.failure(at(11), &2u8);
+        assert!(b.check(at(12), &1u8).is_err(), "key 1 still backs off");
+        // Two keys both quiet exactly at the forget time: both go, nothing is evicted for room.
+        let mut q = Backoff::new(p, 2);
+        q.failure(at(0), &1u8);
+        q.failure(at(0), &2u8);
+        q.failure(at(0).after(p.forget), &3u8);
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
     fn known_sources_keep_the_most_recent_addresses_of_the_most_recent_accounts() {
         let ip = |n: u8| IpAddr::from([127, 0, 0, n]);
         let mut k = KnownSources::new(2, 2);

@@ -268,6 +268,22 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_defaults_hold_and_a_ui_server_caps_per_source_at_its_total() {
+        // README and the hub's configuration document these values.
+        assert_eq!(ConnLimits::HUB.max_header_bytes, 16 * 1024);
+        assert_eq!(
+            (ConnLimits::HUB.max_connections, ConnLimits::HUB.max_per_source),
+            (512, 32)
+        );
+        // Every request to a UI server comes from the hub: one source.
+        assert_eq!(
+            ConnLimits::UI_SERVER.max_per_source,
+            ConnLimits::UI_SERVER.max_connections
+        );
+        assert_eq!(ConnLimits::default(), ConnLimits::HUB);
+    }
+
+    #[test]
     fn an_ipv4_mapped_peer_counts_as_its_ipv4_source() {
         let mut t = ConnTable::new(limits(10, 1));
         t.handle_open(Millis(0), 1, ip(2));

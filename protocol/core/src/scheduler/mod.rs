@@ -322,6 +322,9 @@ impl SchedulerCore {
                 holder: holder.job.clone(),
             });
         }
+        if self.defences.is_on(Check::UniqueKey) && self.clients.contains_key(&key) {
+            return Err(RegistrationError::ClientKey { job: job.clone() });
+        }
         self.bind(job, key);
         self.events.push_back(Event::Registered { job: job.clone(), key });
         Ok(key)

@@ -651,6 +651,27 @@ fn ui_server_keys_are_validated_and_unique_across_jobs_and_clients() {
 }
 
 #[test]
+fn a_job_cannot_register_a_ui_servers_client_key_as_its_own() {
+    // Found by the scheduler_ops fuzz target: job registration once checked only other jobs'
+    // keys, so a job could take the UI server's identity and have it revoked with its own.
+    let (mut f, ui) = with_ui_server();
+    let c = job("c");
+    f.core.launch(T0, spec(&c)).expect("launch");
+    let err = f
+        .core
+        .handle_bootstrap_reply(T0, &c, *ui.as_bytes())
+        .expect_err("a client's key is not a job key");
+    assert_eq!(err, RegistrationError::ClientKey { job: c.clone() });
+    assert_eq!(err.check(), Some(Check::UniqueKey));
+    let session = f
+        .core
+        .handle_handshake(T0, &ui, &[])
+        .expect("the UI server still connects");
+    assert_eq!(session.job, None);
+    assert!(session.client.is_some());
+}
+
+#[test]
 fn restoring_from_the_event_log_brings_back_ui_servers_and_their_commands() {
     let (mut f, ui) = with_ui_server();
     f.core

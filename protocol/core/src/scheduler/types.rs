@@ -136,6 +136,13 @@ pub enum RegistrationError {
         /// The job holding the key.
         holder: JobId,
     },
+    /// The key is a UI server's client key (`unique-key`: keys are unique across jobs and
+    /// clients, so a job can never take a client's identity or have it revoked with its own).
+    #[error("key for {job} is a UI server's client key")]
+    ClientKey {
+        /// The job asking.
+        job: JobId,
+    },
 }
 
 impl RegistrationError {
@@ -146,7 +153,7 @@ impl RegistrationError {
             Self::NotAwaitingKey(_) => None,
             Self::LateReply { .. } => Some(Check::BootstrapDeadline),
             Self::BadKey { .. } => Some(Check::KeyValidation),
-            Self::DuplicateKey { .. } => Some(Check::UniqueKey),
+            Self::DuplicateKey { .. } | Self::ClientKey { .. } => Some(Check::UniqueKey),
         }
     }
 }
