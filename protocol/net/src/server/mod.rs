@@ -44,7 +44,7 @@ use core_task::{CoreInput, CoreLimits, CoreTask};
 #[cfg_attr(not(feature = "weaken"), doc = "```compile_fail,E0432")]
 #[cfg_attr(feature = "weaken", doc = "```")]
 /// use protocol_net::DriverFlaws;
-/// let _ = DriverFlaws { plaintext_transport: true, shared_fate: false, uncapped_keys: false };
+/// let _ = DriverFlaws { plaintext_transport: true, ..DriverFlaws::default() };
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
