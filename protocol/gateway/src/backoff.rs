@@ -295,7 +295,12 @@ mod tests {
         for n in 0..6 {
             b.failure(at(n), &k);
         }
-        assert!(b.check(at(10), &k).is_err());
+        assert_eq!(
+            b.check(at(10), &k),
+            Err(Limited {
+                retry_after: Duration::from_millis(995)
+            })
+        );
         let later = at(5).after(p.forget);
         assert_eq!(b.check(later, &k), Ok(()));
         assert_eq!(b.failure(later, &k), Failed::Counted { failures: 1 });
@@ -324,7 +329,13 @@ mod tests {
         assert!(!b.is_empty());
         // The table is full; another failure of key 2 must not push key 1 (backing off) out.
         b.failure(at(11), &2u8);
-        assert!(b.check(at(12), &1u8).is_err(), "key 1 still backs off");
+        assert_eq!(
+            b.check(at(12), &1u8),
+            Err(Limited {
+                retry_after: Duration::from_millis(993)
+            }),
+            "key 1 still backs off"
+        );
         // Two keys both quiet exactly at the forget time: both go, nothing is evicted for room.
         let mut q = Backoff::new(p, 2);
         q.failure(at(0), &1u8);

@@ -203,7 +203,12 @@ mod tests {
         let refused = l.check(T0, &"a").expect_err("burst spent");
         assert_eq!(refused.retry_after, Duration::from_secs(1));
         assert_eq!(refused.retry_after_secs(), 1);
-        assert!(l.check(T0.after(Duration::from_millis(999)), &"a").is_err());
+        assert_eq!(
+            l.check(T0.after(Duration::from_millis(999)), &"a"),
+            Err(Limited {
+                retry_after: Duration::from_millis(1)
+            })
+        );
         l.check(T0.after(Duration::from_millis(2000)), &"a")
             .expect("one regained");
         l.check(T0, &"b").expect("another source has its own bucket");
@@ -233,8 +238,11 @@ mod tests {
         l.check(T0.after(Duration::from_millis(20)), &3)
             .expect("a newcomer is not refused");
         assert_eq!(l.len(), 2);
-        assert!(
-            l.check(T0.after(Duration::from_millis(30)), &2).is_err(),
+        assert_eq!(
+            l.check(T0.after(Duration::from_millis(30)), &2),
+            Err(Limited {
+                retry_after: Duration::from_millis(980)
+            }),
             "2 is still limited"
         );
         // Once the others have refilled completely, they are forgotten to make room.

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol_core::Owner;
 use protocol_people::audit::{Actor, AuditEvent};
-use protocol_people::gate::{Gate, GateError};
+use protocol_people::gate::GateError;
 use protocol_people::ops::Level;
 use protocol_people::session::{AuthSession, SessionError, Token};
 use serde::Deserialize;
@@ -171,22 +171,10 @@ async fn check_and_finish_login(
         .run(move |checker| attempt.check(checker, &password))
         .await
         .map_err(|_| ApiError::Busy)?;
-    let worker = Arc::clone(state);
     // Opening the session and the fsync of its record happen off the async workers.
-    tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok(gate.finish_login(now, checked, &worker.audience, &mut rand_core::OsRng))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
+    state
+        .with_gate(move |gate, now, hub| gate.finish_login(now, checked, &hub.audience, &mut rand_core::OsRng))
+        .await
 }
 
 impl HubState {
@@ -312,22 +300,10 @@ async fn check_and_finish_elevation(
     if !state.settings.defences.is_on(GatewayCheck::PasswordPool) {
         return super::weakened::elevate_under_lock(state, token, to, password).await;
     }
-    let worker = Arc::clone(state);
     // A refusal here is recorded (an fsync), so off the async workers.
-    let begun = tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok::<_, ApiError>(gate.begin_elevation(now, &token, &worker.audience, to))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)??;
+    let begun = state
+        .with_gate(move |gate, now, hub| gate.begin_elevation(now, &token, &hub.audience, to))
+        .await?;
     let attempt = match begun {
         Ok(attempt) => attempt,
         Err(e) => return Ok(Err(e)),
@@ -337,21 +313,9 @@ async fn check_and_finish_elevation(
         .run(move |checker| attempt.check(checker, &password))
         .await
         .map_err(|_| ApiError::Busy)?;
-    let worker = Arc::clone(state);
-    tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok(gate.finish_elevation(now, checked, &mut rand_core::OsRng))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
+    state
+        .with_gate(move |gate, now, _| gate.finish_elevation(now, checked, &mut rand_core::OsRng))
+        .await
 }
 
 pub(super) async fn logout(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {

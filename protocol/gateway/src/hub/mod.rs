@@ -42,6 +42,7 @@ use protocol_core::Owner;
 use protocol_core::time::Millis;
 use protocol_people::audit::{Actor, AuditEvent, AuditRecord, AuditSink};
 use protocol_people::authz::Authorizer;
+use protocol_people::gate::Gate;
 use protocol_people::groups::{FileGroups, GroupProvider};
 use protocol_people::policy::Policy;
 use protocol_people::session::{Audience, SessionId, SessionManager};
@@ -277,6 +278,31 @@ impl HubState {
             }
             Err(_) => false,
         }
+    }
+
+    /// Runs `f` with the hub's gate (sessions and audit log locked) on a blocking thread, so
+    /// that opening a session and the fsync of its audit record stay off the async workers.
+    /// Never used while a password is checked (`password-pool`), except by the weakened
+    /// control that puts the check under these locks on purpose.
+    pub(crate) async fn with_gate<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Gate<'_, FileGroups, DynSink>, Millis, &Self) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let hub = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let now = hub.now();
+            let mut sessions = hub.sessions.lock().map_err(|_| ApiError::Internal)?;
+            let mut audit = hub.audit.lock().map_err(|_| ApiError::Internal)?;
+            let mut gate = Gate {
+                sessions: &mut sessions,
+                authorizer: &hub.no_policy,
+                groups: &hub.no_groups,
+                audit: &mut *audit,
+            };
+            Ok(f(&mut gate, now, &hub))
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?
     }
 
     /// Writes an access-log line within the log's rate; a line past it is counted, and the

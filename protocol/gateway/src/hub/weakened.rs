@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use protocol_core::Owner;
-use protocol_people::gate::{Gate, GateError};
+use protocol_people::gate::GateError;
 use protocol_people::ops::Level;
 use protocol_people::session::{AuthSession, Token};
 use zeroize::Zeroizing;
@@ -56,21 +56,9 @@ pub(super) async fn login_under_lock(
     user: String,
     password: Zeroizing<String>,
 ) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
-    let worker = Arc::clone(state);
-    tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok(gate.login(now, &user, &password, &worker.audience, &mut rand_core::OsRng))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
+    state
+        .with_gate(move |gate, now, hub| gate.login(now, &user, &password, &hub.audience, &mut rand_core::OsRng))
+        .await
 }
 
 /// Without `password-pool`: an elevation's password checked as [`login_under_lock`] does.
@@ -80,19 +68,7 @@ pub(super) async fn elevate_under_lock(
     to: Level,
     password: Zeroizing<String>,
 ) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
-    let worker = Arc::clone(state);
-    tokio::task::spawn_blocking(move || {
-        let now = worker.now();
-        let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;
-        let mut audit = worker.audit.lock().map_err(|_| ApiError::Internal)?;
-        let mut gate = Gate {
-            sessions: &mut sessions,
-            authorizer: &worker.no_policy,
-            groups: &worker.no_groups,
-            audit: &mut *audit,
-        };
-        Ok(gate.elevate(now, &token, &worker.audience, &password, to, &mut rand_core::OsRng))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
+    state
+        .with_gate(move |gate, now, hub| gate.elevate(now, &token, &hub.audience, &password, to, &mut rand_core::OsRng))
+        .await
 }
