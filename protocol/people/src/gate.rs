@@ -15,6 +15,7 @@ use rand_core::CryptoRngCore;
 use crate::audit::{Actor, AuditError, AuditEvent, AuditRecord, AuditSink, Outcome, Receipt};
 use crate::authz::{Authorizer, Decision, DenyReason};
 use crate::groups::{GroupError, GroupProvider};
+use crate::names::UserName;
 use crate::ops::{Level, Operation};
 use crate::session::{
     Audience, AuthSession, CheckedLogin, ElevationAttempt, PasswordChecker, PendingElevation, SessionError,
@@ -384,7 +385,7 @@ pub fn authorize_vouched<G: GroupProvider + ?Sized, S: AuditSink>(
         })
     };
     let resolved = groups
-        .person(req.user)
+        .person(&UserName::from(req.user))
         .and_then(|p| groups.workflow(req.workflow).map(|w| (p, w)));
     let (person, workflow) = match resolved {
         Ok(pw) => pw,

@@ -13,13 +13,13 @@ use std::path::Path;
 
 use protocol_core::ids::{Owner, WorkflowId};
 
-use crate::names::GroupName;
+use crate::names::{GroupName, UserName};
 
 /// A person acting on a workflow: their account name and the groups they belong to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Person {
     /// The account name.
-    pub name: Owner,
+    pub name: UserName,
     /// Their groups, as resolved when the person was built.
     pub groups: BTreeSet<GroupName>,
 }
@@ -27,8 +27,11 @@ pub struct Person {
 impl Person {
     /// A person with these groups.
     #[must_use]
-    pub const fn new(name: Owner, groups: BTreeSet<GroupName>) -> Self {
-        Self { name, groups }
+    pub fn new(name: impl Into<UserName>, groups: BTreeSet<GroupName>) -> Self {
+        Self {
+            name: name.into(),
+            groups,
+        }
     }
 }
 
@@ -95,13 +98,13 @@ pub trait GroupProvider {
     ///
     /// # Errors
     /// [`GroupError`] when membership cannot be established; callers must then deny.
-    fn groups_of(&self, user: &Owner) -> Result<BTreeSet<GroupName>, GroupError>;
+    fn groups_of(&self, user: &UserName) -> Result<BTreeSet<GroupName>, GroupError>;
 
     /// The person `user`, with their groups.
     ///
     /// # Errors
     /// As [`GroupProvider::groups_of`].
-    fn person(&self, user: &Owner) -> Result<Person, GroupError> {
+    fn person(&self, user: &UserName) -> Result<Person, GroupError> {
         Ok(Person::new(user.clone(), self.groups_of(user)?))
     }
 
@@ -110,7 +113,7 @@ pub trait GroupProvider {
     /// # Errors
     /// As [`GroupProvider::groups_of`].
     fn workflow(&self, id: &WorkflowId) -> Result<WorkflowRef, GroupError> {
-        Ok(WorkflowRef::new(id.clone(), self.groups_of(id.owner())?))
+        Ok(WorkflowRef::new(id.clone(), self.groups_of(&id.owner().into())?))
     }
 }
 
@@ -124,7 +127,7 @@ pub trait GroupProvider {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct FileGroups {
-    members: BTreeMap<Owner, BTreeSet<GroupName>>,
+    members: BTreeMap<UserName, BTreeSet<GroupName>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -145,12 +148,12 @@ impl FileGroups {
             message,
         };
         let parsed: GroupsFile = toml::from_str(text).map_err(|e| invalid(e.span(), e.message().to_owned()))?;
-        let mut members: BTreeMap<Owner, BTreeSet<GroupName>> = BTreeMap::new();
+        let mut members: BTreeMap<UserName, BTreeSet<GroupName>> = BTreeMap::new();
         for (group, users) in parsed.groups {
             let name = GroupName::new(group.get_ref())
                 .map_err(|e| invalid(Some(group.span()), format!("groups.{}: {e}", group.get_ref())))?;
             for user in users {
-                let owner = Owner::new(user.get_ref())
+                let owner = UserName::new(user.get_ref())
                     .map_err(|e| invalid(Some(user.span()), format!("groups.{}: {e}", group.get_ref())))?;
                 members.entry(owner).or_default().insert(name.clone());
             }
@@ -173,13 +176,15 @@ impl FileGroups {
 
     /// Membership given directly (for tests and models).
     #[must_use]
-    pub fn from_members(members: BTreeMap<Owner, BTreeSet<GroupName>>) -> Self {
-        Self { members }
+    pub fn from_members<U: Into<UserName>>(members: impl IntoIterator<Item = (U, BTreeSet<GroupName>)>) -> Self {
+        Self {
+            members: members.into_iter().map(|(u, g)| (u.into(), g)).collect(),
+        }
     }
 }
 
 impl GroupProvider for FileGroups {
-    fn groups_of(&self, user: &Owner) -> Result<BTreeSet<GroupName>, GroupError> {
+    fn groups_of(&self, user: &UserName) -> Result<BTreeSet<GroupName>, GroupError> {
         Ok(self.members.get(user).cloned().unwrap_or_default())
     }
 }
@@ -191,7 +196,7 @@ impl GroupProvider for FileGroups {
 pub struct SystemGroups;
 
 impl GroupProvider for SystemGroups {
-    fn groups_of(&self, user: &Owner) -> Result<BTreeSet<GroupName>, GroupError> {
+    fn groups_of(&self, user: &UserName) -> Result<BTreeSet<GroupName>, GroupError> {
         use nix::unistd::{Group, User, getgrouplist};
         let lookup = |reason: nix::Error| GroupError::Lookup {
             user: user.to_string(),
@@ -217,8 +222,8 @@ impl GroupProvider for SystemGroups {
 mod tests {
     use super::*;
 
-    fn owner(s: &str) -> Owner {
-        Owner::new(s).expect("valid")
+    fn owner(s: &str) -> UserName {
+        UserName::new(s).expect("valid")
     }
 
     #[test]
@@ -235,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_bad_member_name_in_a_groups_file_is_reported_with_its_line() {
-        let err = FileGroups::parse("g.toml", "[groups]\nops = [\"ok\"]\nsea = [\"Bad Name\"]\n").expect_err("refused");
+        let err = FileGroups::parse("g.toml", "[groups]\nops = [\"ok\"]\nsea = [\"Bad\\u0007Name\"]\n").expect_err("refused");
         assert!(matches!(err, GroupError::Invalid { line: 3, .. }), "{err:?}");
     }
 

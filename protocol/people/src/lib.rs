@@ -53,6 +53,7 @@
 pub mod audit;
 pub mod authz;
 pub mod checks;
+pub mod cylc;
 pub mod gate;
 pub mod groups;
 pub mod names;

@@ -124,6 +124,8 @@ operations! {
     Remove => "remove", Execute, true, "removed";
     /// Resume a paused workflow.
     Resume => "resume", Execute, true, "resumed";
+    /// Make the UI server rescan for workflows (a Cylc mutation in its CONTROL group).
+    Scan => "scan", Execute, true, "rescanned";
     /// Set task prerequisites or outputs (Cylc 8.3's `cylc set`).
     Set => "set", Execute, true, "set";
     /// Change the graph window extent.
@@ -141,6 +143,10 @@ operations! {
     /// Reload the workflow definition. Cylc counts it as CONTROL; it applies changed
     /// configuration, so here a session needs Write.
     Reload => "reload", Write, true, "reloaded";
+    /// Reinstall the workflow's source, then reload it (newer Cylc; not in cylc-uiserver 1.7).
+    ReinstallReload => "reinstall-reload", Write, true, "reinstalled and reloaded";
+    /// Reinstall the workflow's source, then restart it (newer Cylc; not in cylc-uiserver 1.7).
+    ReinstallRestart => "reinstall-restart", Write, true, "reinstalled and restarted";
     /// Change task settings at run time: can inject code (Cylc's ALL group only).
     Broadcast => "broadcast", Write, false, "broadcast to";
     /// Edit a task's job script and trigger it.
@@ -160,39 +166,80 @@ impl fmt::Display for Operation {
 #[error("unknown operation {0:?}")]
 pub struct UnknownOperation(pub String);
 
-/// `setHoldPoint`, `set_hold_point`, `Set-Hold-Point` → `set-hold-point`.
-fn normalise(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    let mut prev_lower = false;
-    for c in s.chars() {
-        if c == '_' || c == '-' {
-            out.push('-');
-            prev_lower = false;
-        } else if c.is_ascii_uppercase() {
-            if prev_lower {
-                out.push('-');
+/// Graphene's `to_snake_case`, which Cylc applies to a GraphQL field name before it looks the
+/// operation up: `ReleaseHoldPoint` → `release_hold_point`, `RELeaseHOLdPoint` →
+/// `re_lease_ho_ld_point` (so no operation). Two passes, as Graphene's two regular expressions
+/// `(.)([A-Z][a-z]+)` → `\1_\2` and `([a-z0-9])([A-Z])` → `\1_\2`, then lower case.
+#[must_use]
+pub fn cylc_snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    // Pass 1: leftmost, non-overlapping matches of `(.)([A-Z][a-z]+)`; `.` is any but '\n'.
+    let mut s1 = String::with_capacity(name.len() + 4);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let word = c != '\n'
+            && chars.get(i + 1).is_some_and(char::is_ascii_uppercase)
+            && chars.get(i + 2).is_some_and(char::is_ascii_lowercase);
+        if word {
+            let mut end = i + 3;
+            while chars.get(end).is_some_and(char::is_ascii_lowercase) {
+                end += 1;
             }
-            out.push(c.to_ascii_lowercase());
-            prev_lower = false;
+            s1.push(c);
+            s1.push('_');
+            s1.extend(&chars[i + 1..end]);
+            i = end;
         } else {
-            out.push(c);
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            s1.push(c);
+            i += 1;
         }
     }
-    out
+    // Pass 2: `([a-z0-9])([A-Z])`, leftmost and non-overlapping (a match consumes both).
+    let chars: Vec<char> = s1.chars().collect();
+    let mut out = String::with_capacity(s1.len() + 4);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if (c.is_ascii_lowercase() || c.is_ascii_digit()) && chars.get(i + 1).is_some_and(char::is_ascii_uppercase) {
+            out.push(c);
+            out.push('_');
+            out.push(chars[i + 1]);
+            i += 2;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out.to_lowercase()
+}
+
+impl Operation {
+    /// Cylc's authorisation spelling (`set_hold_point`).
+    #[must_use]
+    pub fn snake_name(self) -> String {
+        self.name().replace('-', "_")
+    }
 }
 
 impl FromStr for Operation {
     type Err = UnknownOperation;
 
-    /// Accepts the command (`set-hold-point`), mutation (`setHoldPoint`) and authorisation
-    /// (`set_hold_point`) spellings, in any case.
+    /// Accepts the command spelling (`set-hold-point`) and Cylc's authorisation spelling
+    /// (`set_hold_point`), each in any case (`HOLD`, `Trigger`: the intent Cylc's own user
+    /// guide writes), and a GraphQL mutation name as Cylc converts it (`setHoldPoint`). A name
+    /// that is none of these (`RELeaseHOLdPoint`, `trigerr`) is unknown.
     fn from_str(s: &str) -> Result<Self, UnknownOperation> {
-        let n = normalise(s);
+        let lower = s.to_ascii_lowercase();
+        let snake = cylc_snake_case(s);
         Self::ALL
             .iter()
             .copied()
-            .find(|op| op.name() == n)
+            .find(|op| {
+                let name = op.name();
+                let snake_name = op.snake_name();
+                lower == name || lower == snake_name || snake == snake_name
+            })
             .ok_or_else(|| UnknownOperation(s.to_owned()))
     }
 }
@@ -290,12 +337,11 @@ impl FromStr for Right {
     type Err = UnknownOperation;
 
     /// Access groups are upper case, as in Cylc (`READ` is the group, `read` the operation;
-    /// both name the same single operation).
+    /// both name the same single operation). Any number of leading `!` negate once.
     fn from_str(s: &str) -> Result<Self, UnknownOperation> {
-        let (negated, rest) = match s.strip_prefix('!') {
-            Some(rest) => (true, rest),
-            None => (false, s),
-        };
+        // Cylc strips every leading `!` (`"!!stop"` negates `stop`).
+        let rest = s.trim_start_matches('!');
+        let negated = rest.len() != s.len();
         let target = match AccessGroup::ALL.into_iter().find(|g| g.name() == rest) {
             Some(g) => RightTarget::Group(g),
             None => RightTarget::Op(rest.parse().map_err(|_| UnknownOperation(s.to_owned()))?),
@@ -336,11 +382,17 @@ mod tests {
 
     #[test]
     fn cylc_spellings_of_an_operation_all_parse_to_the_command_name() {
-        for s in ["set-hold-point", "set_hold_point", "setHoldPoint", "SetHoldPoint"] {
+        for s in ["set-hold-point", "set_hold_point", "setHoldPoint", "SetHoldPoint", "SET_HOLD_POINT"] {
             assert_eq!(s.parse::<Operation>(), Ok(Operation::SetHoldPoint), "{s}");
         }
         assert_eq!("Ext-trigger".parse::<Operation>(), Ok(Operation::ExtTrigger));
+        assert_eq!("scan".parse::<Operation>(), Ok(Operation::Scan));
+        assert_eq!("reinstall_reload".parse::<Operation>(), Ok(Operation::ReinstallReload));
         assert_eq!("trigerr".parse::<Operation>(), Err(UnknownOperation("trigerr".into())));
+        assert_eq!(
+            "RELeaseHOLdPoint".parse::<Operation>(),
+            Err(UnknownOperation("RELeaseHOLdPoint".into()))
+        );
         for op in Operation::ALL {
             assert_eq!(op.name().parse::<Operation>(), Ok(*op));
         }
@@ -366,6 +418,28 @@ mod tests {
         assert_eq!(r.to_string(), "read");
         assert_eq!("!Stop".parse::<Right>().map(|r| r.to_string()), Ok("!stop".into()));
         assert_eq!("all".parse::<Right>(), Err(UnknownOperation("all".into())));
+        assert_eq!("!!stop".parse::<Right>().map(|r| r.to_string()), Ok("!stop".into()));
+        assert_eq!("!!READ".parse::<Right>().map(|r| r.to_string()), Ok("!READ".into()));
+    }
+
+    #[test]
+    fn cylc_snake_case_converts_as_graphene_does() {
+        for (given, want) in [
+            ("ReleaseHoldPoint", "release_hold_point"),
+            ("SetGraphWindowExtent", "set_graph_window_extent"),
+            ("release_hold_point", "release_hold_point"),
+            ("RELeaseHOLdPoint", "re_lease_ho_ld_point"),
+            ("SEtGRAPhWINDOwEXTENt", "s_et_gra_ph_wind_ow_exte_nt"),
+            ("aBC", "a_bc"),
+            ("ABCdef", "ab_cdef"),
+            ("a1B", "a1_b"),
+            ("Release_Hold_Point", "release__hold__point"),
+            ("setHoldPoint", "set_hold_point"),
+            ("STOP", "stop"),
+            ("set-hold-point", "set-hold-point"),
+        ] {
+            assert_eq!(cylc_snake_case(given), want, "{given}");
+        }
     }
 
     #[test]

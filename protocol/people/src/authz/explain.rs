@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use protocol_core::ids::{Owner, WorkflowId};
+use protocol_core::ids::WorkflowId;
 
 use super::{Authorizer, Decision, DenyReason, Evaluation, LayerKind, Matched};
 use crate::groups::{Person, WorkflowRef};
+use crate::names::UserName;
 use crate::ops::{Level, Operation, Right};
 use crate::policy::RuleRef;
 
@@ -39,7 +40,7 @@ pub struct LayerReport {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Explanation {
     /// Who.
-    pub person: Owner,
+    pub person: UserName,
     /// On what.
     pub workflow: WorkflowId,
     /// Which operation.

@@ -249,7 +249,7 @@ fn grants_matching<'a>(rules: &'a [GrantRule], person: &Person) -> Matched<'a> {
     Matched::new(
         rules
             .iter()
-            .filter(|r| r.who.matches(&person.name, person.groups.iter()))
+            .filter(|r| r.who.matches(person.name.as_str(), person.groups.iter()))
             .map(|r| (&r.at, r.rights.as_slice()))
             .collect(),
     )
@@ -295,8 +295,8 @@ impl Authorizer {
         let site: Vec<_> = policy
             .site
             .iter()
-            .filter(|r| r.owners.matches(owner_name, workflow.owner_groups.iter()))
-            .filter(|r| r.who.matches(&person.name, person.groups.iter()))
+            .filter(|r| r.owners.matches(owner_name.as_str(), workflow.owner_groups.iter()))
+            .filter(|r| r.who.matches(person.name.as_str(), person.groups.iter()))
             .collect();
         let site_default = Matched::new(
             site.iter()

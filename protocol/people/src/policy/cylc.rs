@@ -1,17 +1,21 @@
-//! Cylc's own authorisation settings, as JSON, so a site can check its real configuration.
+//! Cylc's own authorisation settings, as JSON, read with threatcheck's semantics (what Cylc's
+//! documentation describes), so a site can check its real configuration. `threatcheck authz
+//! --semantics cylc` ([`crate::cylc`]) reads the same files as cylc-uiserver's code does.
 //!
 //! `site.json` holds `c.CylcUIServer.site_authorization` (`{OWNER: {USER: {"default": …,
 //! "limit": …}}}`), `users/OWNER.json` holds that owner's `c.CylcUIServer.user_authorization`
-//! (`{USER: […]}`). Values are a string or a list of strings: operations (any Cylc spelling),
-//! `READ`, `CONTROL`, `ALL`, and their `!` negations. Where Cylc would raise (an empty list) we
-//! refuse too; where Cylc silently ignores (an unknown key or operation) we refuse, because an
-//! ignored restriction is a hole. JSON parsers keep no positions, so the line of a semantic
-//! error is that of the first matching key (best effort).
+//! (`{USER: […]}`). Values are a string or a list of strings: operations (Cylc's spellings in
+//! any case, as its user guide writes `"Trigger"`), `READ`, `CONTROL`, `ALL`, their `!`
+//! negations (any number of `!` negate once, as Cylc strips them all) and `""` (nothing; an
+//! entry that is only `""` does not name the person, so the site default applies, as in Cylc).
+//! Names are any user or group name ([`crate::names`]). Refused, with file and line: what Cylc
+//! itself fails on (a value that is not a string or a list of strings, an object that is not
+//! one, `[]`), and, because an ignored restriction is a hole, an unknown field or operation
+//! (`lint-cylc` shows what Cylc does with those).
 
-use serde_json::Value;
-
+use super::json::{self, Json, Member, Value};
 use super::toml_format::Ctx;
-use super::{GrantRule, PolicyError, RuleRef, SiteRule, line_of, line_text};
+use super::{GrantRule, PolicyError, RuleRef, SiteRule, line_text};
 use crate::ops::Right;
 
 fn syntax(file: &str, text: &str, line: usize, message: String) -> PolicyError {
@@ -23,109 +27,109 @@ fn syntax(file: &str, text: &str, line: usize, message: String) -> PolicyError {
     }
 }
 
-/// The line of the last of `keys`, each searched for after the previous one.
-fn locate(text: &str, keys: &[&str]) -> usize {
-    let mut at = 0;
-    for key in keys {
-        let quoted = format!("\"{key}\"");
-        match text.get(at..).and_then(|rest| rest.find(&quoted)) {
-            Some(i) => at += i + quoted.len(),
-            None => break,
-        }
-    }
-    line_of(text, at)
-}
-
-fn parse_json(file: &str, text: &str) -> Result<serde_json::Map<String, Value>, PolicyError> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(syntax(file, text, 1, "expected a JSON object".into())),
-        Err(e) => Err(syntax(file, text, e.line(), e.to_string())),
+/// The members of a document that must be an object.
+pub(crate) fn parse_object(file: &str, text: &str) -> Result<Vec<Member>, PolicyError> {
+    match json::parse(text) {
+        Ok(Json {
+            value: Value::Object(members),
+            ..
+        }) => Ok(members),
+        Ok(j) => Err(syntax(file, text, j.line, format!("expected a JSON object, not {}", j.value.kind()))),
+        Err(e) => Err(syntax(file, text, e.line, e.message)),
     }
 }
 
-fn rights(ctx: &Ctx<'_>, value: &Value, keys: &[&str], field: &str) -> Result<Vec<Right>, PolicyError> {
-    let line = locate(ctx.text, keys);
-    let strings: Vec<&str> = match value {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(items) if items.is_empty() => {
-            return Err(PolicyError::CylcEmptyList {
-                file: ctx.file.to_owned(),
-                line,
-                field: field.to_owned(),
-            });
-        }
+/// The strings of a rights value (a string or a non-empty list of strings).
+pub(crate) fn strings<'v>(
+    file: &str,
+    text: &str,
+    value: &'v Json,
+    field: &str,
+) -> Result<Vec<(&'v str, usize)>, PolicyError> {
+    match &value.value {
+        Value::Str(s) => Ok(vec![(s.as_str(), value.line)]),
+        Value::Array(items) if items.is_empty() => Err(PolicyError::CylcEmptyList {
+            file: file.to_owned(),
+            line: value.line,
+            field: field.to_owned(),
+        }),
         Value::Array(items) => items
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| syntax(ctx.file, ctx.text, line, format!("{field}: expected strings")))
+            .map(|j| match &j.value {
+                Value::Str(s) => Ok((s.as_str(), j.line)),
+                other => Err(syntax(
+                    file,
+                    text,
+                    j.line,
+                    format!("{field}: expected strings, not {}", other.kind()),
+                )),
             })
-            .collect::<Result<_, _>>()?,
-        _ => {
-            return Err(syntax(
-                ctx.file,
-                ctx.text,
-                line,
-                format!("{field}: expected a string or a list of strings"),
-            ));
-        }
-    };
-    strings.into_iter().map(|s| ctx.right(s, line, field)).collect()
+            .collect(),
+        other => Err(syntax(
+            file,
+            text,
+            value.line,
+            format!("{field}: expected a string or a list of strings, not {}", other.kind()),
+        )),
+    }
+}
+
+fn rights(ctx: &Ctx<'_>, value: &Json, field: &str) -> Result<Vec<Right>, PolicyError> {
+    strings(ctx.file, ctx.text, value, field)?
+        .into_iter()
+        .filter(|(s, _)| !s.is_empty())
+        .map(|(s, line)| ctx.right(s, line, field))
+        .collect()
 }
 
 /// Parses Cylc's `site_authorization`.
 pub(super) fn parse_site(file: &str, text: &str) -> Result<Vec<SiteRule>, PolicyError> {
     let ctx = Ctx { file, text };
     let mut rules = Vec::new();
-    for (owner_key, people) in parse_json(file, text)? {
-        let owners_field = format!("\"{owner_key}\"");
-        let owners = ctx.subject(&owner_key, locate(text, &[&owner_key]), &owners_field)?;
-        let Value::Object(people) = people else {
+    for owners_m in parse_object(file, text)? {
+        let owners_field = format!("\"{}\"", owners_m.key);
+        let owners = ctx.subject(&owners_m.key, owners_m.line, &owners_field)?;
+        let Value::Object(people) = &owners_m.value.value else {
             return Err(syntax(
                 file,
                 text,
-                locate(text, &[&owner_key]),
-                format!("{owners_field}: expected an object"),
+                owners_m.value.line,
+                format!("{owners_field}: expected an object, not {}", owners_m.value.value.kind()),
             ));
         };
-        for (who_key, entry) in people {
-            let keys = [owner_key.as_str(), who_key.as_str()];
-            let line = locate(text, &keys);
-            let field = format!("{owners_field}.\"{who_key}\"");
-            let who = ctx.subject(&who_key, line, &field)?;
-            let Value::Object(entry) = entry else {
+        for who_m in people {
+            let field = format!("{owners_field}.\"{}\"", who_m.key);
+            let who = ctx.subject(&who_m.key, who_m.line, &field)?;
+            let Value::Object(entry) = &who_m.value.value else {
                 return Err(syntax(
                     file,
                     text,
-                    line,
-                    format!("{field}: expected {{\"default\": …, \"limit\": …}}"),
+                    who_m.value.line,
+                    format!("{field}: expected {{\"default\": …, \"limit\": …}}, not {}", who_m.value.value.kind()),
                 ));
             };
             let (mut default, mut limit) = (None, None);
-            for (k, v) in &entry {
-                let at = [owner_key.as_str(), who_key.as_str(), k.as_str()];
-                let sub = format!("{field}.{k}");
-                match k.as_str() {
-                    "default" => default = Some(rights(&ctx, v, &at, &sub)?),
-                    "limit" => limit = Some(rights(&ctx, v, &at, &sub)?),
+            for m in entry {
+                let sub = format!("{field}.{}", m.key);
+                match m.key.as_str() {
+                    "default" => default = Some(rights(&ctx, &m.value, &sub)?),
+                    "limit" => limit = Some(rights(&ctx, &m.value, &sub)?),
                     _ => {
                         return Err(syntax(
                             file,
                             text,
-                            locate(text, &at),
-                            format!("{field}: unknown field `{k}`, expected `default` or `limit`"),
+                            m.line,
+                            format!("{field}: unknown field `{}`, expected `default` or `limit`", m.key),
                         ));
                     }
                 }
             }
-            let at = RuleRef {
-                file: file.to_owned(),
-                line,
-                field,
-            };
             rules.push(SiteRule {
-                at,
+                at: RuleRef {
+                    file: file.to_owned(),
+                    line: who_m.line,
+                    field,
+                },
                 owners: owners.clone(),
                 who,
                 default,
@@ -141,15 +145,19 @@ pub(super) fn parse_site(file: &str, text: &str) -> Result<Vec<SiteRule>, Policy
 pub(super) fn parse_grants(file: &str, text: &str) -> Result<Vec<GrantRule>, PolicyError> {
     let ctx = Ctx { file, text };
     let mut rules = Vec::new();
-    for (who_key, value) in parse_json(file, text)? {
-        let line = locate(text, &[&who_key]);
-        let field = format!("\"{who_key}\"");
-        let who = ctx.subject(&who_key, line, &field)?;
-        let rights = rights(&ctx, &value, &[&who_key], &field)?;
+    for m in parse_object(file, text)? {
+        let field = format!("\"{}\"", m.key);
+        let who = ctx.subject(&m.key, m.line, &field)?;
+        let rights = rights(&ctx, &m.value, &field)?;
+        // As in Cylc, a value that is only "" does not name the person: the site default applies.
+        let only_empty = strings(file, text, &m.value, &field)?.iter().all(|(s, _)| s.is_empty());
+        if only_empty {
+            continue;
+        }
         rules.push(GrantRule {
             at: RuleRef {
                 file: file.to_owned(),
-                line,
+                line: m.line,
                 field,
             },
             who,
@@ -216,6 +224,27 @@ mod tests {
         let text = r#"{"*": ["READ"], "group:groupA": ["CONTROL"], "user1": ["read", "pause", "!play"], "user2": ["!ALL"], "user3": ["READ", "Trigger"]}"#;
         let rules = parse_grants("users/bob.json", text).expect("parses");
         assert_eq!(rules.len(), 5);
+    }
+
+    #[test]
+    fn names_cylc_accepts_load_and_empty_strings_and_double_negations_read_as_cylc_reads_them() {
+        let site = r#"{"jane.doe": {"group:Domain Users": {"default": "READ"}, "john.smith": {"default": ["", "!!stop", "CONTROL"]}}}"#;
+        let rules = parse_site("site.json", site).expect("parses");
+        assert_eq!(rules.len(), 2);
+        let john = rules.iter().find(|r| r.who.to_string() == "john.smith").expect("present");
+        let d = john.default.as_ref().expect("default");
+        assert_eq!(d.iter().map(ToString::to_string).collect::<Vec<_>>(), ["!stop", "CONTROL"]);
+        let grants = parse_grants("users/jane.doe.json", "{\"Alice\": \"\",\n\"group:ops@example.org\": [\"scan\"]}").expect("parses");
+        assert_eq!(grants.len(), 1, "Alice's \"\" does not name her: the site default applies");
+        assert_eq!(grants[0].at.line, 2);
+    }
+
+    #[test]
+    fn a_value_cylc_would_fail_on_is_refused_with_its_line() {
+        let err = parse_grants("users/bob.json", "{\"a\": \"READ\",\n \"b\": [\"READ\", 3]}").expect_err("refused");
+        assert!(matches!(&err, PolicyError::Syntax { line: 2, message, .. } if message.contains("not a number")), "{err:?}");
+        let err = parse_site("site.json", "{\"*\":\n \"READ\"}").expect_err("refused");
+        assert!(matches!(&err, PolicyError::Syntax { line: 2, .. }), "{err:?}");
     }
 
     #[test]

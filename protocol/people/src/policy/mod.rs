@@ -12,7 +12,8 @@
 //! the same reason a file in the directory that is not one of the above (a `.tml`, a stray
 //! `users/notes.txt`) is an error, not ignored; only hidden files and `README*` are skipped.
 
-mod cylc;
+pub(crate) mod cylc;
+pub mod json;
 mod toml_format;
 
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ use std::path::Path;
 use protocol_core::ids::{Owner, WorkflowId};
 
 use crate::checks::{PeopleCheck, PeopleDefences};
-use crate::names::Subject;
+use crate::names::{Subject, UserName};
 use crate::ops::Right;
 
 /// Where a rule was written: file (relative to the policy directory), line and field path.
@@ -82,7 +83,7 @@ pub struct GrantRule {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Policy {
     pub(crate) site: Vec<SiteRule>,
-    pub(crate) owners: BTreeMap<Owner, Vec<GrantRule>>,
+    pub(crate) owners: BTreeMap<UserName, Vec<GrantRule>>,
     pub(crate) workflows: BTreeMap<WorkflowId, Vec<GrantRule>>,
 }
 
@@ -219,7 +220,7 @@ impl Policy {
     /// An owner's rules.
     #[must_use]
     pub fn owner_rules(&self, owner: &Owner) -> &[GrantRule] {
-        self.owners.get(owner).map_or(&[], Vec::as_slice)
+        self.owners.get(owner.as_str()).map_or(&[], Vec::as_slice)
     }
 
     /// A workflow's rules.
@@ -251,7 +252,7 @@ impl Policy {
     /// Adds an owner-layer rule.
     #[must_use]
     pub fn with_owner_rule(mut self, owner: Owner, who: Subject, rights: Vec<Right>) -> Self {
-        let rules = self.owners.entry(owner).or_default();
+        let rules = self.owners.entry(owner.into()).or_default();
         let at = memory_ref(rules.len(), format!("grants.\"{who}\""));
         rules.push(GrantRule { at, who, rights });
         self
@@ -376,8 +377,8 @@ fn layer_key(path: &str, stem: &str) -> Result<String, PolicyError> {
     }
 }
 
-fn owner_from_file(path: &str, name: &str) -> Result<Owner, PolicyError> {
-    Owner::new(name).map_err(|e| PolicyError::BadFileName {
+fn owner_from_file(path: &str, name: &str) -> Result<UserName, PolicyError> {
+    UserName::new(name).map_err(|e| PolicyError::BadFileName {
         file: path.to_owned(),
         what: "owner",
         reason: e.to_string(),
@@ -385,7 +386,7 @@ fn owner_from_file(path: &str, name: &str) -> Result<Owner, PolicyError> {
 }
 
 /// Reads every file of a policy directory (the I/O edge), skipping hidden files and `README*`.
-fn read_dir_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyError> {
+pub(crate) fn read_dir_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyError> {
     let meta = std::fs::metadata(dir).map_err(|e| unreadable(dir, &e))?;
     if !meta.is_dir() {
         return Err(PolicyError::Unreadable {
@@ -471,12 +472,15 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_owner_file_name_is_refused() {
-        let files = [file("users/Bad Name.toml", "")];
+    fn an_owner_file_name_with_a_control_character_is_refused_and_a_directory_name_is_not() {
+        let files = [file("users/Bad\u{1b}Name.toml", "")];
         assert!(matches!(
             Policy::from_files(&files, &PeopleDefences::all()),
             Err(PolicyError::BadFileName { what: "owner", .. })
         ));
+        let files = [file("users/jane.doe.json", "{\"john.smith\": \"READ\"}")];
+        let p = Policy::from_files(&files, &PeopleDefences::all()).expect("loads");
+        assert_eq!(p.owners.keys().map(UserName::as_str).collect::<Vec<_>>(), ["jane.doe"]);
     }
 
     #[test]

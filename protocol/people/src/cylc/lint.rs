@@ -1,0 +1,1 @@
+//! `threatcheck authz lint-cylc`.

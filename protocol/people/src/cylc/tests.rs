@@ -1,0 +1,120 @@
+//! Cylc's decisions on the cases its own tests and the differential run found telling.
+
+use super::*;
+
+fn auth(site: &str, user: &str, owner: &str, owner_groups: &[&str]) -> CylcAuthorization {
+    let site = CylcSite::parse("site.json", site).expect("site parses");
+    let user = CylcUserConf::parse("users/x.json", user).expect("user conf parses");
+    let groups: Vec<String> = owner_groups.iter().map(|g| (*g).to_owned()).collect();
+    CylcAuthorization::new(CylcVersion::LATEST, owner, &groups, &site, &user)
+}
+
+fn allows(a: &CylcAuthorization, user: &str, groups: &[&str], op: &str) -> bool {
+    let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+    a.decide(user, &groups, op).allowed
+}
+
+#[test]
+fn a_later_owner_key_with_a_new_access_key_drops_the_default_merged_so_far() {
+    let a = auth(
+        r#"{"*":{"*":{"default":"READ"}},"own1":{"*":{"limit":"ALL"},"bob":{"limit":"READ"}}}"#,
+        "{}",
+        "own1",
+        &[],
+    );
+    assert!(!allows(&a, "carol", &[], "read"), "Cylc denies carol read");
+    assert!(
+        a.events()
+            .iter()
+            .any(|e| matches!(e, MergeEvent::Replaced { key, lost, .. } if key == "*" && lost.len() == 1)),
+        "{:?}",
+        a.events()
+    );
+    // Another owner, where only "*" applies, keeps the default.
+    let other = auth(
+        r#"{"*":{"*":{"default":"READ"}},"own1":{"*":{"limit":"ALL"},"bob":{"limit":"READ"}}}"#,
+        "{}",
+        "own2",
+        &[],
+    );
+    assert!(allows(&other, "carol", &[], "read"));
+}
+
+#[test]
+fn a_later_owner_key_with_a_new_access_key_drops_a_negation_in_the_limit() {
+    let a = auth(
+        r#"{"*":{"*":{"limit":["CONTROL","!stop"]}},"own1":{"*":{"default":"CONTROL","limit":"CONTROL"},"bob":{"limit":"READ"}}}"#,
+        "{}",
+        "own1",
+        &[],
+    );
+    assert!(allows(&a, "carol", &[], "stop"), "Cylc lets carol stop");
+    assert!(!allows(&a, "carol", &[], "broadcast"));
+}
+
+#[test]
+fn entries_match_only_by_exact_spelling() {
+    let site = r#"{"*":{"*":{"limit":"ALL"}}}"#;
+    let a = auth(site, r#"{"bob":["READ","Trigger","HOLD","setHoldPoint","!Stop","CONTROL"]}"#, "own", &[]);
+    assert!(allows(&a, "bob", &[], "read"));
+    assert!(allows(&a, "bob", &[], "trigger"), "from CONTROL, not from Trigger");
+    assert!(allows(&a, "bob", &[], "stop"), "!Stop negates nothing");
+    let b = auth(site, r#"{"bob":["READ","Trigger"]}"#, "own", &[]);
+    assert!(!allows(&b, "bob", &[], "trigger"), "Trigger is ignored");
+    let c = auth(site, r#"{"bob":["CONTROL","!!stop","!!READ","READ"]}"#, "own", &[]);
+    assert!(!allows(&c, "bob", &[], "stop"), "!!stop negates stop");
+    assert!(allows(&c, "bob", &[], "read"), "!!READ negates nothing");
+}
+
+#[test]
+fn operation_names_are_converted_as_graphql_names_and_unknown_ones_refused_even_for_the_owner() {
+    let a = auth(r#"{"*":{"*":{"limit":["ALL"]}}}"#, r#"{"other":["CONTROL"]}"#, "me", &[]);
+    for ok in ["release_hold_point", "ReleaseHoldPoint", "SetGraphWindowExtent", "set_graph_window_extent"] {
+        assert!(allows(&a, "other", &[], ok), "{ok}");
+    }
+    for no in ["no_such_permission", "RELeaseHOLdPoint", "SEtGRAPhWINDOwEXTENt", "Release_Hold_Point", "broadcast"] {
+        assert!(!allows(&a, "other", &[], no), "{no}");
+    }
+    let d = a.decide("me", &[], "set-hold-point");
+    assert!(matches!(d.reason, CylcReason::NotAnOperation { .. }), "{d:?}");
+    assert!(allows(&a, "me", &[], "broadcast"));
+}
+
+#[test]
+fn an_empty_list_reached_by_a_request_denies_that_request_as_cylc_fails_secure() {
+    let a = auth("{}", r#"{"other": []}"#, "me", &[]);
+    let d = a.decide("other", &[], "read");
+    assert!(
+        matches!(&d.reason, CylcReason::Raised(r) if r.config == "user" && r.line == 1),
+        "{d:?}"
+    );
+    let b = auth(r#"{"*": {"other": {"limit": []}, "*": {"default": "READ"}}}"#, "{}", "me", &[]);
+    assert!(matches!(b.decide("other", &[], "read").reason, CylcReason::Raised(Raised { config: "site", .. })));
+    assert!(allows(&b, "carol", &[], "read"), "only the person whose lookup reaches [] is denied");
+}
+
+#[test]
+fn cylcs_own_fake_configuration_gives_its_tests_expected_operations() {
+    let site = r#"{
+ "*": {"*": {"default": "READ"}, "user1": {"limit": ["!ALL"]}},
+ "server_owner_1": {"*": {"default": ["READ", "message"], "limit": ["READ", "CONTROL"]},
+                    "user1": {"default": ["READ", "play", "pause"], "limit": ["ALL"]}},
+ "server_owner_2": {"user2": {"limit": "ALL"}, "group:groupA": {"default": ["READ", "CONTROL"]}},
+ "group:grp_of_svr_owners": {"group:group2": {"default": "READ", "limit": ["READ", "CONTROL", "!stop", "!kill"]}}
+}"#;
+    let user = r#"{"user1": ["READ", "pause", "trigger", "message"], "group:group1": ["ALL"],
+ "user2": ["READ", "CONTROL", "!trigger", "!edit"], "user3": ["READ"], "user4": ["!ALL"],
+ "user5": ["play", "pause"], "group:group2": ["READ", "CONTROL", "!reload"]}"#;
+    let a = auth(site, user, "server_owner_2", &["group:grp_of_svr_owners"]);
+    let p = a.permitted("user7", &["group:group2".into()]).expect("no []");
+    let want: BTreeSet<String> = [
+        "clean", "message", "play", "trigger", "resume", "scan", "set_verbosity", "set_graph_window_extent", "read",
+        "poll", "hold", "remove", "set_hold_point", "release_hold_point", "ext_trigger", "pause", "set", "release",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(p.ops, want);
+    let b = auth(site, user, "server_owner_1", &[""]);
+    assert_eq!(b.permitted("user1", &[String::new()]).expect("no []").ops, BTreeSet::new());
+}
