@@ -24,6 +24,7 @@ Output is byte-identical for a given seed except the two bench timings
 import argparse
 import ast
 import copy
+import importlib.util
 import inspect
 import json
 import logging
@@ -72,11 +73,8 @@ def install_pytest_shim():
     with .name/.args; params have .values/.id), so the parameters are read the
     same way either way; nothing of the tests is run.
     """
-    try:
-        import pytest  # noqa: F401
+    if importlib.util.find_spec("pytest"):
         return
-    except ImportError:
-        pass
     shim = types.ModuleType("pytest")
     shim.param = lambda *values, marks=(), id=None: types.SimpleNamespace(
         values=values, marks=marks, id=id)
@@ -134,10 +132,7 @@ def literal_calls(module, func_name):
 
 
 def literal(node):
-    try:
-        return ast.literal_eval(node)
-    except ValueError:
-        return None
+    return ast.literal_eval(node) if not isinstance(node, ast.Name) else None
 
 
 def dedupe(items):
@@ -158,10 +153,8 @@ def doc_example(help_text, attr):
 
 
 class Oracle:
-    def __init__(self, cylc, all_ops):
-        self.Authorization = cylc.Authorization
-        self.to_snake_case = cylc.to_snake_case
-        self.all_ops = all_ops
+    def __init__(self, authorization, to_snake_case):
+        self.Authorization, self.to_snake_case = authorization, to_snake_case
         self.log = logging.getLogger("cylc-differential")
         self.log.addHandler(logging.NullHandler())
         self.log.propagate = False
@@ -182,7 +175,7 @@ class Oracle:
         # deepcopy: Cylc mutates the site dict in place while merging.
         return self.Authorization(owner, copy.deepcopy(user_conf), copy.deepcopy(site), self.log)
 
-    def run(self, cid, owner, owner_groups, site, user_conf, people, queries, stats=None):
+    def run(self, cid, owner, owner_groups, site, user_conf, people, queries):
         """One case line. people: {user: groups}; queries: [(user, op)]."""
         GROUPS_OF.clear()
         GROUPS_OF.update(people)
@@ -233,15 +226,12 @@ def dumps(obj):
     return json.dumps(obj, ensure_ascii=False)
 
 
-def vals(v):
-    return frozenset([v] if isinstance(v, str) else v)
-
-
 def effective(entry):
     """(defaults, limits) of an owner_dict entry as Cylc reads it (limit falls back
     to default); an empty set stands for [] (which raises), {""} for absent."""
     default = entry.get("default", "")
-    return vals(default), vals(entry.get("limit", default))
+    return tuple(frozenset([v] if isinstance(v, str) else v)
+                 for v in (default, entry.get("limit", default)))
 
 
 def merge_analysis(owner, owner_groups, site, owner_dict):
@@ -264,14 +254,23 @@ def merge_analysis(owner, owner_groups, site, owner_dict):
                 continue
             if akey in truthy:
                 seen["update over an empty {} entry"] += 1
-            if any(k in source and source[k] != okey for k in adict):
+            if any(truthy.get(k) and source[k] != okey for k in adict):
                 seen["update replaced an earlier entry"] += 1
             for k, v in adict.items():
                 source[k], truthy[k] = okey, bool(v)
-    cylc = {k: effective(v) for k, v in owner_dict.items()}
-    if cylc != union:
+    if semantic(owner_dict.items()) != semantic(union.items(), done=True):
         seen["owner_dict differs from union merge"] += 1
     return seen
+
+
+def semantic(items, done=False):
+    """Per access key, what each lookup yields: None for [] (raises), else the set
+    without "" (which every lookup discards)."""
+    out = {}
+    for key, entry in items:
+        pair = entry if done else effective(entry)
+        out[key] = tuple(None if not fs else fs - {""} for fs in pair)
+    return out
 
 
 class RandomConfigs:
@@ -328,7 +327,8 @@ class RandomConfigs:
         return {}  # falsy: the merge takes the update() path over it
 
     def access_keys(self, people_pool, group_pool, owner):
-        pool = ["*", "*", "*", owner] + people_pool + group_pool + ([""] if self.rng.random() < 0.1 else [])
+        pool = ["*", "*", "*", owner] + people_pool + group_pool
+        pool += [""] if self.rng.random() < 0.1 else []
         return dedupe(self.rng.choice(pool) for _ in range(self.rng.randint(1, 5)))
 
     def groups_for(self, pool):
@@ -428,8 +428,8 @@ def doc_and_known_cases(oracle, app, all_ops):
     site = doc_example(app.CylcUIServer.site_authorization.help, "site_authorization")
     user = doc_example(app.CylcUIServer.user_authorization.help, "user_authorization")
     people = {"user1": [], "userA": ["group:group_a"], "userB": ["group:group_b"],
-              "userC": ["group:group2"], "userD": ["group:group_a", "group:group_b", "group:group2"],
-              "stranger": []}
+              "userC": ["group:group2"], "stranger": [],
+              "userD": ["group:group_a", "group:group_b", "group:group2"]}
     out = []
     for owner, groups in [("server_owner_1", []), ("server_owner_1", ["group:grp_of_svr_owners"]),
                           ("svr_owner_in_group", ["group:grp_of_svr_owners"]), ("plain_owner", [])]:
@@ -438,7 +438,8 @@ def doc_and_known_cases(oracle, app, all_ops):
                                   owner, groups, site, uconf, people,
                                   full_queries(owner, people, ops))[0])
     clobbers = [  # (site, (user, op, Cylc's known answer)): update() discards merged entries
-        ({"*": {"*": {"default": "READ"}}, "own1": {"*": {"limit": "ALL"}, "bob": {"limit": "READ"}}},
+        ({"*": {"*": {"default": "READ"}},
+          "own1": {"*": {"limit": "ALL"}, "bob": {"limit": "READ"}}},
          ("carol", "read", False)),
         ({"*": {"*": {"limit": ["CONTROL", "!stop"]}},
           "own1": {"*": {"default": "CONTROL", "limit": "CONTROL"}, "bob": {"limit": "READ"}}},
@@ -455,7 +456,7 @@ def doc_and_known_cases(oracle, app, all_ops):
     malformed = [  # (owner, site, user conf): values of the wrong type
         ("fake", {"fake": "config"}, {}),  # Cylc's tests' dummy site, matched: ctor raises
         ("own1", {"*": {"bob": "READ"}}, {}),  # non-dict entry, read at decision time
-        ("own1", {"*": {"bob": "READ"}, "own1": {"bob": {"limit": "ALL"}}}, {}),  # merged: raises
+        ("own1", {"*": {"bob": "READ"}, "own1": {"bob": {"limit": "ALL"}}}, {}),  # merged
         ("own1", {"*": {"*": {"default": None}}}, {}),
         ("own1", {"*": {"*": {"limit": "ALL"}}}, {"*": None, "bob": 7}),
         ("own1", {"*": {"*": {"limit": "ALL"}}, "own1": {"*": None}}, {}),
@@ -497,6 +498,14 @@ def bench(oracle, all_ops, seed, repeats, timing):
     user_conf = {"*": ["READ"], owner: "ALL"}
     for k in rng.sample(users, 300) + rng.sample(groups, 60) + owner_groups:
         user_conf[k] = realistic_value()
+    # Every user and group is mentioned somewhere: leftovers go to the site's "*"
+    # block or to the user conf, alternately.
+    mentioned = set(user_conf).union(*site.values())
+    for i, k in enumerate(k for k in users + groups if k not in mentioned):
+        if i % 2:
+            user_conf[k] = realistic_value()
+        else:
+            site["*"][k] = realistic_entry()
     # Skewed like real use (a few active users), so the 128-user cache matters.
     active = rng.sample(users, 100)
     queries = []
@@ -552,12 +561,11 @@ def main():
     import cylc.uiserver.app as app
     import cylc.uiserver.authorise as authorise
     import cylc.uiserver.tests.test_authorise as ta
-    cylc = types.SimpleNamespace(Authorization=authorise.Authorization, to_snake_case=to_snake_case)
     t_import = time.perf_counter() - t_start
 
     with mock.patch("cylc.uiserver.authorise.get_groups", new=fake_get_groups):
         all_ops = authorise.get_list_of_mutations()  # what Authorization.ALL_OPS returns
-        oracle = Oracle(cylc, all_ops)
+        oracle = Oracle(authorise.Authorization, to_snake_case)
         lines = cylc_test_cases(oracle, ta, all_ops)
         lines += doc_and_known_cases(oracle, app, all_ops)
         n_fixed = len(lines)

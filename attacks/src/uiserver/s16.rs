@@ -222,7 +222,7 @@ fn search(defences: &PeopleDefences) -> Result<Search, HarnessError> {
         .iter()
         .map(|groups| {
             let provider = FileGroups::parse("groups.toml", &groups_text(groups)).map_err(HarnessError::setup)?;
-            let person = provider.person(&insider).map_err(HarnessError::setup)?;
+            let person = provider.person(&(&insider).into()).map_err(HarnessError::setup)?;
             let wf = provider.workflow(&id).map_err(HarnessError::setup)?;
             Ok((*groups, person, wf))
         })

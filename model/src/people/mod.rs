@@ -232,7 +232,7 @@ impl PeopleModel {
         // What a UI offers (the operations the policy lets the person perform once elevated):
         // the honest person asks for nothing else, and always tries to read.
         let offered = [0, 1].map(|i| {
-            let allowed = match (groups.person(&person), groups.workflow(&workflow)) {
+            let allowed = match (groups.person(&(&person).into()), groups.workflow(&workflow)) {
                 (Ok(p), Ok(w)) => authorizers[i].permitted_ops(&p, &w, Level::Write),
                 _ => Default::default(),
             };

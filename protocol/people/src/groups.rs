@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn a_bad_member_name_in_a_groups_file_is_reported_with_its_line() {
-        let err = FileGroups::parse("g.toml", "[groups]\nops = [\"ok\"]\nsea = [\"Bad\\u0007Name\"]\n").expect_err("refused");
+        let err =
+            FileGroups::parse("g.toml", "[groups]\nops = [\"ok\"]\nsea = [\"Bad\\u0007Name\"]\n").expect_err("refused");
         assert!(matches!(err, GroupError::Invalid { line: 3, .. }), "{err:?}");
     }
 

@@ -33,7 +33,8 @@ pub enum NameError {
 
 /// Whether `c` may appear in a user or group name.
 fn allowed(c: char) -> bool {
-    !c.is_control() && !matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    !c.is_control()
+        && !matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn valid(s: &str) -> bool {
@@ -50,7 +51,11 @@ impl GroupName {
     /// # Errors
     /// [`NameError::Group`].
     pub fn new(s: &str) -> Result<Self, NameError> {
-        if valid(s) { Ok(Self(s.to_owned())) } else { Err(NameError::Group) }
+        if valid(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(NameError::Group)
+        }
     }
 
     /// The name.
@@ -83,7 +88,11 @@ impl UserName {
     /// # Errors
     /// [`NameError::User`].
     pub fn new(s: &str) -> Result<Self, NameError> {
-        if valid(s) { Ok(Self(s.to_owned())) } else { Err(NameError::User) }
+        if valid(s) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(NameError::User)
+        }
     }
 
     /// The name.
@@ -216,13 +225,27 @@ mod tests {
 
     #[test]
     fn names_directories_allow_are_accepted_with_dots_capitals_spaces_and_at_signs() {
-        for user in ["john.smith", "Alice", "jane.doe", "a-name-that-is-well-over-thirty-two-bytes-long", "DOMAIN\\bob"] {
+        for user in [
+            "john.smith",
+            "Alice",
+            "jane.doe",
+            "a-name-that-is-well-over-thirty-two-bytes-long",
+            "DOMAIN\\bob",
+        ] {
             assert!(matches!(user.parse::<Subject>(), Ok(Subject::User(_))), "{user}");
         }
-        for group in ["group:Domain Users", "group:ops@example.org", "group:.hidden", "group:-x"] {
+        for group in [
+            "group:Domain Users",
+            "group:ops@example.org",
+            "group:.hidden",
+            "group:-x",
+        ] {
             assert!(matches!(group.parse::<Subject>(), Ok(Subject::Group(_))), "{group}");
         }
-        assert_eq!(UserName::new(&"x".repeat(MAX_NAME_BYTES)).map(|u| u.as_str().len()), Ok(MAX_NAME_BYTES));
+        assert_eq!(
+            UserName::new(&"x".repeat(MAX_NAME_BYTES)).map(|u| u.as_str().len()),
+            Ok(MAX_NAME_BYTES)
+        );
         assert_eq!(UserName::new(&"x".repeat(MAX_NAME_BYTES + 1)), Err(NameError::User));
     }
 

@@ -382,7 +382,13 @@ mod tests {
 
     #[test]
     fn cylc_spellings_of_an_operation_all_parse_to_the_command_name() {
-        for s in ["set-hold-point", "set_hold_point", "setHoldPoint", "SetHoldPoint", "SET_HOLD_POINT"] {
+        for s in [
+            "set-hold-point",
+            "set_hold_point",
+            "setHoldPoint",
+            "SetHoldPoint",
+            "SET_HOLD_POINT",
+        ] {
             assert_eq!(s.parse::<Operation>(), Ok(Operation::SetHoldPoint), "{s}");
         }
         assert_eq!("Ext-trigger".parse::<Operation>(), Ok(Operation::ExtTrigger));

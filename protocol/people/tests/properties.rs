@@ -143,7 +143,9 @@ impl Spec {
     fn limit(&self, p: &Person, w: &WorkflowRef) -> BTreeSet<Operation> {
         let (mut grants, mut negs) = (BTreeSet::new(), BTreeSet::new());
         for (o, who, d, l) in &self.site {
-            if sub(o).matches(w.owner(), w.owner_groups.iter()) && sub(who).matches(&p.name, p.groups.iter()) {
+            if sub(o).matches(w.owner().as_str(), w.owner_groups.iter())
+                && sub(who).matches(p.name.as_str(), p.groups.iter())
+            {
                 for r in parse(l.as_deref().or(d.as_deref()).unwrap_or(&[])) {
                     if r.negated {
                         negs.extend(r.operations())

@@ -3,6 +3,7 @@
 pub mod attack;
 pub mod audit;
 pub mod authz;
+mod authz_cylc;
 pub mod evidence;
 pub mod lint;
 pub mod model;

@@ -263,7 +263,7 @@ impl HubState {
             self.log.line("scan: no policy or run directories configured");
             return Err(ApiError::Unavailable);
         };
-        let person = policy.groups.person(user).map_err(|e| {
+        let person = policy.groups.person(&user.into()).map_err(|e| {
             self.log.line(&format!("scan: group lookup failed: {e}"));
             ApiError::Unavailable
         })?;

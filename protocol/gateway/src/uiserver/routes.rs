@@ -104,7 +104,7 @@ fn assertion_of(req_ext: &axum::http::Extensions) -> Result<Assertion, ApiError>
 
 impl UiState {
     fn person(&self, user: &Owner) -> Result<Person, ApiError> {
-        self.groups.person(user).map_err(|e| {
+        self.groups.person(&user.into()).map_err(|e| {
             self.log.line(&format!("group lookup failed: {e}"));
             ApiError::Unavailable
         })

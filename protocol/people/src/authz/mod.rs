@@ -21,8 +21,11 @@ mod explain;
 use std::collections::BTreeSet;
 use std::fmt;
 
+use protocol_core::ids::WorkflowId;
+
 use crate::checks::{PeopleCheck, PeopleDefences};
 use crate::groups::{Person, WorkflowRef};
+use crate::names::{GroupName, UserName};
 use crate::ops::{Expanded, Level, Operation, Right};
 use crate::policy::{GrantRule, Policy, PolicyError, RuleRef};
 
@@ -291,11 +294,29 @@ impl Authorizer {
     }
 
     pub(crate) fn evaluate<'a>(&self, policy: &'a Policy, person: &Person, workflow: &WorkflowRef) -> Evaluation<'a> {
-        let owner_name = workflow.owner();
+        self.evaluate_on(
+            policy,
+            person,
+            workflow.owner().as_str(),
+            &workflow.owner_groups,
+            Some(&workflow.id),
+        )
+    }
+
+    /// As [`Self::evaluate`] for an owner given by name (any [`UserName`], as Cylc's
+    /// configuration names owners) and, if there is one, a workflow for the workflow layer.
+    pub(crate) fn evaluate_on<'a>(
+        &self,
+        policy: &'a Policy,
+        person: &Person,
+        owner_name: &str,
+        owner_groups: &BTreeSet<GroupName>,
+        workflow: Option<&WorkflowId>,
+    ) -> Evaluation<'a> {
         let site: Vec<_> = policy
             .site
             .iter()
-            .filter(|r| r.owners.matches(owner_name.as_str(), workflow.owner_groups.iter()))
+            .filter(|r| r.owners.matches(owner_name, owner_groups.iter()))
             .filter(|r| r.who.matches(person.name.as_str(), person.groups.iter()))
             .collect();
         let site_default = Matched::new(
@@ -304,8 +325,8 @@ impl Authorizer {
                 .collect(),
         );
         let site_limit = Matched::new(site.iter().map(|r| (&r.at, r.effective_limit())).collect());
-        let owner_layer = grants_matching(policy.owner_rules(owner_name), person);
-        let workflow_layer = grants_matching(policy.workflow_rules(&workflow.id), person);
+        let owner_layer = grants_matching(policy.owner_rules_named(owner_name), person);
+        let workflow_layer = grants_matching(workflow.map_or(&[], |w| policy.workflow_rules(w)), person);
         let deciding = [
             (LayerKind::Workflow, &workflow_layer),
             (LayerKind::Owner, &owner_layer),
@@ -315,7 +336,7 @@ impl Authorizer {
         .find(|(_, m)| m.names_person())
         .map(|(k, _)| k);
         Evaluation {
-            owner: person.name == *owner_name,
+            owner: person.name.as_str() == owner_name,
             site_default,
             site_limit,
             owner_layer,
@@ -389,6 +410,61 @@ impl Authorizer {
         };
         let eval = self.evaluate(policy, person, workflow);
         self.gate_level(self.verdict(&eval, op), op, level)
+    }
+
+    /// May `person` perform `op` on a workflow of `owner` (in `owner_groups`), by the site and
+    /// owner layers alone: the question Cylc's configuration answers, for owners named as Cylc
+    /// names them (`jane.doe`), who need not be valid workflow owners here.
+    #[must_use]
+    pub fn decide_for_owner(
+        &self,
+        person: &Person,
+        owner: &UserName,
+        owner_groups: &BTreeSet<GroupName>,
+        op: Operation,
+        level: Level,
+    ) -> Decision {
+        let policy = match &self.policy {
+            Ok(p) => p,
+            Err(error) => return Decision::Deny(DenyReason::PolicyBroken { error: error.clone() }),
+        };
+        let eval = self.evaluate_on(policy, person, owner.as_str(), owner_groups, None);
+        self.gate_level(self.verdict(&eval, op), op, level)
+    }
+
+    /// [`Self::permitted_ops`] for an owner given by name, by the site and owner layers alone.
+    #[must_use]
+    pub fn permitted_ops_for_owner(
+        &self,
+        person: &Person,
+        owner: &UserName,
+        owner_groups: &BTreeSet<GroupName>,
+        level: Level,
+    ) -> BTreeSet<Operation> {
+        let Ok(policy) = &self.policy else {
+            return BTreeSet::new();
+        };
+        let eval = self.evaluate_on(policy, person, owner.as_str(), owner_groups, None);
+        Operation::ALL
+            .iter()
+            .copied()
+            .filter(|&op| self.gate_level(self.verdict(&eval, op), op, level).is_allowed())
+            .collect()
+    }
+
+    /// The operations the site limit lets an owner's layer give `person` (before negations in
+    /// lower layers): `None` if the policy did not load.
+    #[must_use]
+    pub fn site_limit_for_owner(
+        &self,
+        person: &Person,
+        owner: &UserName,
+        owner_groups: &BTreeSet<GroupName>,
+    ) -> Option<BTreeSet<Operation>> {
+        let policy = self.policy.as_ref().ok()?;
+        let eval = self.evaluate_on(policy, person, owner.as_str(), owner_groups, None);
+        let r = &eval.site_limit.rights;
+        Some(r.grants.difference(&r.negations).copied().collect())
     }
 
     /// The operations `person` may perform on `workflow` at `level`: what a UI may offer.

@@ -1,15 +1,18 @@
 //! cylc-uiserver's `Authorization`, step by step: `build_owner_site_auth_conf` (the owner's
 //! merged view of the site configuration), then for an access user the limits the owner may
 //! give, the owner's grants or else the site defaults, `expand_and_process_access_groups`, and
-//! the intersection. Each step keeps Python's semantics (sets of strings, `str` vs `list`,
-//! `[]` raising, the truth of a dict) and records where its values came from, for `explain`.
+//! the intersection. Each step keeps Python's semantics over the values as written — `str`
+//! versus `list` versus `dict`, `[]` raising, the truth of a value, `set.add` and `set.update`
+//! on whatever type arrives, and the exceptions those raise — and records where its values
+//! came from, for `explain`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{CylcSite, CylcUserConf, CylcVersion, Item, Perm, SiteEntry};
+use super::{CylcSite, CylcUserConf, CylcVersion, Item};
 use crate::ops::cylc_snake_case;
+use crate::policy::json::{Json, Member, Value};
 
-/// Where a merged site entry's values came from: the owner key's line and the entry's line.
+/// Where a merged site entry's values came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Origin {
     /// Position of the owner key in the file (0-based; lines need not be unique).
@@ -39,14 +42,14 @@ pub enum MergeEvent {
         /// The line merged in.
         line: usize,
     },
-    /// An owner key brought an access key not seen yet, so Cylc's `owner_dict.update()` took
-    /// that owner key's whole entry set.
+    /// An owner key brought an access key not seen yet (or one whose entry is empty), so
+    /// Cylc's `owner_dict.update()` took that owner key's whole entry set.
     Update {
         /// The owner key.
         owner_key: String,
         /// Its line.
         owner_line: usize,
-        /// The new access key that triggered it.
+        /// The access key that triggered it.
         trigger: String,
         /// Its line.
         trigger_line: usize,
@@ -62,72 +65,235 @@ pub enum MergeEvent {
     },
 }
 
-/// A rights value in the owner's merged view (after a merge, always a list).
+/// A Python exception in Cylc's code, and the line of the value it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Merged {
-    default: Option<Perm>,
-    limit: Option<Perm>,
-    truthy: bool,
+pub struct PyError {
+    /// What Python would say.
+    pub message: String,
+    /// 1-based line (0: a merged value).
+    pub line: usize,
+}
+
+fn py_err(message: impl Into<String>, line: usize) -> PyError {
+    PyError {
+        message: message.into(),
+        line,
+    }
+}
+
+/// Python's name of a JSON value's type.
+fn py_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.as_bytes().iter().any(|b| matches!(b, b'.' | b'e' | b'E')) => "float",
+        Value::Number(_) => "int",
+        Value::Str(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Python's truth of a value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.parse::<f64>().map_or(true, |f| f != 0.0),
+        Value::Str(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// An element of a Python set of permissions: a string, or a hashable non-string (`None`,
+/// a number, a boolean) that makes `expand_and_process_access_groups` raise later.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Elem {
+    Str(Item),
+    Other { ty: &'static str, line: usize },
+}
+
+/// A value as `.get()` returns it: a value as written, or a list a merge built.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum PyVal {
+    Json(Json),
+    List(Vec<Elem>),
+}
+
+impl PyVal {
+    const fn empty_str() -> Self {
+        Self::Json(Json {
+            value: Value::Str(String::new()),
+            line: 0,
+        })
+    }
+
+    /// `value == []`.
+    fn is_empty_list(&self) -> bool {
+        match self {
+            Self::Json(j) => matches!(&j.value, Value::Array(a) if a.is_empty()),
+            Self::List(v) => v.is_empty(),
+        }
+    }
+
+    fn line(&self) -> usize {
+        match self {
+            Self::Json(j) => j.line,
+            Self::List(_) => 0,
+        }
+    }
+}
+
+/// One element of a list, for `set.update(list)`: lists and dicts are unhashable.
+fn element(j: &Json) -> Result<Elem, PyError> {
+    match &j.value {
+        Value::Str(s) => Ok(Elem::Str(Item {
+            value: s.clone(),
+            line: j.line,
+        })),
+        Value::Array(_) | Value::Object(_) => Err(py_err(format!("unhashable type: '{}'", py_type(&j.value)), j.line)),
+        other => Ok(Elem::Other {
+            ty: py_type(other),
+            line: j.line,
+        }),
+    }
+}
+
+/// The lookups' step: `set.add(p)` if `p` is a `str`, else `set.update(p)`.
+fn add_or_update(set: &mut Vec<Elem>, p: &PyVal) -> Result<(), PyError> {
+    match p {
+        PyVal::List(v) => set.extend(v.iter().cloned()),
+        PyVal::Json(j) => match &j.value {
+            Value::Str(s) => set.push(Elem::Str(Item {
+                value: s.clone(),
+                line: j.line,
+            })),
+            Value::Array(items) => {
+                for i in items {
+                    set.push(element(i)?);
+                }
+            }
+            // Iterating a dict gives its keys.
+            Value::Object(members) => set.extend(members.iter().map(|m| {
+                Elem::Str(Item {
+                    value: m.key.clone(),
+                    line: m.line,
+                })
+            })),
+            other => return Err(py_err(format!("'{}' object is not iterable", py_type(other)), j.line)),
+        },
+    }
+    Ok(())
+}
+
+/// The merge's step: `set.update(conf)` if `conf` is a `list`, else `set.add(conf)`.
+fn update_or_add(set: &mut Vec<Elem>, conf: &PyVal) -> Result<(), PyError> {
+    match conf {
+        PyVal::List(v) => set.extend(v.iter().cloned()),
+        PyVal::Json(j) => match &j.value {
+            Value::Array(items) => {
+                for i in items {
+                    set.push(element(i)?);
+                }
+            }
+            Value::Object(_) => return Err(py_err("unhashable type: 'dict'", j.line)),
+            _ => set.push(element(j)?),
+        },
+    }
+    Ok(())
+}
+
+/// Deduplicates as a Python set of these elements would (strings by value; the others are
+/// fatal later whatever their number, so one of each type and line is kept).
+fn dedup(v: Vec<Elem>) -> Vec<Elem> {
+    let mut seen = BTreeSet::new();
+    v.into_iter()
+        .filter(|e| match e {
+            Elem::Str(i) => seen.insert((i.value.clone(), 0)),
+            Elem::Other { ty, line } => seen.insert(((*ty).to_owned(), *line + 1)),
+        })
+        .collect()
+}
+
+/// An entry of the owner's view: as written (after `update()`), or as a merge rebuilt it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Entry {
+    value: EntryValue,
     from: Vec<Origin>,
 }
 
-impl Merged {
-    fn of(owner_index: usize, entry_index: usize, owner_line: usize, e: &SiteEntry) -> Self {
-        Self {
-            default: e.default.clone(),
-            limit: e.limit.clone(),
-            truthy: e.is_truthy(),
-            from: vec![Origin {
-                owner_index,
-                entry_index,
-                owner_line,
-                entry_line: e.line,
-            }],
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum EntryValue {
+    Raw(Json),
+    Merged { default: Vec<Elem>, limit: Vec<Elem> },
+}
+
+impl Entry {
+    fn truthy(&self) -> bool {
+        match &self.value {
+            EntryValue::Raw(j) => truthy(&j.value),
+            EntryValue::Merged { .. } => true,
         }
     }
 
-    /// `entry.get("default", "")`.
-    fn default_or_empty(&self) -> Perm {
-        self.default.clone().unwrap_or_else(empty_str)
-    }
-
-    /// `entry.get("limit", entry.get("default", ""))`.
-    fn limit_or_default(&self) -> Perm {
-        self.limit.clone().unwrap_or_else(|| self.default_or_empty())
-    }
-}
-
-fn empty_str() -> Perm {
-    Perm::Str(Item {
-        value: String::new(),
-        line: 0,
-    })
-}
-
-/// The union of two values as Cylc's merge builds it (`set.add` for a string, `set.update`
-/// for a list), as a list; duplicates by value are dropped (it is a set).
-fn union(a: &Perm, b: &Perm) -> Perm {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for i in a.items().iter().chain(b.items()) {
-        if seen.insert(i.value.clone()) {
-            out.push(i.clone());
+    /// `entry.get(key, fallback)`: only a dict has `.get`.
+    fn get(&self, key: &str, fallback: PyVal) -> Result<PyVal, PyError> {
+        match &self.value {
+            EntryValue::Merged { default, limit } => {
+                Ok(PyVal::List(if key == "default" { default } else { limit }.clone()))
+            }
+            EntryValue::Raw(j) => match &j.value {
+                Value::Object(members) => Ok(members
+                    .iter()
+                    .find(|m| m.key == key)
+                    .map_or(fallback, |m| PyVal::Json(m.value.clone()))),
+                other => Err(py_err(
+                    format!("'{}' object has no attribute 'get'", py_type(other)),
+                    j.line,
+                )),
+            },
         }
     }
-    Perm::List(out)
+
+    fn default_or_empty(&self) -> Result<PyVal, PyError> {
+        self.get("default", PyVal::empty_str())
+    }
+
+    fn limit_or_default(&self) -> Result<PyVal, PyError> {
+        let d = self.default_or_empty()?;
+        self.get("limit", d)
+    }
 }
 
-/// A request reached `[]`: Cylc raises, and its middleware denies.
+/// A request reached a value Cylc's code raises on (`[]`, or a value of the wrong type):
+/// Cylc's middleware then denies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Raised {
-    /// `site` or `user`, as Cylc's message says.
+    /// `site` or `user`: which setting the value is in.
     pub config: &'static str,
     /// The file.
     pub file: String,
-    /// The line of the `[]` (0 when it came from a merge).
+    /// The line of the value (0 when it came from a merge).
     pub line: usize,
     /// The key whose value it is.
     pub key: String,
+    /// What Python raises.
+    pub message: String,
+}
+
+/// Cylc's UI server for this owner fails to start: its constructor raises.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("{file}:{line}: Cylc's Authorization for {owner} raises {message:?}, so that UI server does not start")]
+pub struct ConstructError {
+    /// The owner.
+    pub owner: String,
+    /// The site file.
+    pub file: String,
+    /// The line of the value.
+    pub line: usize,
+    /// What Python raises.
+    pub message: String,
 }
 
 /// Why Cylc decided as it did.
@@ -140,13 +306,13 @@ pub enum CylcReason {
         /// After `to_snake_case`.
         snake: String,
     },
-    /// The owner may do anything to their own workflows.
+    /// The owner may do anything on their own UI server.
     Owner,
     /// In the permitted set.
     Permitted,
     /// Not in the permitted set.
     NotPermitted,
-    /// The lookup raised on `[]`.
+    /// The lookup raised.
     Raised(Raised),
 }
 
@@ -168,7 +334,7 @@ pub struct CylcAuthorization {
     version: CylcVersion,
     owner: String,
     site_file: String,
-    owner_dict: BTreeMap<String, Merged>,
+    owner_dict: BTreeMap<String, Entry>,
     events: Vec<MergeEvent>,
     user: CylcUserConf,
 }
@@ -201,13 +367,80 @@ pub struct Permitted {
     pub ops: BTreeSet<String>,
 }
 
+/// A lookup's set while it is built: its elements, and per key what each gave.
+#[derive(Default)]
+struct Gathered {
+    elems: Vec<Elem>,
+    by_key: Vec<(String, Vec<Item>)>,
+}
+
+impl Gathered {
+    fn add(&mut self, key: &str, p: &PyVal) -> Result<(), PyError> {
+        let before = self.elems.len();
+        add_or_update(&mut self.elems, p)?;
+        let items = self.elems[before..]
+            .iter()
+            .filter_map(|e| match e {
+                Elem::Str(i) => Some(i.clone()),
+                Elem::Other { .. } => None,
+            })
+            .collect();
+        self.by_key.push((key.to_owned(), items));
+        Ok(())
+    }
+
+    /// `set.discard("")`, then the strings; a non-string makes the expansion raise.
+    fn finish(self) -> (Result<BTreeSet<String>, PyError>, Lookup) {
+        let mut strings = BTreeSet::new();
+        let mut bad = None;
+        for e in &self.elems {
+            match e {
+                Elem::Str(i) if i.value.is_empty() => {}
+                Elem::Str(i) => {
+                    strings.insert(i.value.clone());
+                }
+                Elem::Other { ty, line } => {
+                    bad.get_or_insert_with(|| py_err(format!("'{ty}' object has no attribute 'startswith'"), *line));
+                }
+            }
+        }
+        let lookup = Lookup {
+            strings: strings.clone(),
+            by_key: self.by_key,
+        };
+        (bad.map_or(Ok(strings), Err), lookup)
+    }
+
+    /// Whether anything but `""` is in it (`len(set) == 0` after the discard).
+    fn is_empty(&self) -> bool {
+        self.elems
+            .iter()
+            .all(|e| matches!(e, Elem::Str(i) if i.value.is_empty()))
+    }
+}
+
 impl CylcAuthorization {
     /// Builds the owner's view of the site configuration, as Cylc's constructor does.
-    #[must_use]
-    pub fn new(version: CylcVersion, owner: &str, owner_groups: &[String], site: &CylcSite, user: &CylcUserConf) -> Self {
+    ///
+    /// # Errors
+    /// [`ConstructError`] where Cylc's constructor raises (an owner key that applies whose
+    /// value is not an object, a merge meeting an entry that is not one, an unhashable value).
+    pub fn new(
+        version: CylcVersion,
+        owner: &str,
+        owner_groups: &[String],
+        site: &CylcSite,
+        user: &CylcUserConf,
+    ) -> Result<Self, ConstructError> {
+        let fail = |e: PyError| ConstructError {
+            owner: owner.to_owned(),
+            file: site.file.clone(),
+            line: e.line,
+            message: e.message,
+        };
         let mut items: Vec<&str> = vec!["*", owner];
         items.extend(owner_groups.iter().map(String::as_str));
-        let mut owner_dict: BTreeMap<String, Merged> = BTreeMap::new();
+        let mut owner_dict: BTreeMap<String, Entry> = BTreeMap::new();
         let mut events = Vec::new();
         for (oi, o) in site.owners.iter().enumerate() {
             if !items.contains(&o.key.as_str()) {
@@ -217,18 +450,47 @@ impl CylcAuthorization {
                 key: o.key.clone(),
                 line: o.line,
             });
-            for (ei, e) in o.entries.iter().enumerate() {
+            let Value::Object(people) = &o.value.value else {
+                return Err(fail(py_err(
+                    format!("'{}' object has no attribute 'items'", py_type(&o.value.value)),
+                    o.value.line,
+                )));
+            };
+            for (ei, e) in people.iter().enumerate() {
+                let origin = |index: usize, m: &Member| Origin {
+                    owner_index: oi,
+                    entry_index: index,
+                    owner_line: o.line,
+                    entry_line: m.line,
+                };
                 if let Some(existing) = owner_dict.get_mut(&e.key)
-                    && existing.truthy
+                    && existing.truthy()
                 {
-                    let new = Merged::of(oi, ei, o.line, e);
-                    let limit = union(&existing.limit_or_default(), &new.limit_or_default());
-                    let default = union(&existing.default_or_empty(), &new.default_or_empty());
-                    existing.limit = Some(limit);
-                    existing.default = Some(default);
-                    let origin = new.from[0];
-                    if !existing.from.contains(&origin) {
-                        existing.from.push(origin);
+                    let new = Entry {
+                        value: EntryValue::Raw(e.value.clone()),
+                        from: vec![origin(ei, e)],
+                    };
+                    let (ex_def, ex_lim) = (
+                        existing.default_or_empty().map_err(fail)?,
+                        existing.limit_or_default().map_err(fail)?,
+                    );
+                    let (new_def, new_lim) = (
+                        new.default_or_empty().map_err(fail)?,
+                        new.limit_or_default().map_err(fail)?,
+                    );
+                    let (mut defaults, mut limits) = (Vec::new(), Vec::new());
+                    for conf in [&ex_def, &new_def] {
+                        update_or_add(&mut defaults, conf).map_err(fail)?;
+                    }
+                    for conf in [&ex_lim, &new_lim] {
+                        update_or_add(&mut limits, conf).map_err(fail)?;
+                    }
+                    existing.value = EntryValue::Merged {
+                        default: dedup(defaults),
+                        limit: dedup(limits),
+                    };
+                    if !existing.from.contains(&new.from[0]) {
+                        existing.from.push(new.from[0]);
                         events.push(MergeEvent::Merged {
                             key: e.key.clone(),
                             line: e.line,
@@ -244,8 +506,11 @@ impl CylcAuthorization {
                     trigger: e.key.clone(),
                     trigger_line: e.line,
                 });
-                for (xi, other) in o.entries.iter().enumerate() {
-                    let fresh = Merged::of(oi, xi, o.line, other);
+                for (xi, other) in people.iter().enumerate() {
+                    let fresh = Entry {
+                        value: EntryValue::Raw(other.value.clone()),
+                        from: vec![origin(xi, other)],
+                    };
                     if let Some(old) = owner_dict.insert(other.key.clone(), fresh) {
                         let lost: Vec<Origin> = old
                             .from
@@ -263,14 +528,14 @@ impl CylcAuthorization {
                 }
             }
         }
-        Self {
+        Ok(Self {
             version,
             owner: owner.to_owned(),
             site_file: site.file.clone(),
             owner_dict,
             events,
             user: user.clone(),
-        }
+        })
     }
 
     /// The version reproduced.
@@ -303,23 +568,7 @@ impl CylcAuthorization {
         &self.events
     }
 
-    /// The owner's merged view: each access key's (default, limit-or-default) strings and the
-    /// lines they came from.
-    #[must_use]
-    pub fn owner_view(&self) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, Vec<Origin>)> {
-        let strings = |p: &Perm| p.items().iter().map(|i| i.value.clone()).collect::<BTreeSet<_>>();
-        self.owner_dict
-            .iter()
-            .map(|(k, m)| {
-                (
-                    k.clone(),
-                    (strings(&m.default_or_empty()), strings(&m.limit_or_default()), m.from.clone()),
-                )
-            })
-            .collect()
-    }
-
-    fn raised(&self, config: &'static str, key: &str, line: usize) -> Raised {
+    fn raised(&self, config: &'static str, key: &str, e: PyError) -> Raised {
         Raised {
             config,
             file: if config == "site" {
@@ -327,39 +576,61 @@ impl CylcAuthorization {
             } else {
                 self.user.file.clone()
             },
-            line,
+            line: e.line,
             key: key.to_owned(),
+            message: e.message,
         }
     }
 
     /// A lookup over `*`, the user and their groups in `owner_dict` (`get_owner_site_limits_…`
     /// with `limit`, `return_site_auth_defaults_…` without).
-    fn site_lookup(&self, items: &[&str], limit: bool) -> Result<Lookup, Raised> {
-        let mut out = Lookup::default();
+    fn site_lookup(&self, items: &[&str], limit: bool) -> Result<Gathered, Raised> {
+        let mut out = Gathered::default();
         if self.owner_dict.is_empty() {
             return Ok(out);
         }
+        let config_error = "\"[]\" is not supported. Use \"!ALL\" to remove all permissions.";
         for item in items {
-            let Some(m) = self.owner_dict.get(*item) else { continue };
-            let p = if limit { m.limit_or_default() } else { m.default_or_empty() };
-            if p.is_empty_list() {
-                let line = m.from.last().map_or(0, |o| o.entry_line);
-                return Err(self.raised("site", item, line));
+            let Some(e) = self.owner_dict.get(*item) else { continue };
+            let p = if limit {
+                e.limit_or_default()
+            } else {
+                e.default_or_empty()
             }
-            out.add(item, p.items());
+            .map_err(|x| self.raised("site", item, x))?;
+            if p.is_empty_list() {
+                let line = if p.line() == 0 {
+                    e.from.last().map_or(0, |o| o.entry_line)
+                } else {
+                    p.line()
+                };
+                return Err(self.raised(
+                    "site",
+                    item,
+                    py_err(format!("Error in site config: {config_error}"), line),
+                ));
+            }
+            out.add(item, &p).map_err(|x| self.raised("site", item, x))?;
         }
         Ok(out)
     }
 
-    fn user_lookup(&self, items: &[&str]) -> Result<Lookup, Raised> {
-        let mut out = Lookup::default();
+    fn user_lookup(&self, items: &[&str]) -> Result<Gathered, Raised> {
+        let mut out = Gathered::default();
         for item in items {
             // `owner_auth_conf.get(item, "")`: a duplicate key kept only its last value.
-            let Some(e) = self.user.entries.iter().find(|e| e.key == *item) else { continue };
-            if e.perm.is_empty_list() {
-                return Err(self.raised("user", item, e.line));
+            let Some(e) = self.user.entries.iter().find(|e| e.key == *item) else {
+                continue;
+            };
+            let p = PyVal::Json(e.value.clone());
+            if p.is_empty_list() {
+                return Err(self.raised(
+                    "user",
+                    item,
+                    py_err("Error in user config: \"[]\" is not supported.", e.value.line),
+                ));
             }
-            out.add(item, e.perm.items());
+            out.add(item, &p).map_err(|x| self.raised("user", item, x))?;
         }
         Ok(out)
     }
@@ -368,31 +639,39 @@ impl CylcAuthorization {
     /// Cylc's `get_groups` returns them) for someone who is not the owner.
     ///
     /// # Errors
-    /// [`Raised`] when the lookup reaches `[]`.
+    /// [`Raised`] when the lookup reaches a value Cylc's code raises on.
     pub fn permitted(&self, user: &str, groups: &[String]) -> Result<Permitted, Raised> {
         let mut items: Vec<&str> = vec!["*", user];
         items.extend(groups.iter().map(String::as_str));
         let limits = self.site_lookup(&items, true)?;
         let grants = self.user_lookup(&items)?;
-        let mut p = Permitted {
-            fell_back: grants.strings.is_empty(),
-            ..Permitted::default()
-        };
-        let granted = if p.fell_back {
-            p.defaults = self.site_lookup(&items, false)?;
-            p.defaults.strings.clone()
+        let fell_back = grants.is_empty();
+        let defaults = if fell_back {
+            self.site_lookup(&items, false)?
         } else {
-            grants.strings.clone()
+            Gathered::default()
         };
-        p.grant_ops = self.expand(granted);
-        p.limit_ops = self.expand(limits.strings.clone());
-        p.ops = p.limit_ops.intersection(&p.grant_ops).cloned().collect();
-        p.limits = limits;
-        p.grants = grants;
-        Ok(p)
+        let (limit_strings, limits) = limits.finish();
+        let (grant_strings, grants) = grants.finish();
+        let (default_strings, defaults) = defaults.finish();
+        // Cylc expands the grants (or defaults) first, then the limits; either raises alike.
+        let granted = if fell_back { default_strings } else { grant_strings };
+        let granted = granted.map_err(|e| self.raised(if fell_back { "site" } else { "user" }, user, e))?;
+        let limit_strings = limit_strings.map_err(|e| self.raised("site", user, e))?;
+        let grant_ops = self.expand(granted);
+        let limit_ops = self.expand(limit_strings);
+        Ok(Permitted {
+            ops: limit_ops.intersection(&grant_ops).cloned().collect(),
+            limits,
+            grants,
+            fell_back,
+            defaults,
+            limit_ops,
+            grant_ops,
+        })
     }
 
-    /// `expand_and_process_access_groups`.
+    /// `expand_and_process_access_groups` on a set of strings.
     fn expand(&self, mut set: BTreeSet<String>) -> BTreeSet<String> {
         let all: Vec<&str> = self.version.operations().to_vec();
         let control: Vec<&str> = self.version.control().collect();
@@ -446,13 +725,5 @@ impl CylcAuthorization {
             allowed,
             reason,
         }
-    }
-}
-
-impl Lookup {
-    fn add(&mut self, key: &str, items: &[Item]) {
-        let kept: Vec<Item> = items.iter().filter(|i| !i.value.is_empty()).cloned().collect();
-        self.strings.extend(kept.iter().map(|i| i.value.clone()));
-        self.by_key.push((key.to_owned(), items.to_vec()));
     }
 }

@@ -77,7 +77,15 @@ fn lookup(f: &mut fmt::Formatter<'_>, what: &str, file: &str, l: &Lookup) -> fmt
                 }
             })
             .collect();
-        writeln!(f, "    {key:?}: {}", if shown.is_empty() { "[]".into() } else { shown.join(", ") })?;
+        writeln!(
+            f,
+            "    {key:?}: {}",
+            if shown.is_empty() {
+                "[]".into()
+            } else {
+                shown.join(", ")
+            }
+        )?;
     }
     Ok(())
 }
@@ -86,7 +94,14 @@ impl fmt::Display for CylcExplanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.decision;
         let verdict = if d.allowed { "allow" } else { "deny" };
-        writeln!(f, "{verdict}: {} may{} {} {}'s workflows", self.user, if d.allowed { "" } else { " not" }, d.op, self.owner)?;
+        writeln!(
+            f,
+            "{verdict}: {} may{} {} {}'s workflows",
+            self.user,
+            if d.allowed { "" } else { " not" },
+            d.op,
+            self.owner
+        )?;
         writeln!(f, "semantics: Cylc's own code, {}", self.version)?;
         let groups = if self.groups.is_empty() {
             "(none)".to_owned()
@@ -142,7 +157,11 @@ impl fmt::Display for CylcExplanation {
         }
         if let Some(Ok(p)) = &self.permitted {
             lookup(f, "limits the owner may give", &self.site_file, &p.limits)?;
-            let user_file = if self.user_file.is_empty() { "(none)" } else { &self.user_file };
+            let user_file = if self.user_file.is_empty() {
+                "(none)"
+            } else {
+                &self.user_file
+            };
             lookup(f, "the owner's user_authorization", user_file, &p.grants)?;
             if p.fell_back {
                 writeln!(f, "  nothing granted there, so the site defaults apply:")?;

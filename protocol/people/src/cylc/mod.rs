@@ -24,17 +24,19 @@ mod eval;
 mod explain;
 pub mod lint;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-pub use eval::{CylcAuthorization, CylcDecision, CylcReason, MergeEvent, Origin, Raised};
+pub use eval::{
+    ConstructError, CylcAuthorization, CylcDecision, CylcReason, Lookup, MergeEvent, Origin, Permitted, Raised,
+};
 pub use explain::CylcExplanation;
 
 use crate::policy::PolicyError;
-use crate::policy::cylc::{parse_object, strings};
-use crate::policy::json::{Json, Value};
+use crate::policy::cylc::parse_object;
+use crate::policy::json::Member;
 
 /// A cylc-uiserver release whose decisions we reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,208 +148,49 @@ pub struct Item {
     pub line: usize,
 }
 
-/// A rights value as Python holds it: a string, or a list of strings (possibly empty).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Perm {
-    /// `"READ"`.
-    Str(Item),
-    /// `["READ", "stop"]`, or `[]`.
-    List(Vec<Item>),
-}
-
-impl Perm {
-    /// The strings it holds.
-    #[must_use]
-    pub fn items(&self) -> &[Item] {
-        match self {
-            Self::Str(i) => std::slice::from_ref(i),
-            Self::List(v) => v,
-        }
-    }
-
-    /// `== []` in Python: the value Cylc raises on.
-    #[must_use]
-    pub fn is_empty_list(&self) -> bool {
-        matches!(self, Self::List(v) if v.is_empty())
-    }
-}
-
-/// `"ACCESS_KEY": {"default": …, "limit": …}` under one owner key of `site_authorization`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SiteEntry {
-    /// The access key (`*`, a user name or `group:NAME`).
-    pub key: String,
-    /// Its line.
-    pub line: usize,
-    /// `default`, if given.
-    pub default: Option<Perm>,
-    /// `limit`, if given.
-    pub limit: Option<Perm>,
-    /// Other keys (Cylc ignores them; `defualt` is one).
-    pub ignored: Vec<Item>,
-}
-
-impl SiteEntry {
-    /// Whether the Python dict is non-empty (Cylc tests an existing entry's truth).
-    #[must_use]
-    pub fn is_truthy(&self) -> bool {
-        self.default.is_some() || self.limit.is_some() || !self.ignored.is_empty()
-    }
-}
-
-/// One owner key of `site_authorization` and its entries, in file order.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SiteOwner {
-    /// The owner key (`*`, an owner's name or `group:NAME`).
-    pub key: String,
-    /// Its line.
-    pub line: usize,
-    /// Its entries, in file order.
-    pub entries: Vec<SiteEntry>,
-}
-
-/// `site_authorization`.
+/// `site_authorization`: owner keys in file order, values as written. Cylc's code takes the
+/// values as they come, so do we: a value of the wrong type is not refused here but fails
+/// where Cylc's code fails on it ([`CylcAuthorization`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CylcSite {
     /// The file it came from.
     pub file: String,
     /// Owner keys in file order.
-    pub owners: Vec<SiteOwner>,
+    pub owners: Vec<Member>,
 }
 
-/// One key of an owner's `user_authorization`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserEntry {
-    /// The key (`*`, a user name or `group:NAME`).
-    pub key: String,
-    /// Its line.
-    pub line: usize,
-    /// The rights.
-    pub perm: Perm,
-}
-
-/// An owner's `user_authorization`.
+/// An owner's `user_authorization`: keys in file order, values as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CylcUserConf {
     /// The file it came from (empty: none, Cylc's default `{}`).
     pub file: String,
     /// Keys in file order.
-    pub entries: Vec<UserEntry>,
-}
-
-fn syntax(file: &str, text: &str, line: usize, message: String) -> PolicyError {
-    PolicyError::Syntax {
-        file: file.to_owned(),
-        line,
-        message,
-        near: crate::policy::line_text(text, line),
-    }
-}
-
-/// A rights value: what Cylc fails on (not a string or list of strings) is refused, `[]` kept.
-fn perm(file: &str, text: &str, value: &Json, field: &str) -> Result<Perm, PolicyError> {
-    if matches!(&value.value, Value::Array(v) if v.is_empty()) {
-        return Ok(Perm::List(Vec::new()));
-    }
-    let items: Vec<Item> = strings(file, text, value, field)?
-        .into_iter()
-        .map(|(s, line)| Item {
-            value: s.to_owned(),
-            line,
-        })
-        .collect();
-    Ok(match (&value.value, items.as_slice()) {
-        (Value::Str(_), [one]) => Perm::Str(one.clone()),
-        _ => Perm::List(items),
-    })
+    pub entries: Vec<Member>,
 }
 
 impl CylcSite {
-    /// Parses `site_authorization` as JSON. Refused: what makes Cylc's constructor or every
-    /// request fail (an owner key whose value is not an object, an entry that is not an
-    /// object, a value that is not a string or a list of strings).
+    /// Parses `site_authorization` as JSON. Refused only what Cylc refuses at start-up: text
+    /// that is not JSON, or a document that is not an object (the setting is a `Dict` trait).
     ///
     /// # Errors
     /// [`PolicyError::Syntax`] with the line.
     pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
-        let mut owners = Vec::new();
-        for o in parse_object(file, text)? {
-            let Value::Object(people) = &o.value.value else {
-                return Err(syntax(
-                    file,
-                    text,
-                    o.value.line,
-                    format!(
-                        "\"{}\": expected an object, not {} (Cylc fails to start)",
-                        o.key,
-                        o.value.value.kind()
-                    ),
-                ));
-            };
-            let mut entries = Vec::new();
-            for p in people {
-                let field = format!("\"{}\".\"{}\"", o.key, p.key);
-                let Value::Object(fields) = &p.value.value else {
-                    return Err(syntax(
-                        file,
-                        text,
-                        p.value.line,
-                        format!("{field}: expected an object, not {} (Cylc fails on it)", p.value.value.kind()),
-                    ));
-                };
-                let mut e = SiteEntry {
-                    key: p.key.clone(),
-                    line: p.line,
-                    default: None,
-                    limit: None,
-                    ignored: Vec::new(),
-                };
-                for f in fields {
-                    let sub = format!("{field}.{}", f.key);
-                    match f.key.as_str() {
-                        "default" => e.default = Some(perm(file, text, &f.value, &sub)?),
-                        "limit" => e.limit = Some(perm(file, text, &f.value, &sub)?),
-                        _ => e.ignored.push(Item {
-                            value: f.key.clone(),
-                            line: f.line,
-                        }),
-                    }
-                }
-                entries.push(e);
-            }
-            owners.push(SiteOwner {
-                key: o.key,
-                line: o.line,
-                entries,
-            });
-        }
         Ok(Self {
             file: file.to_owned(),
-            owners,
+            owners: parse_object(file, text)?,
         })
     }
 }
 
 impl CylcUserConf {
-    /// Parses one owner's `user_authorization` as JSON.
+    /// Parses one owner's `user_authorization` as JSON (refused as [`CylcSite::parse`]).
     ///
     /// # Errors
-    /// [`PolicyError::Syntax`] with the line, for a value Cylc fails on.
+    /// [`PolicyError::Syntax`] with the line.
     pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
-        let entries = parse_object(file, text)?
-            .into_iter()
-            .map(|m| {
-                let field = format!("\"{}\"", m.key);
-                Ok(UserEntry {
-                    perm: perm(file, text, &m.value, &field)?,
-                    key: m.key,
-                    line: m.line,
-                })
-            })
-            .collect::<Result<_, PolicyError>>()?;
         Ok(Self {
             file: file.to_owned(),
-            entries,
+            entries: parse_object(file, text)?,
         })
     }
 }

@@ -1,12 +1,14 @@
 //! Cylc's decisions on the cases its own tests and the differential run found telling.
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 fn auth(site: &str, user: &str, owner: &str, owner_groups: &[&str]) -> CylcAuthorization {
     let site = CylcSite::parse("site.json", site).expect("site parses");
     let user = CylcUserConf::parse("users/x.json", user).expect("user conf parses");
     let groups: Vec<String> = owner_groups.iter().map(|g| (*g).to_owned()).collect();
-    CylcAuthorization::new(CylcVersion::LATEST, owner, &groups, &site, &user)
+    CylcAuthorization::new(CylcVersion::LATEST, owner, &groups, &site, &user).expect("Cylc's constructor succeeds")
 }
 
 fn allows(a: &CylcAuthorization, user: &str, groups: &[&str], op: &str) -> bool {
@@ -55,7 +57,12 @@ fn a_later_owner_key_with_a_new_access_key_drops_a_negation_in_the_limit() {
 #[test]
 fn entries_match_only_by_exact_spelling() {
     let site = r#"{"*":{"*":{"limit":"ALL"}}}"#;
-    let a = auth(site, r#"{"bob":["READ","Trigger","HOLD","setHoldPoint","!Stop","CONTROL"]}"#, "own", &[]);
+    let a = auth(
+        site,
+        r#"{"bob":["READ","Trigger","HOLD","setHoldPoint","!Stop","CONTROL"]}"#,
+        "own",
+        &[],
+    );
     assert!(allows(&a, "bob", &[], "read"));
     assert!(allows(&a, "bob", &[], "trigger"), "from CONTROL, not from Trigger");
     assert!(allows(&a, "bob", &[], "stop"), "!Stop negates nothing");
@@ -68,11 +75,27 @@ fn entries_match_only_by_exact_spelling() {
 
 #[test]
 fn operation_names_are_converted_as_graphql_names_and_unknown_ones_refused_even_for_the_owner() {
-    let a = auth(r#"{"*":{"*":{"limit":["ALL"]}}}"#, r#"{"other":["CONTROL"]}"#, "me", &[]);
-    for ok in ["release_hold_point", "ReleaseHoldPoint", "SetGraphWindowExtent", "set_graph_window_extent"] {
+    let a = auth(
+        r#"{"*":{"*":{"limit":["ALL"]}}}"#,
+        r#"{"other":["CONTROL"]}"#,
+        "me",
+        &[],
+    );
+    for ok in [
+        "release_hold_point",
+        "ReleaseHoldPoint",
+        "SetGraphWindowExtent",
+        "set_graph_window_extent",
+    ] {
         assert!(allows(&a, "other", &[], ok), "{ok}");
     }
-    for no in ["no_such_permission", "RELeaseHOLdPoint", "SEtGRAPhWINDOwEXTENt", "Release_Hold_Point", "broadcast"] {
+    for no in [
+        "no_such_permission",
+        "RELeaseHOLdPoint",
+        "SEtGRAPhWINDOwEXTENt",
+        "Release_Hold_Point",
+        "broadcast",
+    ] {
         assert!(!allows(&a, "other", &[], no), "{no}");
     }
     let d = a.decide("me", &[], "set-hold-point");
@@ -85,12 +108,23 @@ fn an_empty_list_reached_by_a_request_denies_that_request_as_cylc_fails_secure()
     let a = auth("{}", r#"{"other": []}"#, "me", &[]);
     let d = a.decide("other", &[], "read");
     assert!(
-        matches!(&d.reason, CylcReason::Raised(r) if r.config == "user" && r.line == 1),
+        matches!(&d.reason, CylcReason::Raised(r) if r.config == "user" && r.line == 1 && r.message.contains("[]")),
         "{d:?}"
     );
-    let b = auth(r#"{"*": {"other": {"limit": []}, "*": {"default": "READ"}}}"#, "{}", "me", &[]);
-    assert!(matches!(b.decide("other", &[], "read").reason, CylcReason::Raised(Raised { config: "site", .. })));
-    assert!(allows(&b, "carol", &[], "read"), "only the person whose lookup reaches [] is denied");
+    let b = auth(
+        r#"{"*": {"other": {"limit": []}, "*": {"default": "READ"}}}"#,
+        "{}",
+        "me",
+        &[],
+    );
+    assert!(matches!(
+        b.decide("other", &[], "read").reason,
+        CylcReason::Raised(Raised { config: "site", .. })
+    ));
+    assert!(
+        allows(&b, "carol", &[], "read"),
+        "only the person whose lookup reaches [] is denied"
+    );
 }
 
 #[test]
@@ -108,13 +142,79 @@ fn cylcs_own_fake_configuration_gives_its_tests_expected_operations() {
     let a = auth(site, user, "server_owner_2", &["group:grp_of_svr_owners"]);
     let p = a.permitted("user7", &["group:group2".into()]).expect("no []");
     let want: BTreeSet<String> = [
-        "clean", "message", "play", "trigger", "resume", "scan", "set_verbosity", "set_graph_window_extent", "read",
-        "poll", "hold", "remove", "set_hold_point", "release_hold_point", "ext_trigger", "pause", "set", "release",
+        "clean",
+        "message",
+        "play",
+        "trigger",
+        "resume",
+        "scan",
+        "set_verbosity",
+        "set_graph_window_extent",
+        "read",
+        "poll",
+        "hold",
+        "remove",
+        "set_hold_point",
+        "release_hold_point",
+        "ext_trigger",
+        "pause",
+        "set",
+        "release",
     ]
     .into_iter()
     .map(String::from)
     .collect();
     assert_eq!(p.ops, want);
     let b = auth(site, user, "server_owner_1", &[""]);
-    assert_eq!(b.permitted("user1", &[String::new()]).expect("no []").ops, BTreeSet::new());
+    assert_eq!(
+        b.permitted("user1", &[String::new()]).expect("no []").ops,
+        BTreeSet::new()
+    );
+}
+
+#[test]
+fn values_of_the_wrong_type_fail_where_cylcs_code_fails_on_them_not_before() {
+    // A string entry is accepted; only the person whose lookup reaches it is denied.
+    let a = auth(r#"{"*": {"bob": "READ", "*": {"default": "READ"}}}"#, "{}", "me", &[]);
+    let d = a.decide("bob", &[], "read");
+    assert!(
+        matches!(&d.reason, CylcReason::Raised(r) if r.message.contains("no attribute 'get'")),
+        "{d:?}"
+    );
+    // "*" comes after the update "bob" triggered, so it is merged with itself: carol is fine.
+    assert!(allows(&a, "carol", &[], "read"));
+    // null and numbers raise when reached; an object's keys are read as the entries.
+    let b = auth(
+        r#"{"*": {"*": {"limit": "ALL"}}}"#,
+        r#"{"*": null, "bob": 7, "eve": {"READ": 1}}"#,
+        "me",
+        &[],
+    );
+    assert!(matches!(
+        b.decide("carol", &[], "read").reason,
+        CylcReason::Raised(Raised { config: "user", .. })
+    ));
+    assert!(matches!(b.decide("bob", &[], "read").reason, CylcReason::Raised(_)));
+    let c = auth(
+        r#"{"*": {"*": {"limit": "ALL"}}}"#,
+        r#"{"eve": {"READ": 1}}"#,
+        "me",
+        &[],
+    );
+    assert!(allows(&c, "eve", &[], "read"), "the dict's key READ is an entry");
+    // A merge meeting a string entry makes the constructor raise: that UI server never starts.
+    let site = CylcSite::parse(
+        "site.json",
+        r#"{"*": {"bob": "READ"}, "me": {"bob": {"default": "READ"}}}"#,
+    )
+    .expect("parses");
+    let err =
+        CylcAuthorization::new(CylcVersion::LATEST, "me", &[], &site, &CylcUserConf::default()).expect_err("raises");
+    assert!(err.message.contains("'str' object has no attribute 'get'"), "{err}");
+    // The owner block that is not an object fails only the owners it applies to.
+    let site = CylcSite::parse("site.json", r#"{"fake": "config"}"#).expect("parses");
+    assert!(CylcAuthorization::new(CylcVersion::LATEST, "someone", &[], &site, &CylcUserConf::default()).is_ok());
+    let err =
+        CylcAuthorization::new(CylcVersion::LATEST, "fake", &[], &site, &CylcUserConf::default()).expect_err("raises");
+    assert!(err.message.contains("no attribute 'items'"), "{err}");
 }

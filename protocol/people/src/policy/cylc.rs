@@ -34,7 +34,12 @@ pub(crate) fn parse_object(file: &str, text: &str) -> Result<Vec<Member>, Policy
             value: Value::Object(members),
             ..
         }) => Ok(members),
-        Ok(j) => Err(syntax(file, text, j.line, format!("expected a JSON object, not {}", j.value.kind()))),
+        Ok(j) => Err(syntax(
+            file,
+            text,
+            j.line,
+            format!("expected a JSON object, not {}", j.value.kind()),
+        )),
         Err(e) => Err(syntax(file, text, e.line, e.message)),
     }
 }
@@ -94,7 +99,10 @@ pub(super) fn parse_site(file: &str, text: &str) -> Result<Vec<SiteRule>, Policy
                 file,
                 text,
                 owners_m.value.line,
-                format!("{owners_field}: expected an object, not {}", owners_m.value.value.kind()),
+                format!(
+                    "{owners_field}: expected an object, not {}",
+                    owners_m.value.value.kind()
+                ),
             ));
         };
         for who_m in people {
@@ -105,7 +113,10 @@ pub(super) fn parse_site(file: &str, text: &str) -> Result<Vec<SiteRule>, Policy
                     file,
                     text,
                     who_m.value.line,
-                    format!("{field}: expected {{\"default\": …, \"limit\": …}}, not {}", who_m.value.value.kind()),
+                    format!(
+                        "{field}: expected {{\"default\": …, \"limit\": …}}, not {}",
+                        who_m.value.value.kind()
+                    ),
                 ));
             };
             let (mut default, mut limit) = (None, None);
@@ -231,18 +242,35 @@ mod tests {
         let site = r#"{"jane.doe": {"group:Domain Users": {"default": "READ"}, "john.smith": {"default": ["", "!!stop", "CONTROL"]}}}"#;
         let rules = parse_site("site.json", site).expect("parses");
         assert_eq!(rules.len(), 2);
-        let john = rules.iter().find(|r| r.who.to_string() == "john.smith").expect("present");
+        let john = rules
+            .iter()
+            .find(|r| r.who.to_string() == "john.smith")
+            .expect("present");
         let d = john.default.as_ref().expect("default");
-        assert_eq!(d.iter().map(ToString::to_string).collect::<Vec<_>>(), ["!stop", "CONTROL"]);
-        let grants = parse_grants("users/jane.doe.json", "{\"Alice\": \"\",\n\"group:ops@example.org\": [\"scan\"]}").expect("parses");
-        assert_eq!(grants.len(), 1, "Alice's \"\" does not name her: the site default applies");
+        assert_eq!(
+            d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["!stop", "CONTROL"]
+        );
+        let grants = parse_grants(
+            "users/jane.doe.json",
+            "{\"Alice\": \"\",\n\"group:ops@example.org\": [\"scan\"]}",
+        )
+        .expect("parses");
+        assert_eq!(
+            grants.len(),
+            1,
+            "Alice's \"\" does not name her: the site default applies"
+        );
         assert_eq!(grants[0].at.line, 2);
     }
 
     #[test]
     fn a_value_cylc_would_fail_on_is_refused_with_its_line() {
         let err = parse_grants("users/bob.json", "{\"a\": \"READ\",\n \"b\": [\"READ\", 3]}").expect_err("refused");
-        assert!(matches!(&err, PolicyError::Syntax { line: 2, message, .. } if message.contains("not a number")), "{err:?}");
+        assert!(
+            matches!(&err, PolicyError::Syntax { line: 2, message, .. } if message.contains("not a number")),
+            "{err:?}"
+        );
         let err = parse_site("site.json", "{\"*\":\n \"READ\"}").expect_err("refused");
         assert!(matches!(&err, PolicyError::Syntax { line: 2, .. }), "{err:?}");
     }

@@ -346,9 +346,16 @@ mod tests {
     #[test]
     fn keys_keep_their_order_and_lines() {
         let m = object("{\n \"z\": 1,\n \"a\": {\"b\": [\"x\",\n \"y\"]}\n}");
-        assert_eq!(m.iter().map(|m| (m.key.as_str(), m.line)).collect::<Vec<_>>(), [("z", 2), ("a", 3)]);
-        let Value::Object(inner) = &m[1].value.value else { panic!("object") };
-        let Value::Array(items) = &inner[0].value.value else { panic!("array") };
+        assert_eq!(
+            m.iter().map(|m| (m.key.as_str(), m.line)).collect::<Vec<_>>(),
+            [("z", 2), ("a", 3)]
+        );
+        let Value::Object(inner) = &m[1].value.value else {
+            panic!("object")
+        };
+        let Value::Array(items) = &inner[0].value.value else {
+            panic!("array")
+        };
         assert_eq!(items.iter().map(|j| j.line).collect::<Vec<_>>(), [3, 4]);
     }
 

@@ -223,6 +223,12 @@ impl Policy {
         self.owners.get(owner.as_str()).map_or(&[], Vec::as_slice)
     }
 
+    /// The rules of an owner given by any user name.
+    #[must_use]
+    pub fn owner_rules_named(&self, owner: &str) -> &[GrantRule] {
+        self.owners.get(owner).map_or(&[], Vec::as_slice)
+    }
+
     /// A workflow's rules.
     #[must_use]
     pub fn workflow_rules(&self, workflow: &WorkflowId) -> &[GrantRule] {

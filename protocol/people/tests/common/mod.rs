@@ -61,7 +61,7 @@ pub fn wf(s: &str) -> WorkflowRef {
 
 /// A person as the example groups file sees them.
 pub fn example_person(name: &str) -> Person {
-    example_groups().person(&owner(name)).expect("groups")
+    example_groups().person(&(&owner(name)).into()).expect("groups")
 }
 
 /// A workflow as the example groups file sees it.
