@@ -33,7 +33,7 @@ const WORKFLOWS: [(&str, &str); 4] = [
 ];
 const GROUPS: [&str; 5] = ["operators", "ocean_team", "groupA", "groupB", "grp_of_svr_owners"];
 
-fn files(data: &[u8], extension: &str) -> Vec<PolicyFile> {
+pub fn files(data: &[u8], extension: &str) -> Vec<PolicyFile> {
     data.split(|&b| b == 0)
         .take(16)
         .map(|chunk| {
@@ -74,7 +74,9 @@ fn person(name: &Owner) -> Person {
 fn site_limit(site: &[SiteRule], p: &Person, w: &WorkflowRef) -> BTreeSet<Operation> {
     let (mut grants, mut negations) = (BTreeSet::new(), BTreeSet::new());
     for rule in site {
-        if rule.owners.matches(w.owner(), w.owner_groups.iter()) && rule.who.matches(&p.name, p.groups.iter()) {
+        if rule.owners.matches(w.owner().as_str(), w.owner_groups.iter())
+            && rule.who.matches(p.name.as_str(), p.groups.iter())
+        {
             for right in rule.limit.as_deref().or(rule.default.as_deref()).unwrap_or(&[]) {
                 if right.negated {
                     negations.extend(right.operations());
@@ -125,8 +127,10 @@ pub fn run(data: &[u8], extension: &str) {
         }
     };
     for rule in policy.site_rules() {
-        if let Subject::User(u) = &rule.who {
-            people.insert(u.clone());
+        if let Subject::User(u) = &rule.who
+            && let Ok(o) = u.to_owner()
+        {
+            people.insert(o);
         }
     }
     // A few of each, rotating with the input, keep every execution cheap.

@@ -1,6 +1,7 @@
 //! Cylc's site_authorization / user_authorization JSON, read and decided as Cylc documents.
 
 use protocol_people::authz::{Authorizer, Decision, DenyReason, LayerKind};
+use protocol_people::cylc::{CylcAuthorization, CylcPolicy, CylcReason, CylcVersion};
 use protocol_people::groups::WorkflowRef;
 use protocol_people::ops::{Level, Operation};
 use protocol_people::policy::Policy;
@@ -40,8 +41,23 @@ fn the_cylc_example_loads_and_reads_as_cylcs_documentation_says() {
 }
 
 #[test]
-fn a_cylc_user_grant_above_the_site_limit_is_capped_unlike_in_cylc_where_the_owner_could_lift_it() {
+fn a_cylc_user_grant_above_the_site_limit_is_capped_and_real_cylc_caps_it_too() {
     let a = cylc();
+    // Real Cylc (cylc-uiserver 1.7) agrees: its limit for server_owner_1 is READ + CONTROL.
+    let dir = examples().join("cylc");
+    let real = CylcPolicy::load(&dir).expect("loads");
+    let owner = CylcAuthorization::new(
+        CylcVersion::LATEST,
+        "server_owner_1",
+        &[],
+        &real.site,
+        &real.user_conf("server_owner_1"),
+    )
+    .expect("Cylc starts");
+    let b = owner.decide("user3", &[], "broadcast");
+    assert_eq!((b.allowed, &b.reason), (false, &CylcReason::NotPermitted));
+    // ...but reads "Trigger" as nothing, where the documented reading grants trigger.
+    assert_eq!(owner.decide("user3", &[], "trigger").allowed, false);
     let d = a.decide(
         &person("user3", &[]),
         &wf("server_owner_1/w"),

@@ -94,7 +94,7 @@ pub(super) fn query(q: &Query, explain: bool) -> anyhow::Result<Outcome> {
     let auth = match built {
         Ok(a) => a,
         Err(e) => {
-            println!("deny ({}): {e}", version.id());
+            println!("deny: {e} (Cylc {})", version.id());
             return Ok(Outcome::Finding);
         }
     };
@@ -106,9 +106,7 @@ pub(super) fn query(q: &Query, explain: bool) -> anyhow::Result<Outcome> {
         print!("{e}");
         documented(q, &user, &user_groups, &owner, &owner_groups, e.decision.allowed)?;
     } else {
-        let d = &e.decision;
-        let verdict = if d.allowed { "allow" } else { "deny" };
-        println!("{verdict} ({}): {:?}", version.id(), d.reason);
+        println!("{} (Cylc {})", e.decision, version.id());
     }
     Ok(if e.decision.allowed {
         Outcome::Green

@@ -1,5 +1,7 @@
 //! `threatcheck authz` and `threatcheck audit`, run as a user would, on the shipped examples.
 
+mod cylc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

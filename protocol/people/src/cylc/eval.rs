@@ -7,6 +7,7 @@
 //! came from, for `explain`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use super::{CylcSite, CylcUserConf, CylcVersion, Item};
 use crate::ops::cylc_snake_case;
@@ -725,5 +726,31 @@ impl CylcAuthorization {
             allowed,
             reason,
         }
+    }
+}
+
+impl fmt::Display for CylcReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnOperation { given, snake } => write!(
+                f,
+                "{given:?} is {snake:?} after Graphene's to_snake_case, not an operation of this version (HTTP 400)"
+            ),
+            Self::Owner => f.write_str("the owner may do anything on their own UI server"),
+            Self::Permitted => f.write_str("in the permitted set (limits ∩ grants)"),
+            Self::NotPermitted => f.write_str("not in the permitted set (limits ∩ grants)"),
+            Self::Raised(r) => write!(
+                f,
+                "{}:{} ({} config, key {:?}): Cylc's code raises {:?}, and its middleware denies",
+                r.file, r.line, r.config, r.key, r.message
+            ),
+        }
+    }
+}
+
+impl fmt::Display for CylcDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.allowed { "allow" } else { "deny" };
+        write!(f, "{verdict} {}: {}", self.op, self.reason)
     }
 }

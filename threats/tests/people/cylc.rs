@@ -1,0 +1,189 @@
+//! `threatcheck authz --semantics cylc` and `threatcheck authz lint-cylc`, run as a site
+//! administrator would, on the shipped Cylc examples.
+
+use super::{examples, stderr, stdout, threatcheck};
+
+fn cylc(sub: &str, dir: &str, user: &str, workflow: &str, op: &str) -> std::process::Output {
+    let policy = examples().join(dir);
+    let groups = examples().join("groups.toml");
+    threatcheck(&[
+        "authz",
+        sub,
+        "--semantics",
+        "cylc",
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--user",
+        user,
+        "--workflow",
+        workflow,
+        "--op",
+        op,
+        "--groups",
+        groups.to_str().expect("utf-8"),
+    ])
+}
+
+#[test]
+fn cylc_semantics_allow_the_stop_that_cylcs_merge_lets_through_with_exit_0() {
+    let o = cylc("check", "cylc-order", "dave", "own1/w", "stop");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).starts_with("allow stop: in the permitted set"),
+        "{}",
+        stdout(&o)
+    );
+    // threatcheck's own semantics, as Cylc's documentation describes, deny it.
+    let groups = examples().join("groups.toml");
+    let policy = examples().join("cylc-order");
+    let own = threatcheck(&[
+        "authz",
+        "check",
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--user",
+        "dave",
+        "--workflow",
+        "own1/w",
+        "--op",
+        "stop",
+        "--groups",
+        groups.to_str().expect("utf-8"),
+        "--elevated",
+    ]);
+    assert_eq!(own.status.code(), Some(1), "{}{}", stdout(&own), stderr(&own));
+    assert!(stdout(&own).contains("negated by the site limit"), "{}", stdout(&own));
+}
+
+#[test]
+fn cylc_explain_names_the_replacing_owner_key_and_the_differing_documented_answer() {
+    let o = cylc("explain", "cylc-order", "dave", "own1/w", "stop");
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("line 7: \"bob\" is new, so Cylc's owner_dict.update()"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"*\": replaced by owner key at line 5; what lines 3 gave it is lost"),
+        "{out}"
+    );
+    assert!(
+        out.contains("threatcheck's own semantics DIFFER: deny: negated by the site limit"),
+        "{out}"
+    );
+    assert!(out.contains("order-dependent"), "{out}");
+}
+
+#[test]
+fn cylc_semantics_match_names_exactly_and_accept_names_directories_allow() {
+    // carol's "Trigger" grants nothing in Cylc; her "!Stop" negates nothing.
+    let t = cylc("check", "cylc-order", "carol", "own1/w", "trigger");
+    assert_eq!(t.status.code(), Some(1), "{}", stdout(&t));
+    assert!(
+        stdout(&t).starts_with("deny trigger: not in the permitted set"),
+        "{}",
+        stdout(&t)
+    );
+    // john.smith's "" falls back to the site defaults (CONTROL): he may pause.
+    let j = cylc("check", "cylc-order", "john.smith", "own1/w", "pause");
+    assert_eq!(j.status.code(), Some(0), "{}{}", stdout(&j), stderr(&j));
+    // Operation names are converted as GraphQL field names are, and unknown ones refused.
+    let camel = cylc("check", "cylc-order", "dave", "own1/w", "setHoldPoint");
+    assert!(stdout(&camel).starts_with("allow set_hold_point"), "{}", stdout(&camel));
+    let odd = cylc("check", "cylc-order", "own1", "own1/w", "RELeaseHOLdPoint");
+    assert_eq!(odd.status.code(), Some(1), "{}", stdout(&odd));
+    assert!(stdout(&odd).contains("re_lease_ho_ld_point"), "{}", stdout(&odd));
+}
+
+#[test]
+fn lint_cylc_reports_every_departure_with_file_and_line_and_exits_1() {
+    let site = examples().join("cylc-order/site.json");
+    let user = examples().join("cylc-order/users/own1.json");
+    let o = threatcheck(&[
+        "authz",
+        "lint-cylc",
+        "--site",
+        site.to_str().expect("utf-8"),
+        "--user",
+        user.to_str().expect("utf-8"),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let site = site.display().to_string();
+    let user = user.display().to_string();
+    for want in [
+        format!("{site}:5: order-dependent: for own1:"),
+        format!("{user}:2: ignored-entry: \"carol\": \"Trigger\""),
+        format!("{user}:2: negation-does-not-negate: \"carol\": \"!Stop\""),
+        format!("{user}:3: empty-string-fallback: \"john.smith\""),
+        format!("exposure: on own1's workflows, Cylc lets (anyone else) stop"),
+        format!("limit-lifted: in Cylc, own1's user_authorization can give bob"),
+    ] {
+        assert!(out.contains(&want), "missing {want:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn lint_cylc_passes_a_clean_configuration_with_exit_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site.json");
+    std::fs::write(
+        &site,
+        r#"{"*": {"*": {"default": "READ", "limit": ["READ", "CONTROL", "!stop"]}}}"#,
+    )
+    .expect("write");
+    let user = dir.path().join("own1.json");
+    std::fs::write(
+        &user,
+        r#"{"group:ops@example.org": ["CONTROL"], "Alice": ["read", "trigger"]}"#,
+    )
+    .expect("write");
+    let o = threatcheck(&[
+        "authz",
+        "lint-cylc",
+        "--site",
+        site.to_str().expect("utf-8"),
+        "--user",
+        user.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).ends_with("lint-cylc: 0 finding(s)\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_configuration_cylc_cannot_read_is_refused_with_its_line_and_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site.json");
+    std::fs::write(&site, "{\n  \"*\": {\"*\": {\"default\": \"READ\",}}\n}").expect("write");
+    let o = threatcheck(&["authz", "lint-cylc", "--site", site.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains(&format!("{}:2:", site.display())), "{}", stderr(&o));
+}
+
+#[test]
+fn an_unsupported_cylc_version_is_a_usage_error() {
+    let policy = examples().join("cylc-order");
+    let o = threatcheck(&[
+        "authz",
+        "check",
+        "--semantics",
+        "cylc",
+        "--cylc-version",
+        "1.5",
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--user",
+        "dave",
+        "--workflow",
+        "own1/w",
+        "--op",
+        "stop",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("not a supported version (supported: 1.7)"),
+        "{}",
+        stderr(&o)
+    );
+}
