@@ -10,7 +10,10 @@
 #   3. compare: the protocol-people example `cylc_differential` decides every query with the
 #      Rust code and counts disagreements; its exit status is this script's.
 #
-#   scripts/cylc-differential.sh                          # all three steps
+#   scripts/cylc-differential.sh                          # all three steps (release build)
+#   CYLC_DIFF_PROFILE=dev scripts/cylc-differential.sh    # compare with the dev build (what
+#                                                         # .ci/run does: no second build; the
+#                                                         # bench line then says "debug build")
 #   CYLC_DIFF_ORACLE_ONLY=1 scripts/cylc-differential.sh  # stop after the oracle
 #
 # Each step's wall time is printed so CI logs show the budget (whole script: under 3 minutes).
@@ -72,6 +75,12 @@ fi
 # 3. compare
 t0=$(now)
 status=0
-cargo run -q --release -p protocol-people --example cylc_differential -- "$out" || status=$?
+profile=()
+case ${CYLC_DIFF_PROFILE:-release} in
+    release) profile=(--release) ;;
+    dev) ;;
+    *) fail "CYLC_DIFF_PROFILE must be dev or release, not ${CYLC_DIFF_PROFILE}" ;;
+esac
+cargo run -q "${profile[@]}" -p protocol-people --example cylc_differential -- "$out" || status=$?
 echo "cylc-differential: compare took $(took "$t0") s (exit status $status)"
 exit "$status"

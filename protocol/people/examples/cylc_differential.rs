@@ -176,8 +176,13 @@ fn report_bench(b: &Case) {
     }
     let with_build = start.elapsed().as_secs_f64() * 1e9 / rounds as f64;
     let ratio = |cylc: Option<f64>| cylc.map_or_else(|| "n/a".to_owned(), |c| format!("{:.1}×", c / best));
+    let build = if cfg!(debug_assertions) {
+        "debug build: slower than release"
+    } else {
+        "release build"
+    };
     println!(
-        "cylc-differential bench (site with 1,000 users and 200 groups, {} queries, {allowed} allowed): threatcheck {:.0} ns per decision ({:.1} µs including parsing and merging the configuration); Cylc {} ns per decision with its per-user cache, {} ns without; Cylc / threatcheck = {} cached, {} uncached",
+        "cylc-differential bench ({build}; site with 1,000 users and 200 groups, {} queries, {allowed} allowed): threatcheck {:.0} ns per decision ({:.1} µs including parsing and merging the configuration); Cylc {} ns per decision with its per-user cache, {} ns without; Cylc / threatcheck = {} cached, {} uncached",
         b.queries.len(),
         best,
         with_build / 1000.0,
