@@ -117,8 +117,8 @@ fn lint_cylc_reports_every_departure_with_file_and_line_and_exits_1() {
         format!("{user}:2: ignored-entry: \"carol\": \"Trigger\""),
         format!("{user}:2: negation-does-not-negate: \"carol\": \"!Stop\""),
         format!("{user}:3: empty-string-fallback: \"john.smith\""),
-        format!("exposure: on own1's workflows, Cylc lets (anyone else) stop"),
-        format!("limit-lifted: in Cylc, own1's user_authorization can give bob"),
+        "exposure: on own1's workflows, Cylc lets (anyone else) stop".to_owned(),
+        "limit-lifted: in Cylc, own1's user_authorization can give bob".to_owned(),
     ] {
         assert!(out.contains(&want), "missing {want:?} in:\n{out}");
     }

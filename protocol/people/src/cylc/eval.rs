@@ -100,7 +100,7 @@ fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
-        Value::Number(n) => n.parse::<f64>().map_or(true, |f| f != 0.0),
+        Value::Number(n) => n.parse::<f64>().is_ok_and(|f| f != 0.0),
         Value::Str(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
@@ -115,19 +115,22 @@ enum Elem {
     Other { ty: &'static str, line: usize },
 }
 
+/// `""`, the fallback of Cylc's `.get()` calls.
+static EMPTY_STR: Json = Json {
+    value: Value::Str(String::new()),
+    line: 0,
+};
+
 /// A value as `.get()` returns it: a value as written, or a list a merge built.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum PyVal {
-    Json(Json),
-    List(Vec<Elem>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PyVal<'a> {
+    Json(&'a Json),
+    List(&'a [Elem]),
 }
 
-impl PyVal {
+impl PyVal<'_> {
     const fn empty_str() -> Self {
-        Self::Json(Json {
-            value: Value::Str(String::new()),
-            line: 0,
-        })
+        Self::Json(&EMPTY_STR)
     }
 
     /// `value == []`.
@@ -162,7 +165,7 @@ fn element(j: &Json) -> Result<Elem, PyError> {
 }
 
 /// The lookups' step: `set.add(p)` if `p` is a `str`, else `set.update(p)`.
-fn add_or_update(set: &mut Vec<Elem>, p: &PyVal) -> Result<(), PyError> {
+fn add_or_update(set: &mut Vec<Elem>, p: PyVal<'_>) -> Result<(), PyError> {
     match p {
         PyVal::List(v) => set.extend(v.iter().cloned()),
         PyVal::Json(j) => match &j.value {
@@ -189,7 +192,7 @@ fn add_or_update(set: &mut Vec<Elem>, p: &PyVal) -> Result<(), PyError> {
 }
 
 /// The merge's step: `set.update(conf)` if `conf` is a `list`, else `set.add(conf)`.
-fn update_or_add(set: &mut Vec<Elem>, conf: &PyVal) -> Result<(), PyError> {
+fn update_or_add(set: &mut Vec<Elem>, conf: PyVal<'_>) -> Result<(), PyError> {
     match conf {
         PyVal::List(v) => set.extend(v.iter().cloned()),
         PyVal::Json(j) => match &j.value {
@@ -239,16 +242,14 @@ impl Entry {
     }
 
     /// `entry.get(key, fallback)`: only a dict has `.get`.
-    fn get(&self, key: &str, fallback: PyVal) -> Result<PyVal, PyError> {
+    fn get<'a>(&'a self, key: &str, fallback: PyVal<'a>) -> Result<PyVal<'a>, PyError> {
         match &self.value {
-            EntryValue::Merged { default, limit } => {
-                Ok(PyVal::List(if key == "default" { default } else { limit }.clone()))
-            }
+            EntryValue::Merged { default, limit } => Ok(PyVal::List(if key == "default" { default } else { limit })),
             EntryValue::Raw(j) => match &j.value {
                 Value::Object(members) => Ok(members
                     .iter()
                     .find(|m| m.key == key)
-                    .map_or(fallback, |m| PyVal::Json(m.value.clone()))),
+                    .map_or(fallback, |m| PyVal::Json(&m.value))),
                 other => Err(py_err(
                     format!("'{}' object has no attribute 'get'", py_type(other)),
                     j.line,
@@ -257,11 +258,11 @@ impl Entry {
         }
     }
 
-    fn default_or_empty(&self) -> Result<PyVal, PyError> {
+    fn default_or_empty(&self) -> Result<PyVal<'_>, PyError> {
         self.get("default", PyVal::empty_str())
     }
 
-    fn limit_or_default(&self) -> Result<PyVal, PyError> {
+    fn limit_or_default(&self) -> Result<PyVal<'_>, PyError> {
         let d = self.default_or_empty()?;
         self.get("limit", d)
     }
@@ -338,6 +339,8 @@ pub struct CylcAuthorization {
     owner_dict: BTreeMap<String, Entry>,
     events: Vec<MergeEvent>,
     user: CylcUserConf,
+    /// `user.entries` by key, for `owner_auth_conf.get(item)` (keys are unique after parsing).
+    user_index: BTreeMap<String, usize>,
 }
 
 /// The strings of a lookup, and which keys gave them (for `explain`).
@@ -376,7 +379,7 @@ struct Gathered {
 }
 
 impl Gathered {
-    fn add(&mut self, key: &str, p: &PyVal) -> Result<(), PyError> {
+    fn add(&mut self, key: &str, p: PyVal<'_>) -> Result<(), PyError> {
         let before = self.elems.len();
         add_or_update(&mut self.elems, p)?;
         let items = self.elems[before..]
@@ -480,10 +483,10 @@ impl CylcAuthorization {
                         new.limit_or_default().map_err(fail)?,
                     );
                     let (mut defaults, mut limits) = (Vec::new(), Vec::new());
-                    for conf in [&ex_def, &new_def] {
+                    for conf in [ex_def, new_def] {
                         update_or_add(&mut defaults, conf).map_err(fail)?;
                     }
-                    for conf in [&ex_lim, &new_lim] {
+                    for conf in [ex_lim, new_lim] {
                         update_or_add(&mut limits, conf).map_err(fail)?;
                     }
                     existing.value = EntryValue::Merged {
@@ -536,6 +539,12 @@ impl CylcAuthorization {
             owner_dict,
             events,
             user: user.clone(),
+            user_index: user
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.key.clone(), i))
+                .collect(),
         })
     }
 
@@ -611,7 +620,7 @@ impl CylcAuthorization {
                     py_err(format!("Error in site config: {config_error}"), line),
                 ));
             }
-            out.add(item, &p).map_err(|x| self.raised("site", item, x))?;
+            out.add(item, p).map_err(|x| self.raised("site", item, x))?;
         }
         Ok(out)
     }
@@ -620,10 +629,10 @@ impl CylcAuthorization {
         let mut out = Gathered::default();
         for item in items {
             // `owner_auth_conf.get(item, "")`: a duplicate key kept only its last value.
-            let Some(e) = self.user.entries.iter().find(|e| e.key == *item) else {
+            let Some(e) = self.user_index.get(*item).map(|&i| &self.user.entries[i]) else {
                 continue;
             };
-            let p = PyVal::Json(e.value.clone());
+            let p = PyVal::Json(&e.value);
             if p.is_empty_list() {
                 return Err(self.raised(
                     "user",
@@ -631,7 +640,7 @@ impl CylcAuthorization {
                     py_err("Error in user config: \"[]\" is not supported.", e.value.line),
                 ));
             }
-            out.add(item, &p).map_err(|x| self.raised("user", item, x))?;
+            out.add(item, p).map_err(|x| self.raised("user", item, x))?;
         }
         Ok(out)
     }
