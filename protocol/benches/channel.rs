@@ -5,9 +5,14 @@
 //!   with that many jobs sending at once (connections made before the clock starts).
 //! - `round_trip/one_message`: one message and its acknowledgement on an idle scheduler (one
 //!   fsync each).
-//! - after criterion: memory per connected job, with 10,000 jobs registered and connected
-//!   (clients in a child process, so each process stays within its descriptor limit), printed
-//!   as a figure and against the 64 KiB target.
+//! - after criterion (or alone: `-- memory`): heap bytes per registered and connected job at
+//!   1,000 and at 10,000 jobs. Each point runs in a fresh process of this binary (so nothing an
+//!   earlier benchmark allocated and freed skews it), the scheduler's live heap is read from an
+//!   instrumented allocator (bytes allocated less bytes freed: exact, unlike RSS, which the
+//!   allocator does not return), and the jobs' clients run in yet another process, so each
+//!   process stays within its descriptor limit and only the scheduler's memory is counted.
+//!   A figure that comes out zero or negative is reported as a failed measurement (exit 1),
+//!   never printed as a result; RSS is printed beside it for context.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -25,6 +30,20 @@ use protocol_net::{ClientConfig, Scheduler, SchedulerHandle, ServerConfig};
 use testkit::PresetKeyLauncher;
 
 const CHILD_ENV: &str = "THREATCHECK_BENCH_CLIENTS";
+/// Set in the fresh process that measures one memory point (the number of jobs).
+const POINT_ENV: &str = "THREATCHECK_BENCH_MEMORY_POINT";
+/// The memory points.
+const POINTS: [usize; 2] = [1_000, 10_000];
+
+/// Counts every allocation, so the live heap is known exactly.
+#[global_allocator]
+static HEAP: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+/// Bytes allocated and not yet freed.
+fn live_heap() -> i128 {
+    let s = HEAP.stats();
+    s.bytes_allocated as i128 - s.bytes_deallocated as i128 + s.bytes_reallocated as i128
+}
 
 fn workflow() -> WorkflowId {
     WorkflowId::new("bench", "wf").expect("valid")
@@ -281,12 +300,16 @@ fn clients_child() {
     drop(held);
 }
 
-fn memory_per_job(n: usize) {
+/// One memory point, in this (fresh) process: prints its figures and returns heap bytes per
+/// job, or exits 1 when the measurement cannot be right (not every job connected, or a figure
+/// at or below zero).
+fn memory_point(n: usize) {
     let bench = Bench::new();
     let handle = bench.scheduler.handle();
     let exe = std::env::current_exe().expect("exe");
     let mut child = Command::new(exe)
         .env(CHILD_ENV, n.to_string())
+        .env_remove(POINT_ENV)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -300,12 +323,16 @@ fn memory_per_job(n: usize) {
         bench.scheduler.public_key().to_hex()
     )
     .expect("write");
-    let before = rss_kib();
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let key = PublicKey::from_hex(&stdout.next().expect("key").expect("line")).expect("key");
-        let id = JobId::new(workflow(), "1", &format!("m{i}"), 1).expect("valid");
-        bench.launcher.preset(&id, *key.as_bytes());
+    let keys: Vec<PublicKey> = (0..n)
+        .map(|_| PublicKey::from_hex(&stdout.next().expect("key").expect("line")).expect("key"))
+        .collect();
+    let ids: Vec<JobId> = (0..n)
+        .map(|i| JobId::new(workflow(), "1", &format!("m{i}"), 1).expect("valid"))
+        .collect();
+    // Idle: the scheduler running, the inputs of the measurement already allocated.
+    let (heap_idle, rss_idle) = (live_heap(), rss_kib());
+    for (id, key) in ids.iter().zip(&keys) {
+        bench.launcher.preset(id, *key.as_bytes());
         bench
             .runtime
             .block_on(handle.launch(JobSpec {
@@ -313,29 +340,66 @@ fn memory_per_job(n: usize) {
                 outputs: BTreeSet::new(),
             }))
             .expect("launch");
-        ids.push(id);
     }
     bench.runtime.block_on(wait_launched(&handle, n as u64));
-    let registered = rss_kib();
+    let (heap_registered, rss_registered) = (live_heap(), rss_kib());
     for id in &ids {
         writeln!(stdin, "{id}").expect("write");
     }
     stdin.flush().expect("flush");
     let done = stdout.next().expect("connected").expect("line");
-    let connected = rss_kib();
+    let (heap_connected, rss_connected) = (live_heap(), rss_kib());
     let stats = handle.stats();
     drop(stdin);
     let _ = child.wait();
-    let per_job = (connected.saturating_sub(before)) as f64 / n as f64;
-    let per_conn = (connected.saturating_sub(registered)) as f64 / n as f64;
+    let per_job = (heap_connected - heap_idle) as f64 / n as f64;
+    let per_conn = (heap_connected - heap_registered) as f64 / n as f64;
     println!("memory/{n}_jobs: {done}; accepted {} started messages", stats.accepted);
     println!(
-        "memory/{n}_jobs: scheduler RSS {before} KiB idle, {registered} KiB registered, {connected} KiB connected"
+        "memory/{n}_jobs: scheduler heap {heap_idle} B idle, {heap_registered} B registered, {heap_connected} B connected (RSS {rss_idle} / {rss_registered} / {rss_connected} KiB)"
     );
+    let all_connected = done == format!("connected {n}") && stats.accepted >= n as u64;
+    if !all_connected || per_job <= 0.0 || per_conn <= 0.0 {
+        println!(
+            "memory/{n}_jobs: MEASUREMENT FAILED (per job {per_job:.0} B, per connection {per_conn:.0} B, {done})"
+        );
+        std::process::exit(1);
+    }
     println!(
-        "memory/{n}_jobs: {per_job:.1} KiB per registered and connected job ({per_conn:.1} KiB of it the connection); target < 64 KiB: ratio {:.3}",
-        per_job / 64.0
+        "memory/{n}_jobs: {per_job:.0} B ({:.1} KiB) per registered and connected job, {per_conn:.0} B of it the connection; target < 64 KiB: ratio {:.3}",
+        per_job / 1024.0,
+        per_job / 1024.0 / 64.0
     );
+}
+
+/// Every memory point, each in a fresh process of this binary; then 10,000 against 1,000.
+fn memory_per_job() {
+    let exe = std::env::current_exe().expect("exe");
+    let mut per_job = Vec::new();
+    for n in POINTS {
+        let out = Command::new(&exe)
+            .env(POINT_ENV, n.to_string())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("spawn memory point");
+        let text = String::from_utf8_lossy(&out.stdout);
+        print!("{text}");
+        if !out.status.success() {
+            eprintln!("memory/{n}_jobs: the measurement failed");
+            std::process::exit(1);
+        }
+        let bytes = text.lines().find_map(|l| {
+            l.split_once(" B (")
+                .and_then(|(head, _)| head.rsplit(' ').next()?.parse::<f64>().ok())
+        });
+        per_job.push((n, bytes));
+    }
+    if let [(a, Some(x)), (b, Some(y))] = per_job.as_slice() {
+        println!(
+            "memory: per job at {b} jobs / at {a} jobs = {:.2} (1.00: memory grows linearly with jobs)",
+            y / x
+        );
+    }
 }
 
 criterion_group!(benches, throughput, round_trip);
@@ -345,6 +409,10 @@ fn main() {
         clients_child();
         return;
     }
+    if let Some(n) = std::env::var(POINT_ENV).ok().and_then(|v| v.parse().ok()) {
+        memory_point(n);
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
     let only_memory = args.iter().any(|a| a == "memory");
     if !only_memory {
@@ -352,6 +420,6 @@ fn main() {
         Criterion::default().configure_from_args().final_summary();
     }
     if only_memory || args.len() <= 2 {
-        memory_per_job(10_000);
+        memory_per_job();
     }
 }

@@ -187,3 +187,49 @@ fn an_unsupported_cylc_version_is_a_usage_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn threatchecks_own_semantics_accept_the_names_directories_allow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("site.json"),
+        r#"{"*": {"group:Domain Users": {"default": ["READ", "scan", "!!stop"]}, "Alice": {"default": ""}}}"#,
+    )
+    .expect("write");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let groups = elsewhere.path().join("groups.toml");
+    std::fs::write(
+        &groups,
+        "[groups]\n\"Domain Users\" = [\"john.smith\"]\n\"ops@example.org\" = [\"Alice\"]\n",
+    )
+    .expect("write");
+    let ask = |user: &str, op: &str| {
+        threatcheck(&[
+            "authz",
+            "check",
+            "--policy",
+            dir.path().to_str().expect("utf-8"),
+            "--user",
+            user,
+            "--workflow",
+            "jacintar/w",
+            "--op",
+            op,
+            "--groups",
+            groups.to_str().expect("utf-8"),
+            "--elevated",
+        ])
+    };
+    let read = ask("john.smith", "read");
+    assert_eq!(read.status.code(), Some(0), "{}{}", stdout(&read), stderr(&read));
+    let scan = ask("john.smith", "scan");
+    assert_eq!(scan.status.code(), Some(0), "{}{}", stdout(&scan), stderr(&scan));
+    let alice = ask("Alice", "read");
+    assert_eq!(
+        alice.status.code(),
+        Some(1),
+        "a denial, not a usage error: {}{}",
+        stdout(&alice),
+        stderr(&alice)
+    );
+}

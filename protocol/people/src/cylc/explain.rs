@@ -5,13 +5,14 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::CylcVersion;
 use super::eval::{CylcAuthorization, CylcDecision, CylcReason, Lookup, MergeEvent, Permitted, Raised};
 
 /// Cylc's decision and how it was reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CylcExplanation {
     /// The version reproduced.
-    pub version: &'static str,
+    pub version: CylcVersion,
     /// The owner of the UI server.
     pub owner: String,
     /// The access user.
@@ -40,7 +41,7 @@ impl CylcAuthorization {
             _ => Some(self.permitted(user, groups)),
         };
         CylcExplanation {
-            version: self.version().describe(),
+            version: self.version(),
             owner: self.owner().to_owned(),
             user: user.to_owned(),
             groups: groups.to_vec(),
@@ -51,6 +52,31 @@ impl CylcAuthorization {
             user_file: self.user_file().to_owned(),
         }
     }
+}
+
+/// The entries of a lookup that name `op`: granting it (`trigger`, `CONTROL`) and removing it
+/// (`!trigger`, `!!trigger`, `!CONTROL`), as `"KEY": "ENTRY" (FILE:LINE)`.
+fn naming(version: CylcVersion, l: &Lookup, op: &str, file: &str) -> (Vec<String>, Vec<String>) {
+    let holds = |group: &str| match group {
+        "READ" => op == "read",
+        "CONTROL" => version.control().any(|c| c == op),
+        "ALL" => version.is_operation(op),
+        _ => false,
+    };
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for (key, items) in &l.by_key {
+        for i in items {
+            let v = i.value.as_str();
+            let shown = format!("{key:?}: {v:?} ({file}:{})", i.line);
+            if v == op || holds(v) {
+                pos.push(shown);
+            } else if v.starts_with('!') && (v.trim_start_matches('!') == op || v.strip_prefix('!').is_some_and(holds))
+            {
+                neg.push(shown);
+            }
+        }
+    }
+    (pos, neg)
 }
 
 fn set(s: &BTreeSet<String>) -> String {
@@ -170,6 +196,29 @@ impl fmt::Display for CylcExplanation {
             writeln!(f, "  limits expanded: {}", set(&p.limit_ops))?;
             writeln!(f, "  grants expanded: {}", set(&p.grant_ops))?;
             writeln!(f, "  permitted (both): {}", set(&p.ops))?;
+            let (grants, grant_file) = if p.fell_back {
+                (&p.defaults, self.site_file.as_str())
+            } else {
+                (&p.grants, self.user_file.as_str())
+            };
+            let (g_pos, g_neg) = naming(self.version, grants, &d.op, grant_file);
+            let (l_pos, l_neg) = naming(self.version, &p.limits, &d.op, &self.site_file);
+            let list = |v: &[String]| v.join("; ");
+            let grant_side = if !g_neg.is_empty() {
+                format!("the grants name it ({}) but {} removes it", list(&g_pos), list(&g_neg))
+            } else if g_pos.is_empty() {
+                "no grant names it".to_owned()
+            } else {
+                format!("granted by {}", list(&g_pos))
+            };
+            let limit_side = if !l_neg.is_empty() {
+                format!("the limits name it ({}) but {} removes it", list(&l_pos), list(&l_neg))
+            } else if l_pos.is_empty() {
+                "no limit allows it".to_owned()
+            } else {
+                format!("the limit allows it by {}", list(&l_pos))
+            };
+            writeln!(f, "  decided by: {grant_side}; {limit_side}")?;
         }
         Ok(())
     }
