@@ -38,6 +38,10 @@ pub enum EventLogError {
 pub struct EventLog {
     path: PathBuf,
     file: File,
+    /// Bytes known to be whole records on stable storage.
+    len: u64,
+    /// A failed append may have left part of a batch after `len`.
+    torn: bool,
 }
 
 impl EventLog {
@@ -91,6 +95,8 @@ impl EventLog {
             Self {
                 path: path.to_owned(),
                 file,
+                len: good_len,
+                torn: false,
             },
             events,
         ))
@@ -109,6 +115,11 @@ impl EventLog {
 
     /// Appends an encoded batch and waits until it is on stable storage.
     ///
+    /// On failure (a full disk, a file-size limit, an I/O error) whatever part of the batch
+    /// reached the file is cut off again, so the log still ends at a whole record and the same
+    /// batch can be retried; if even that cut fails, the torn tail is what [`EventLog::open`]
+    /// drops on the next start, and a retry is refused until the cut succeeds.
+    ///
     /// # Errors
     /// [`EventLogError::Io`]; the batch must then not be acknowledged.
     pub fn append_durable(&mut self, batch: &[u8]) -> Result<(), EventLogError> {
@@ -116,8 +127,28 @@ impl EventLog {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(batch).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        if self.torn {
+            // The file is opened for appending: after the cut, the next write lands at `len`.
+            self.file.set_len(self.len).map_err(io)?;
+            self.torn = false;
+        }
+        let written = self.file.write_all(batch).and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.len += batch.len() as u64;
+                Ok(())
+            }
+            Err(source) => {
+                self.torn = self.file.set_len(self.len).is_err();
+                Err(io(source))
+            }
+        }
+    }
+
+    /// Bytes of whole records on stable storage.
+    #[must_use]
+    pub const fn durable_len(&self) -> u64 {
+        self.len
     }
 
     /// The file's path.
@@ -139,6 +170,30 @@ mod tests {
             job,
             reason: RevokeReason::Operator,
         }
+    }
+
+    #[test]
+    fn a_failed_append_leaves_whole_records_and_the_same_batch_can_be_retried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        let (mut log, _) = EventLog::open(&path).expect("open");
+        let mut first = Vec::new();
+        EventLog::encode([event("a")], &mut first);
+        log.append_durable(&first).expect("append");
+        let mut second = Vec::new();
+        EventLog::encode([event("b")], &mut second);
+        // A handle that cannot write stands in for a device that refuses the write.
+        log.file = File::open(&path).expect("reopen read-only");
+        let err = log
+            .append_durable(&second)
+            .expect_err("a read-only handle cannot append");
+        assert!(matches!(err, EventLogError::Io { .. }), "{err}");
+        assert_eq!(std::fs::metadata(&path).expect("meta").len(), log.durable_len());
+        log.file = OpenOptions::new().read(true).append(true).open(&path).expect("reopen");
+        log.append_durable(&second).expect("the retry appends the whole batch");
+        drop(log);
+        let (_, events) = EventLog::open(&path).expect("reopen");
+        assert_eq!(events, vec![event("a"), event("b")]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use protocol_core::{JobId, StaticKeypair, WorkflowId};
 use protocol_gateway::logging::StderrLog;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_net::eventlog::EventLog;
-use protocol_net::{ProcessLauncher, Scheduler, ServerConfig, StatsSnapshot};
+use protocol_net::{ProcessLauncher, Scheduler, SchedulerHandle, ServerConfig, StatsSnapshot};
 
 use super::Outcome;
 
@@ -106,6 +106,8 @@ pub async fn run_jobs(
     let log_path = config.event_log.clone();
     let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), Arc::new(launcher)).await?;
     let handle = scheduler.handle();
+    let log_watch = Arc::new(std::sync::Mutex::new(LogWatch::new()));
+    let watch = tokio::spawn(watch_event_log(handle.clone(), Arc::clone(&log_watch)));
     for task in tasks {
         let id = JobId::new(workflow.clone(), cycle, task, 1)?;
         handle
@@ -124,6 +126,10 @@ pub async fn run_jobs(
     while (handle.exits().len() as u64) < launched && tokio::time::Instant::now() < grace {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    watch.abort();
+    if let Ok(mut w) = log_watch.lock() {
+        w.observe(&handle.stats());
+    }
     let stats = scheduler.shutdown().await?;
     let (accepted, not_exactly_once) = audit_event_log(&log_path)?;
     Ok(RunSummary {
@@ -134,6 +140,75 @@ pub async fn run_jobs(
         not_exactly_once,
         stats,
     })
+}
+
+/// Tells the operator, on stderr, when the event log starts failing (no acknowledgement leaves
+/// until it is written; the scheduler keeps running and retries), every minute it goes on, and
+/// when it is written again.
+#[derive(Debug)]
+pub struct LogWatch {
+    since: Option<tokio::time::Instant>,
+    told: tokio::time::Instant,
+    stalls: u64,
+}
+
+impl LogWatch {
+    /// A watch that has seen nothing yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            since: None,
+            told: tokio::time::Instant::now(),
+            stalls: 0,
+        }
+    }
+
+    /// Reports what changed since the last look.
+    pub fn observe(&mut self, stats: &StatsSnapshot) {
+        let now = tokio::time::Instant::now();
+        let why = stats.log_failure.as_deref().unwrap_or("a write failed");
+        // A stall that began and ended between two looks is still reported.
+        if stats.log_stalls > self.stalls && self.since.is_none() {
+            eprintln!(
+                "ALERT event log failing ({why}): no acknowledgements until it can be written; the scheduler keeps running, keeps every job's state and retries"
+            );
+            (self.since, self.told) = (Some(now), now);
+        }
+        self.stalls = stats.log_stalls;
+        match self.since {
+            Some(start) if !stats.log_stalled => {
+                eprintln!(
+                    "event log written again after {:.1} s: acknowledgements resumed",
+                    (now - start).as_secs_f64()
+                );
+                self.since = None;
+            }
+            Some(start) if now - self.told >= Duration::from_secs(60) => {
+                eprintln!(
+                    "ALERT event log still failing after {} s ({why})",
+                    (now - start).as_secs()
+                );
+                self.told = now;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Default for LogWatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Looks at the scheduler's event log five times a second (see [`LogWatch`]).
+pub async fn watch_event_log(handle: SchedulerHandle, watch: Arc<std::sync::Mutex<LogWatch>>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(mut w) = watch.lock() {
+            w.observe(&handle.stats());
+        }
+    }
 }
 
 /// Counts accepted messages and finds jobs whose accepted sequence is not exactly 1..=n once.
@@ -166,6 +241,10 @@ impl RunSummary {
         println!("duplicates suppressed:  {}", self.stats.duplicates);
         println!("messages rejected:      {}", self.stats.rejected);
         println!("group commits:          {}", self.stats.log_batches);
+        println!(
+            "event log stalls:       {} ({} failed writes, each retried; nothing acknowledged before it was durable)",
+            self.stats.log_stalls, self.stats.log_write_failures
+        );
         println!(
             "closed for bad input:   {} (a bad frame, message or decryption)",
             self.stats.isolated_drops

@@ -469,14 +469,11 @@ pub(crate) fn run_writer(
     mut batches: mpsc::Receiver<Batch>,
     stats: Arc<Stats>,
     failure: Arc<std::sync::Mutex<Option<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
     while let Some(batch) = batches.blocking_recv() {
         if !batch.bytes.is_empty() {
-            if let Err(err) = log.append_durable(&batch.bytes) {
-                // Nothing in this batch may be acknowledged; stop so the scheduler fails loudly.
-                if let Ok(mut slot) = failure.lock() {
-                    *slot = Some(err.to_string());
-                }
+            if !write_until_durable(&mut log, &batch.bytes, &stats, &failure, &stop) {
                 return;
             }
             bump(&stats.log_batches);
@@ -492,6 +489,58 @@ pub(crate) fn run_writer(
         }
         for done in batch.synced {
             let _ = done.send(());
+        }
+    }
+}
+
+/// No acknowledgement without durability, and no stop for a failing log: a batch that cannot
+/// be written (a full disk, a file-size limit, an I/O error) is retried, backing off to once a
+/// second, until it is written or the scheduler shuts down. Meanwhile the core task waits for
+/// this thread (the channel holds one batch), so nothing new is accepted or acknowledged, and
+/// every job keeps its state and its connection; when space returns, the same batch is written
+/// and everything resumes. The failure is visible in the stats (`log_stalled`, `log_failure`)
+/// for the operator. Returns `false` only when shut down while still failing.
+fn write_until_durable(
+    log: &mut EventLog,
+    bytes: &[u8],
+    stats: &Stats,
+    failure: &std::sync::Mutex<Option<String>>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> bool {
+    use std::sync::atomic::Ordering;
+    let mut delay = std::time::Duration::from_millis(10);
+    let mut stalled = false;
+    loop {
+        match log.append_durable(bytes) {
+            Ok(()) => {
+                if stalled {
+                    stats.log_stalled.store(0, Ordering::Relaxed);
+                    for slot in [failure, &stats.log_failure] {
+                        if let Ok(mut slot) = slot.lock() {
+                            *slot = None;
+                        }
+                    }
+                }
+                return true;
+            }
+            Err(err) => {
+                bump(&stats.log_write_failures);
+                if !stalled {
+                    stalled = true;
+                    bump(&stats.log_stalls);
+                    stats.log_stalled.store(1, Ordering::Relaxed);
+                }
+                for slot in [failure, &stats.log_failure] {
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(err.to_string());
+                    }
+                }
+                if stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_secs(1));
+            }
         }
     }
 }

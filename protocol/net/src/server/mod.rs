@@ -127,7 +127,8 @@ pub enum ServerError {
     /// The event log failed.
     #[error(transparent)]
     EventLog(#[from] EventLogError),
-    /// The log writer failed mid-run; nothing after the failure was acknowledged.
+    /// The event log was still failing when the scheduler shut down (while running, a failing
+    /// log is retried, not fatal); nothing after the failure was acknowledged.
     #[error("event log write failed: {0}")]
     LogWrite(String),
     /// The core refused a launch.
@@ -318,6 +319,8 @@ pub struct Scheduler {
     core_task: JoinHandle<()>,
     writer: Option<std::thread::JoinHandle<()>>,
     failure: Arc<Mutex<Option<String>>>,
+    /// Tells a writer retrying a failing log to give up (at shutdown).
+    writer_stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -358,14 +361,15 @@ impl Scheduler {
         let public_key = keypair.public();
         let stats = Arc::new(Stats::default());
         let failure = Arc::new(Mutex::new(None));
+        let writer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
         let (core_tx, core_rx) = mpsc::channel(16_384);
         let (writer_tx, writer_rx) = mpsc::channel(1);
         let writer = {
-            let (stats, failure) = (Arc::clone(&stats), Arc::clone(&failure));
+            let (stats, failure, stop) = (Arc::clone(&stats), Arc::clone(&failure), Arc::clone(&writer_stop));
             std::thread::Builder::new()
                 .name("event-log".into())
-                .spawn(move || core_task::run_writer(log, writer_rx, stats, failure))
+                .spawn(move || core_task::run_writer(log, writer_rx, stats, failure, stop))
                 .map_err(|source| {
                     ServerError::EventLog(EventLogError::Io {
                         path: config.event_log.clone(),
@@ -433,6 +437,7 @@ impl Scheduler {
             core_task,
             writer: Some(writer),
             failure,
+            writer_stop,
         })
     }
 
@@ -457,9 +462,12 @@ impl Scheduler {
     /// Stops accepting, makes everything durable, and returns the final counters.
     ///
     /// # Errors
-    /// [`ServerError::LogWrite`] if the log writer failed at any point.
+    /// [`ServerError::LogWrite`] if the event log was failing at the end (a failure the log
+    /// recovered from is only counted in the stats).
     pub async fn shutdown(mut self) -> Result<StatsSnapshot, ServerError> {
         self.accept.abort();
+        // A writer retrying a failing log gives up instead of holding the shutdown for ever.
+        self.writer_stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.handle.sync().await;
         let stats = self.handle.stats();
         drop(self.handle);

@@ -25,6 +25,10 @@ pub struct Stats {
     pub(crate) transport_failures: AtomicU64,
     pub(crate) isolated_drops: AtomicU64,
     pub(crate) key_cap_closed: AtomicU64,
+    pub(crate) log_write_failures: AtomicU64,
+    pub(crate) log_stalls: AtomicU64,
+    pub(crate) log_stalled: AtomicU64,
+    pub(crate) log_failure: std::sync::Mutex<Option<String>>,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -70,6 +74,10 @@ impl Stats {
             transport_failures: get(&self.transport_failures),
             isolated_drops: get(&self.isolated_drops),
             key_cap_closed: get(&self.key_cap_closed),
+            log_write_failures: get(&self.log_write_failures),
+            log_stalls: get(&self.log_stalls),
+            log_stalled: get(&self.log_stalled) != 0,
+            log_failure: self.log_failure.lock().ok().and_then(|f| f.clone()),
             quota_refused: get(&self.quota_refused),
             quota_revoked: get(&self.quota_revoked),
         }
@@ -118,4 +126,13 @@ pub struct StatsSnapshot {
     pub quota_refused: u64,
     /// Jobs whose key was revoked for going on past their quota.
     pub quota_revoked: u64,
+    /// Attempts to make a batch durable that failed (a full disk, a file-size limit, an I/O
+    /// error); each is retried, and nothing in the batch is acknowledged until one succeeds.
+    pub log_write_failures: u64,
+    /// Times the event log went from writable to failing.
+    pub log_stalls: u64,
+    /// Whether the event log is failing now: no acknowledgement leaves until it is written.
+    pub log_stalled: bool,
+    /// Why, while it is failing.
+    pub log_failure: Option<String>,
 }
