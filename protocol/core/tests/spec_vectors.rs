@@ -2,8 +2,10 @@
 //! this fails until SPEC.md is updated to match.
 
 use protocol_core::noise::{NOISE_PARAMS, Responder, prologue};
-use protocol_core::wire::{FailReason, JobBody, JobMessage, Message, OutputName, Reply, Severity};
-use protocol_core::{JobId, StaticKeypair, WorkflowId};
+use protocol_core::wire::{
+    ClientCommand, CommandOp, DecodeError, FailReason, JobBody, JobMessage, Message, OutputName, Reply, Severity,
+};
+use protocol_core::{JobId, Owner, StaticKeypair, WorkflowId};
 
 fn spec() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../SPEC.md")).expect("protocol/SPEC.md exists")
@@ -140,4 +142,103 @@ fn spec_handshake_vector_is_reproducible_and_accepted_by_the_responder() {
     let first = ours.read_first(&m1).expect("our responder accepts message 1");
     assert_eq!(first.peer.as_bytes(), &job_public);
     assert!(first.payload.is_empty());
+}
+
+fn text_message(text: &str) -> Vec<u8> {
+    Message::Job(JobMessage {
+        seq: 1,
+        claim: job(),
+        body: JobBody::Message {
+            severity: Severity::Info,
+            text: text.into(),
+        },
+    })
+    .to_bytes()
+}
+
+#[test]
+fn spec_12_control_characters_close_the_connection_and_other_marks_are_stored_as_sent() {
+    assert!(spec().contains("every Unicode control character (C0, DEL, C1) except\ntab and newline"));
+    for bad in ["a\u{0}b", "a\u{1b}[31m", "a\u{7f}", "a\u{85}b", "a\u{9b}b", "a\rb"] {
+        let err = Message::decode(&text_message(bad)).expect_err(bad);
+        assert_eq!(err, DecodeError::ControlCharacter("message text"), "{bad:?}");
+    }
+    for kept in [
+        "tab\there\nnewline",
+        "rtl \u{200f}mark",
+        "line\u{2028}sep",
+        "zero\u{200b}width",
+        "\u{feff}bom",
+        "\u{202e}override",
+    ] {
+        let Message::Job(JobMessage {
+            body: JobBody::Message { text, .. },
+            ..
+        }) = Message::decode(&text_message(kept)).expect(kept)
+        else {
+            panic!("not a message");
+        };
+        assert_eq!(text, kept, "stored as sent");
+    }
+}
+
+#[test]
+fn spec_12_an_invalid_claim_is_a_decoding_error_not_a_rejection() {
+    assert!(spec().contains("An invalid claim (not a job id by §5.3) is a decoding error"));
+    let mut bytes = Message::Job(JobMessage {
+        seq: 1,
+        claim: job(),
+        body: JobBody::Started,
+    })
+    .to_bytes();
+    // The claim's first byte after its length: `~` becomes `!`, which no job id starts with.
+    let at = 10 + 1;
+    assert_eq!(bytes[at], b'~');
+    bytes[at] = b'!';
+    assert!(matches!(Message::decode(&bytes), Err(DecodeError::BadJobId(_))));
+}
+
+#[test]
+fn spec_12_kind_0x20_is_encoded_as_the_spec_says() {
+    assert!(spec().contains("**Kind `0x20`** (a UI server's command): body *actor*"));
+    let numbers = [
+        (CommandOp::Hold, 1, "`1` hold"),
+        (CommandOp::Release, 2, "`2` release"),
+        (CommandOp::Pause, 3, "`3` pause"),
+        (CommandOp::Resume, 4, "`4` resume"),
+        (CommandOp::Stop, 5, "`5` stop"),
+        (CommandOp::Kill, 6, "`6` kill"),
+        (CommandOp::Trigger, 7, "`7` trigger"),
+        (CommandOp::Poll, 8, "`8`\npoll"),
+        (CommandOp::Broadcast, 9, "`9` broadcast"),
+        (CommandOp::Reload, 10, "`10` reload"),
+        (CommandOp::EditTrigger, 11, "`11` edit-trigger"),
+    ];
+    assert_eq!(numbers.len(), CommandOp::ALL.len());
+    for (op, code, text) in numbers {
+        assert!(spec().contains(text), "{text}");
+        let bytes = Message::Command(ClientCommand {
+            seq: 7,
+            actor: Owner::new("alice").expect("valid"),
+            op,
+            target: "1/a".into(),
+        })
+        .to_bytes();
+        let mut want = vec![0x01, 0x20];
+        want.extend_from_slice(&7u64.to_be_bytes());
+        want.push(5);
+        want.extend_from_slice(b"alice");
+        want.push(code);
+        want.push(3);
+        want.extend_from_slice(b"1/a");
+        assert_eq!(bytes, want, "{op:?}");
+    }
+}
+
+#[test]
+fn spec_states_what_a_failing_event_log_does_and_that_jobs_must_not_write_after_registration() {
+    let s = spec();
+    assert!(s.contains("**A failing event log** (a full disk, a file-size limit, an I/O error) stops acknowledgements,\nnot the scheduler."));
+    assert!(s.contains("and **must not**\nwrite to standard output after it"));
+    assert!(!s.contains("acknowledges nothing more and stops"));
 }

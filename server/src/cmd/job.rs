@@ -12,7 +12,8 @@ pub struct JobArgs {
     /// How many `message` reports to send between `started` and the final report.
     #[arg(long, default_value_t = 3)]
     pub messages: u32,
-    /// Report `failed` (exit 1) instead of `succeeded`.
+    /// Report `failed` (exit code 1, on the wire) instead of `succeeded`; the program itself
+    /// still exits 0, having run the protocol to its end.
     #[arg(long)]
     pub fail: bool,
     /// An output to report completed before the final report (repeatable; the task must
