@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use protocol_people::authz::Authorizer;
 use protocol_people::cylc::lint::{LintFinding, lint as lint_files};
 use protocol_people::cylc::{CylcAuthorization, CylcPolicy, CylcVersion};
-use protocol_people::groups::{FileGroups, Person};
+use protocol_people::groups::{FileGroups, GroupError, Person};
 use protocol_people::names::{GroupName, UserName};
 use protocol_people::ops::{Level, Operation};
 use protocol_people::policy::{Policy, PolicyFile};
@@ -77,12 +77,16 @@ pub(super) fn query(q: &Query, explain: bool) -> anyhow::Result<Outcome> {
     } else {
         " (or give --groups FILE)"
     };
-    let user_groups = groups
-        .groups_of(&user)
-        .with_context(|| format!("groups of {user}{hint}"))?;
-    let owner_groups = groups
-        .groups_of(&owner)
-        .with_context(|| format!("groups of {owner}{hint}"))?;
+    // As Cylc's get_groups (os.getgrouplist), a name the system does not know has no groups.
+    let lookup = |name: &UserName| match groups.groups_of(name) {
+        Err(GroupError::UnknownUser(_)) if q.groups.is_none() => {
+            eprintln!("note: the system has no user {name}: no groups, as Cylc's get_groups gives");
+            Ok(BTreeSet::new())
+        }
+        other => other.with_context(|| format!("groups of {name}{hint}")),
+    };
+    let user_groups = lookup(&user)?;
+    let owner_groups = lookup(&owner)?;
     let conf = policy.user_conf(owner.as_str());
     let built = CylcAuthorization::new(
         version,
@@ -144,13 +148,17 @@ fn documented(
     println!("threatcheck's own semantics DIFFER: {d}");
     let files = policy_files(&q.policy)?;
     let version = version(&q.cylc_version)?;
-    let mut about: BTreeSet<String> = ["*".to_owned(), user.to_string(), owner.to_string()].into();
-    about.extend(cylc_groups(user_groups));
-    about.extend(cylc_groups(owner_groups));
+    // A finding is about this request when it names the person (or `*`, or one of their
+    // groups) and the owner (or `*`, or one of the owner's groups).
+    let mut people: BTreeSet<String> = ["*".to_owned(), user.to_string()].into();
+    people.extend(cylc_groups(user_groups));
+    let mut owners: BTreeSet<String> = ["*".to_owned(), owner.to_string()].into();
+    owners.extend(cylc_groups(owner_groups));
     let findings = lint_files(&files, None, version).unwrap_or_default();
+    let names = |f: &LintFinding, set: &BTreeSet<String>| f.about.iter().any(|a| set.contains(a));
     let relevant: Vec<&LintFinding> = findings
         .iter()
-        .filter(|f| f.about.iter().any(|a| about.contains(a)))
+        .filter(|f| names(f, &people) && names(f, &owners))
         .collect();
     if relevant.is_empty() {
         println!("  (no lint finding names these people; run `threatcheck authz lint-cylc`)");
