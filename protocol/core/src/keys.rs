@@ -154,6 +154,7 @@ fn is_canonical(bytes: &[u8; KEY_LEN]) -> bool {
     // Compare against p from the most significant byte down.
     for i in (0..KEY_LEN).rev() {
         if bytes[i] != P_LE[i] {
+            // The bytes differ here, so `<` and `<=` agree (an equivalent mutant).
             return bytes[i] < P_LE[i];
         }
     }

@@ -8,7 +8,7 @@ use super::ClientRegistrationError;
 use super::*;
 use crate::Owner;
 use crate::keys::{LOW_ORDER_POINTS, StaticKeypair};
-use crate::wire::{ClientCommand, CommandOp, FailReason};
+use crate::wire::{ClientCommand, CommandOp, FailReason, RejectCode};
 
 struct Fixture {
     core: SchedulerCore,
@@ -886,4 +886,109 @@ mod weakened {
         ];
         assert_eq!(BTreeSet::from(covered), BTreeSet::from(Check::ALL));
     }
+}
+
+// Boundaries cargo-mutants found untested (issue "the job-channel proof…"): each test pins
+// the exact edge, so `>` against `>=` or `==`, a guard turned constant, or an accessor that
+// answers `None` is caught.
+
+#[test]
+fn the_dedup_window_keeps_exactly_its_size_the_oldest_kept_is_a_duplicate_the_next_older_a_replay() {
+    let mut config = SchedulerConfig::new(wf());
+    config.dedup_window = 2;
+    let mut core = SchedulerCore::new(config);
+    let a = job("a");
+    let key = StaticKeypair::generate_from_os().public();
+    core.launch(T0, spec(&a)).expect("launch");
+    core.handle_bootstrap_reply(T0, &a, *key.as_bytes()).expect("register");
+    core.handle_message(T0, &key, msg(&a, 1, JobBody::Started))
+        .expect("started");
+    for seq in 2..=4 {
+        core.handle_message(T0, &key, msg(&a, seq, JobBody::Heartbeat))
+            .expect("heartbeat");
+    }
+    assert_eq!(
+        core.handle_message(T0, &key, msg(&a, 3, JobBody::Heartbeat)),
+        Ok(Accepted::Duplicate { job: a.clone(), seq: 3 }),
+        "the window holds the last two: 3 and 4"
+    );
+    assert!(matches!(
+        core.handle_message(T0, &key, msg(&a, 2, JobBody::Heartbeat)),
+        Err(Rejected::ReplayedSequence { seq: 2, .. })
+    ));
+}
+
+#[test]
+fn a_key_reply_at_the_deadline_is_in_time_and_one_millisecond_later_is_late() {
+    let config = SchedulerConfig::new(wf());
+    let timeout = config.bootstrap_timeout;
+    let mut core = SchedulerCore::new(config);
+    let (a, b) = (job("a"), job("b"));
+    core.launch(T0, spec(&a)).expect("launch");
+    core.launch(T0, spec(&b)).expect("launch");
+    let deadline = T0.after(timeout);
+    let ka = StaticKeypair::generate_from_os().public();
+    core.handle_bootstrap_reply(deadline, &a, *ka.as_bytes())
+        .expect("exactly at the deadline is in time");
+    assert_eq!(
+        core.job(&a).and_then(JobRecord::key),
+        Some(ka),
+        "the record holds the key"
+    );
+    let kb = StaticKeypair::generate_from_os().public();
+    let late = core.handle_bootstrap_reply(Millis(deadline.0 + 1), &b, *kb.as_bytes());
+    assert!(matches!(late, Err(RegistrationError::LateReply { .. })), "{late:?}");
+    assert_eq!(core.job(&b).and_then(JobRecord::key), None);
+}
+
+#[test]
+fn a_launch_expires_one_millisecond_after_its_deadline_not_at_it() {
+    let config = SchedulerConfig::new(wf());
+    let deadline = T0.after(config.bootstrap_timeout);
+    let mut core = SchedulerCore::new(config);
+    let a = job("a");
+    core.launch(T0, spec(&a)).expect("launch");
+    core.handle_timeout(deadline);
+    assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::Launching));
+    core.handle_timeout(Millis(deadline.0 + 1));
+    assert_eq!(core.job(&a).map(JobRecord::state), Some(JobState::LaunchFailed));
+}
+
+#[test]
+fn the_next_timeout_is_the_earliest_launch_still_waiting_for_its_key() {
+    let mut core = SchedulerCore::new(SchedulerConfig::new(wf()));
+    let (a, b) = (job("a"), job("b"));
+    core.launch(T0, spec(&a)).expect("launch");
+    let later = Millis(T0.0 + 1_000);
+    core.launch(later, spec(&b)).expect("launch");
+    assert_eq!(core.poll_timeout(), Some(T0.after(core_timeout())));
+    // a registers: its deadline no longer counts, b's does.
+    let ka = StaticKeypair::generate_from_os().public();
+    core.handle_bootstrap_reply(T0, &a, *ka.as_bytes()).expect("register");
+    assert_eq!(core.poll_timeout(), Some(later.after(core_timeout())));
+    let kb = StaticKeypair::generate_from_os().public();
+    core.handle_bootstrap_reply(later, &b, *kb.as_bytes())
+        .expect("register");
+    assert_eq!(core.poll_timeout(), None);
+}
+
+fn core_timeout() -> Duration {
+    SchedulerConfig::new(wf()).bootstrap_timeout
+}
+
+#[test]
+fn a_client_sequence_ahead_is_a_gap_and_one_behind_or_equal_is_a_replay() {
+    let client = Owner::new("alice").expect("valid");
+    let code = |got, expected| {
+        Rejected::ClientSequence {
+            client: client.clone(),
+            expected,
+            got,
+        }
+        .code()
+    };
+    assert_eq!(code(5, 3), RejectCode::SequenceGap);
+    assert_eq!(code(4, 3), RejectCode::SequenceGap);
+    assert_eq!(code(3, 3), RejectCode::ReplayedSequence);
+    assert_eq!(code(2, 3), RejectCode::ReplayedSequence);
 }
