@@ -4,17 +4,19 @@
 //!
 //! - This process is the scheduler (real Noise, the production `ServerConfig` defaults, an
 //!   fsynced event log in a tempdir under `$REPLAY_FLOOD_DIR`, default `target/`) and the honest
-//!   jobs (the same reconnect loop as `protocol_net::run_job`). Its open-file soft limit is 1,024:
-//!   it re-executes itself under `ulimit -Sn 1024` when started with another, and checks
-//!   `/proc/self/limits` (no crate of this package sets rlimits, and `unsafe` is forbidden).
-//! - The attacker is a child process of this binary (its own limit, 8,192) holding 2,000
-//!   connections that each send a replayed message 1, captured by a tap from honest jobs'
-//!   connections (1,000 of a running job's key, 500 of a finished job's, 500 of a revoked job's),
-//!   and 2,000 connections that send nothing. `--wave` opens them once; by default (sustained)
-//!   each one the scheduler closes is opened again at once, until the honest jobs are done.
-//! - Quiet run, then flood run, on the same scheduler, each with 50 fresh jobs sending `started`,
-//!   5 × `message`, `succeeded`, 5 at a time. A job's delivery time runs from its first connect
-//!   to the acknowledgement of its last message.
+//!   jobs (the reconnect loop of `protocol_net::run_job`). Its open-file soft limit is 1,024: it
+//!   re-executes itself under `ulimit -Sn 1024` when started with another and checks
+//!   `/proc/self/limits` (this package has no dependency that sets rlimits; `unsafe` is
+//!   forbidden). The honest jobs' sockets count against that limit too.
+//! - The attacker is a child process of this binary (soft limit 8,192) opening, as fast as it
+//!   can, 2,000 connections that each send a replayed message 1, captured by a tap from honest
+//!   jobs' connections (1,000 of a running job's, 500 of a finished job's, 500 of a revoked
+//!   job's), and 2,000 that send nothing, and holding each until the scheduler closes it. By
+//!   default it opens them once (a wave); `--sustained` opens each closed one again at once,
+//!   until the honest jobs are done.
+//! - A quiet run, then the flood run, on the same scheduler, each with 50 fresh jobs sending
+//!   `started`, 5 × `message`, `succeeded`, one starting every 100 ms. A job's delivery time runs
+//!   from its first connect to the acknowledgement of its last message.
 //!
 //! Exit 0 when the run completed (PASS/MISSED against the ≤ 2× target are informative), 1 when
 //! an honest job did not finish, the event log failed or the hard timeout (120 s) passed, 2 for
@@ -38,7 +40,7 @@ use protocol_net::{ClientConfig, Scheduler, ServerConfig, StatsSnapshot};
 use testkit::PresetKeyLauncher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// Set in the attacker child.
 const ATTACKER_ENV: &str = "THREATCHECK_REPLAY_FLOOD_ATTACKER";
@@ -47,36 +49,26 @@ const LIMITED_ENV: &str = "THREATCHECK_REPLAY_FLOOD_LIMITED";
 const SCHEDULER_NOFILE: u64 = 1024;
 const ATTACKER_NOFILE: u64 = 8192;
 const JOBS: usize = 50;
-const AT_ONCE: usize = 5;
-/// Replays per captured message 1: running job's key, finished job's, revoked job's.
-const REPLAYS: [(Kind, usize); 3] = [(Kind::Running, 1000), (Kind::Finished, 500), (Kind::Revoked, 500)];
-const IDLE: usize = 2000;
+/// One honest job starts every this long: 50 jobs over 4.9 s, within the handshake deadline
+/// (5 s) for which a wave's connections can hold the scheduler's handshake slots.
+const SPACING: Duration = Duration::from_millis(100);
+/// The attacker's connection kinds: replays of the running, finished and revoked job's message 1,
+/// and idle connections.
+const KINDS: [&str; 4] = [
+    "replay/running-key",
+    "replay/finished-key",
+    "replay/revoked-key",
+    "idle",
+];
+/// The order the attacker opens its connections in, `ROUNDS` times (2,000 idle, 1,000 + 500 +
+/// 500 replays), every kind spread over the burst so each meets the scheduler in the same state.
+const PATTERN: [usize; 8] = [3, 0, 3, 1, 3, 0, 3, 2];
+const ROUNDS: usize = 500;
 const HARD_TIMEOUT: Duration = Duration::from_secs(120);
-/// Longest a run of honest jobs may take before the unfinished ones count as failed.
+/// How far into a run an honest job may still finish; later it counts as failed.
 const PHASE_BOUND: Duration = Duration::from_secs(45);
 /// A connection the scheduler closed later than this after it opened was held to a deadline.
 const HELD: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Running,
-    Finished,
-    Revoked,
-    Idle,
-}
-
-const KINDS: [Kind; 4] = [Kind::Running, Kind::Finished, Kind::Revoked, Kind::Idle];
-
-impl Kind {
-    const fn name(self) -> &'static str {
-        match self {
-            Self::Running => "replay/running-key",
-            Self::Finished => "replay/finished-key",
-            Self::Revoked => "replay/revoked-key",
-            Self::Idle => "idle",
-        }
-    }
-}
 
 fn workflow() -> WorkflowId {
     WorkflowId::new("flood", "wf").expect("valid")
@@ -106,8 +98,8 @@ fn nofile() -> Option<(u64, u64)> {
     Some((values.next()??, values.next()??))
 }
 
-/// `program` run with its open-file soft limit set to `soft` (the hard limit is left as it is,
-/// so the scheduler's child may still raise its own).
+/// `program` run with its open-file soft limit set to `soft`. The hard limit is left as it is,
+/// so the 1,024-limited scheduler can still give its attacker child 8,192.
 fn with_soft_nofile(soft: u64, program: &std::path::Path) -> Command {
     let mut command = Command::new("bash");
     command
@@ -117,27 +109,24 @@ fn with_soft_nofile(soft: u64, program: &std::path::Path) -> Command {
     command
 }
 
-fn open_descriptors() -> Option<usize> {
-    std::fs::read_dir("/proc/self/fd").ok().map(Iterator::count)
-}
-
-/// `ListenOverflows` and `ListenDrops` of the host (connections the kernel dropped because an
-/// accept queue was full), from `/proc/net/netstat`.
-fn listen_drops() -> (u64, u64) {
+/// The host's `ListenOverflows` (connections the kernel dropped for a full accept queue).
+fn listen_overflows() -> u64 {
     let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
     let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
-    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
-        return (0, 0);
-    };
-    let get = |name: &str| {
-        names
-            .split_whitespace()
-            .zip(values.split_whitespace())
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (get("ListenOverflows"), get("ListenDrops"))
+    let (names, values) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "ListenOverflows")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 fn main() -> ExitCode {
@@ -161,7 +150,7 @@ fn main() -> ExitCode {
         eprintln!("replay-flood: ERROR: cannot re-execute under the 1024 limit: {err}");
         return ExitCode::from(2);
     }
-    // Bounded whatever happens: a stuck run is a failed run. The attacker child exits when its
+    // Bounded whatever happens: a stuck run is a failed run. The attacker child stops when its
     // stdin closes, which our exit does.
     std::thread::spawn(|| {
         std::thread::sleep(HARD_TIMEOUT);
@@ -171,67 +160,63 @@ fn main() -> ExitCode {
         );
         std::process::exit(1);
     });
-    let wave = std::env::args().any(|a| a == "--wave");
+    let sustained = std::env::args().any(|a| a == "--sustained");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(hard, wave))
+    runtime.block_on(run(hard, sustained))
 }
 
-/// One honest job's delivery.
+/// One honest job's delivery: its time, or why it did not finish.
 struct Delivery {
-    elapsed: Duration,
+    elapsed: Result<Duration, String>,
     /// Connection attempts (1 when nothing went wrong).
     attempts: u32,
-    error: Option<String>,
 }
 
 /// The production job driver's loop (`protocol_net::run_job`: same backoff, same give-up),
-/// counting its attempts so a refused connection shows in the figures.
-async fn honest(config: &ClientConfig, key: &StaticKeypair) -> Delivery {
+/// counting its attempts so refused connections show, and ending at `deadline`.
+async fn honest(config: &ClientConfig, key: &StaticKeypair, deadline: tokio::time::Instant) -> Delivery {
     let start = Instant::now();
-    let mut core = JobCore::new(config.job.clone(), config.window);
-    for body in lifecycle() {
-        core.send(body);
-    }
-    let mut report = ClientReport::default();
-    let (mut attempts, mut failures, mut backoff) = (0u32, 0u32, config.backoff);
-    let mut error = None;
-    while !core.is_idle() {
-        attempts += 1;
-        let outcome = match connect(config, key).await {
-            Ok(mut connection) => {
-                failures = 0;
-                backoff = config.backoff;
-                deliver(&mut core, &mut connection, &mut report).await
-            }
-            Err(err) => Err(err),
-        };
-        core.handle_disconnect();
-        match outcome {
-            Ok(Ok(())) => break,
-            Ok(Err(refused)) => {
-                error = Some(format!("refused: {refused}"));
-                break;
-            }
-            Err(last) => {
-                failures += 1;
-                if failures >= config.max_attempts {
-                    error = Some(format!("gave up after {failures} attempts: {last}"));
-                    break;
+    let mut attempts = 0u32;
+    let run = async {
+        let mut core = JobCore::new(config.job.clone(), config.window);
+        for body in lifecycle() {
+            core.send(body);
+        }
+        let (mut failures, mut backoff) = (0u32, config.backoff);
+        while !core.is_idle() {
+            attempts += 1;
+            let outcome = match connect(config, key).await {
+                Ok(mut connection) => {
+                    failures = 0;
+                    backoff = config.backoff;
+                    deliver(&mut core, &mut connection, &mut ClientReport::default()).await
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(config.max_backoff);
+                Err(err) => Err(err),
+            };
+            core.handle_disconnect();
+            match outcome {
+                Ok(Ok(())) => break,
+                Ok(Err(refused)) => return Err(format!("refused: {refused}")),
+                Err(last) => {
+                    failures += 1;
+                    if failures >= config.max_attempts {
+                        return Err(format!("gave up after {failures} attempts: {last}"));
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(config.max_backoff);
+                }
             }
         }
-    }
-    Delivery {
-        elapsed: start.elapsed(),
-        attempts,
-        error,
-    }
+        Ok(start.elapsed())
+    };
+    let elapsed = tokio::time::timeout_at(deadline, run)
+        .await
+        .unwrap_or_else(|_| Err(format!("not finished {} s into the run", PHASE_BOUND.as_secs())));
+    Delivery { elapsed, attempts }
 }
 
 struct Fixture {
@@ -263,8 +248,8 @@ impl Fixture {
         jobs
     }
 
-    /// Runs one job through a one-connection tap that keeps the first frame it forwards to
-    /// the scheduler: the job's message 1, as an eavesdropper on the network records it.
+    /// Runs one job through a one-connection tap that keeps the first frame it forwards to the
+    /// scheduler: the job's message 1 (framed), as an eavesdropper on the network records it.
     async fn capture(&self, name: &str, bodies: Vec<JobBody>) -> (Vec<u8>, JobId) {
         let (mut config, key) = self.launch(&[name.to_owned()]).await.pop().expect("job");
         let tap = TcpListener::bind("127.0.0.1:0").await.expect("tap");
@@ -292,29 +277,20 @@ impl Fixture {
             .expect("connection")
             .expect("accepted");
         drop(connection);
-        let frame = relay.await.expect("join").expect("captured message 1");
-        (frame, config.job)
+        (relay.await.expect("join").expect("captured message 1"), config.job)
     }
 }
 
-/// Runs `jobs` a few at a time; every job not finished within [`PHASE_BOUND`] counts as failed.
+/// Starts one job every [`SPACING`] whatever the others do (a workflow's jobs do not wait for
+/// each other), so the same arrival schedule meets the quiet and the flooded scheduler.
 async fn run_jobs(jobs: Vec<(ClientConfig, StaticKeypair)>) -> Vec<Delivery> {
-    let gate = Arc::new(Semaphore::new(AT_ONCE));
-    let deadline = tokio::time::Instant::now() + PHASE_BOUND;
-    let tasks: Vec<_> = jobs
-        .into_iter()
-        .map(|(config, key)| {
-            let gate = Arc::clone(&gate);
+    let start = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0u32..)
+        .zip(jobs)
+        .map(|(i, (config, key))| {
             tokio::spawn(async move {
-                let _turn = gate.acquire_owned().await.expect("gate");
-                let start = Instant::now();
-                tokio::time::timeout_at(deadline, honest(&config, &key))
-                    .await
-                    .unwrap_or_else(|_| Delivery {
-                        elapsed: start.elapsed(),
-                        attempts: 0,
-                        error: Some(format!("not finished within {} s", PHASE_BOUND.as_secs())),
-                    })
+                tokio::time::sleep_until(start + SPACING * i).await;
+                honest(&config, &key, start + PHASE_BOUND).await
             })
         })
         .collect();
@@ -325,12 +301,15 @@ async fn run_jobs(jobs: Vec<(ClientConfig, StaticKeypair)>) -> Vec<Delivery> {
     done
 }
 
-/// Median and maximum delivery time, in ms.
+/// Median and maximum delivery time in ms, an unfinished job counting as never delivered.
 fn figures(deliveries: &[Delivery]) -> (f64, f64) {
-    let mut ms: Vec<f64> = deliveries.iter().map(|d| d.elapsed.as_secs_f64() * 1e3).collect();
+    let mut ms: Vec<f64> = deliveries
+        .iter()
+        .map(|d| d.elapsed.as_ref().map_or(f64::INFINITY, |e| e.as_secs_f64() * 1e3))
+        .collect();
     ms.sort_by(f64::total_cmp);
     let n = ms.len();
-    let median = if n % 2 == 0 {
+    let median = if n.is_multiple_of(2) {
         (ms[n / 2 - 1] + ms[n / 2]) / 2.0
     } else {
         ms[n / 2]
@@ -338,20 +317,31 @@ fn figures(deliveries: &[Delivery]) -> (f64, f64) {
     (median, ms[n - 1])
 }
 
+fn ms(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.1} ms")
+    } else {
+        "not delivered".into()
+    }
+}
+
 fn print_run(label: &str, deliveries: &[Delivery], peak_fds: usize) -> (f64, f64) {
     let (median, max) = figures(deliveries);
     let attempts: u32 = deliveries.iter().map(|d| d.attempts).sum();
     let retried = deliveries.iter().filter(|d| d.attempts > 1).count();
     println!(
-        "{label}: {JOBS} jobs x {} messages, {AT_ONCE} at a time: delivery median {median:.1} ms, max {max:.1} ms; \
-         {attempts} connection attempts ({retried} jobs needed more than one); peak open descriptors {peak_fds} of {SCHEDULER_NOFILE}",
-        lifecycle().len()
+        "{label}: {JOBS} jobs x {} messages, one starting every {} ms: delivery median {}, max {}; \
+         {attempts} connection attempts ({retried} jobs needed more than one); \
+         peak open descriptors {peak_fds} of {SCHEDULER_NOFILE}",
+        lifecycle().len(),
+        SPACING.as_millis(),
+        ms(median),
+        ms(max)
     );
-    for (i, d) in deliveries.iter().enumerate().filter(|(_, d)| d.error.is_some()) {
-        println!(
-            "{label}: FAILED honest job {i}: {}",
-            d.error.as_deref().unwrap_or_default()
-        );
+    for (i, d) in deliveries.iter().enumerate() {
+        if let Err(why) = &d.elapsed {
+            println!("{label}: FAILED honest job {i} ({} attempts): {why}", d.attempts);
+        }
     }
     (median, max)
 }
@@ -360,10 +350,12 @@ fn print_run(label: &str, deliveries: &[Delivery], peak_fds: usize) -> (f64, f64
 fn print_counters(label: &str, before: &StatsSnapshot, after: &StatsSnapshot) {
     let d = |f: fn(&StatsSnapshot) -> u64| f(after) - f(before);
     println!(
-        "{label}: scheduler counters: {} connections refused at once (in-flight cap or connection limit), \
-         {} handshakes completed, {} handshakes failed, of which {} handshake-deadline timeouts \
-         (idle, or message 2 never followed); {} established connections dropped; key-connection-cap closed {}; \
-         transport failures {}; messages accepted {}, rejected {}",
+        "{label}: scheduler counters (the honest jobs' connections included): {} connections closed at once by the \
+         in-flight cap or connection limit (connections_refused); {} handshakes completed (message 2 sent); {} \
+         handshakes failed (no message 2: idle to the deadline, refused key, closed by the peer); {} closed by the \
+         handshake deadline (handshake_timeouts: idle, or message 2 never followed by an authenticated frame); \
+         {} established connections ended with an error, an honest job's own close included \
+         (connections_dropped); key_cap_closed {}; transport_failures {}; messages accepted {}, rejected {}",
         d(|s| s.connections_refused),
         d(|s| s.handshakes_completed),
         d(|s| s.handshakes_failed),
@@ -374,36 +366,27 @@ fn print_counters(label: &str, before: &StatsSnapshot, after: &StatsSnapshot) {
         d(|s| s.accepted),
         d(|s| s.rejected),
     );
+    let was = |name: &str| {
+        before
+            .rejected_by_check
+            .iter()
+            .find(|(b, _)| *b == name)
+            .map_or(0, |(_, v)| *v)
+    };
     let refusals: Vec<String> = after
         .rejected_by_check
         .iter()
-        .map(|(name, n)| {
-            let was = before
-                .rejected_by_check
-                .iter()
-                .find(|(b, _)| b == name)
-                .map_or(0, |(_, v)| *v);
-            (name, n - was)
-        })
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{name} {n}"))
+        .filter(|(name, n)| *n > was(name))
+        .map(|(name, n)| format!("{name} {}", n - was(name)))
         .collect();
-    println!(
-        "{label}: refusals by check: {}",
-        if refusals.is_empty() {
-            "none".into()
-        } else {
-            refusals.join(", ")
-        }
-    );
+    println!("{label}: refusals by check: {}", refusals.join(", "));
 }
 
-async fn run(hard: u64, wave: bool) -> ExitCode {
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+async fn run(hard: u64, sustained: bool) -> ExitCode {
     let nproc = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!(
         "replay-flood: machine: nproc {nproc}, /proc/loadavg at start {}",
-        loadavg.trim()
+        loadavg()
     );
     let base = std::env::var("REPLAY_FLOOD_DIR").unwrap_or_else(|_| "target".into());
     let Ok(dir) = tempfile::tempdir_in(&base) else {
@@ -433,18 +416,16 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
     let fx = Fixture { scheduler, launcher };
     let handle = fx.scheduler.handle();
 
-    // Peak descriptors of this process, sampled every 5 ms; a failed count is the limit itself.
+    // Peak descriptors of this process, counted every 5 ms; a failed count is the limit itself.
     let peak = Arc::new(AtomicUsize::new(0));
-    {
-        let peak = Arc::clone(&peak);
-        std::thread::spawn(move || {
-            loop {
-                let n = open_descriptors().unwrap_or(SCHEDULER_NOFILE as usize);
-                peak.fetch_max(n, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-    }
+    let sampler = Arc::clone(&peak);
+    std::thread::spawn(move || {
+        loop {
+            let n = std::fs::read_dir("/proc/self/fd").map_or(SCHEDULER_NOFILE as usize, Iterator::count);
+            sampler.fetch_max(n, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
 
     // The messages 1 the attacker replays, each captured from an honest job's connection.
     let (running, _) = fx.capture("victim-running", vec![JobBody::Started]).await;
@@ -452,7 +433,8 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
     let (revoked, revoked_job) = fx.capture("victim-revoked", vec![JobBody::Started]).await;
     handle.revoke(revoked_job).await.expect("revoke");
     println!(
-        "replay-flood: captured message 1 ({} bytes framed) of a running job's, a finished job's and a revoked job's connection",
+        "replay-flood: captured message 1 ({} bytes framed) from a job's connection that stays running, one that \
+         finished and one then revoked",
         running.len()
     );
 
@@ -464,7 +446,6 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
         .chain(&flood_jobs)
         .map(|(c, _)| c.job.clone())
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
     peak.store(0, Ordering::Relaxed);
     let quiet = run_jobs(quiet_jobs).await;
@@ -484,7 +465,7 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
     };
     let mut to_child = child.stdin.take().expect("stdin");
     let mut from_child = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mode = if wave { "wave" } else { "sustained" };
+    let mode = if sustained { "sustained" } else { "wave" };
     writeln!(to_child, "{} {mode}", fx.scheduler.local_addr()).expect("write");
     for frame in [&running, &finished, &revoked] {
         writeln!(to_child, "{}", hex::encode(frame)).expect("write");
@@ -496,23 +477,19 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
         return ExitCode::from(2);
     }
 
-    let before = handle.stats();
-    let overflow_before = listen_drops();
+    let (before, overflows) = (handle.stats(), listen_overflows());
     peak.store(0, Ordering::Relaxed);
-    writeln!(to_child, "go").expect("write");
-    to_child.flush().expect("flush");
+    writeln!(to_child, "go").and_then(|()| to_child.flush()).expect("go");
     // The honest jobs start as the attacker's connections start arriving.
     let flood = run_jobs(flood_jobs).await;
     let flood_fds = peak.load(Ordering::Relaxed);
-    // In a wave the attacker may be gone already: every connection of it closed.
+    // After a wave the attacker may be gone already (every connection of it closed).
     let _ = writeln!(to_child, "stop").and_then(|()| to_child.flush());
-    let tally: Vec<String> = from_child.by_ref().map_while(Result::ok).collect();
+    let tally: Vec<String> = from_child.map_while(Result::ok).collect();
     let _ = child.wait();
     // Let the scheduler count the connections the attacker closed on its way out.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = handle.stats();
-    let overflow_after = listen_drops();
-
+    let (after, overflows) = (handle.stats(), listen_overflows() - overflows);
     let states = handle.jobs().await.unwrap_or_default();
     let unfinished = states
         .iter()
@@ -521,38 +498,28 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
     let shutdown = fx.scheduler.shutdown().await;
 
     println!();
-    let (qm, qx) = print_run("quiet", &quiet, quiet_fds);
-    let (fm, fx_) = print_run(&format!("flood ({mode})"), &flood, flood_fds);
+    let (quiet_median, quiet_max) = print_run("quiet", &quiet, quiet_fds);
+    let (flood_median, flood_max) = print_run(&format!("flood ({mode})"), &flood, flood_fds);
     for line in &tally {
         println!("flood: attacker: {line}");
     }
     print_counters("flood", &before, &after);
     println!(
-        "flood: kernel (whole host) ListenOverflows +{}, ListenDrops +{} (connections dropped for a full accept queue)",
-        overflow_after.0 - overflow_before.0,
-        overflow_after.1 - overflow_before.1
+        "flood: kernel: ListenOverflows +{overflows} on this host (accept queue full: the attacker's SYNs waited)"
     );
-    if flood_fds >= SCHEDULER_NOFILE as usize - 8 {
-        println!(
-            "flood: descriptors: the scheduler process reached its {SCHEDULER_NOFILE} limit (accept fails with EMFILE)"
-        );
+    if flood_fds + 8 >= SCHEDULER_NOFILE as usize {
+        println!("flood: DESCRIPTORS EXHAUSTED: the scheduler process reached its {SCHEDULER_NOFILE} limit");
     }
-    let verdict = |r: f64| if r <= 2.0 { "PASS" } else { "MISSED" };
-    println!(
-        "ratio flood/quiet, median: {:.2} (target <= 2.00): {}",
-        fm / qm,
-        verdict(fm / qm)
-    );
-    println!(
-        "ratio flood/quiet, max:    {:.2} (target <= 2.00): {}",
-        fx_ / qx,
-        verdict(fx_ / qx)
-    );
+    for (what, quiet, flood) in [("median", quiet_median, flood_median), ("max", quiet_max, flood_max)] {
+        let ratio = flood / quiet;
+        let verdict = if ratio <= 2.0 { "PASS" } else { "MISSED" };
+        println!("ratio flood/quiet, {what:<6}: {ratio:.2} (target <= 2.00): {verdict}");
+    }
 
     let mut failed = Vec::new();
-    let honest_failures = quiet.iter().chain(&flood).filter(|d| d.error.is_some()).count();
-    if honest_failures > 0 {
-        failed.push(format!("{honest_failures} honest jobs did not finish"));
+    let not_delivered = quiet.iter().chain(&flood).filter(|d| d.elapsed.is_err()).count();
+    if not_delivered > 0 {
+        failed.push(format!("{not_delivered} honest jobs did not finish"));
     }
     if unfinished > 0 {
         failed.push(format!("{unfinished} honest jobs are not succeeded in the scheduler"));
@@ -563,8 +530,7 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
     if let Err(err) = shutdown {
         failed.push(format!("scheduler shutdown: {err}"));
     }
-    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("replay-flood: /proc/loadavg at end {}", loadavg.trim());
+    println!("replay-flood: /proc/loadavg at end {}", loadavg());
     if failed.is_empty() {
         println!("replay-flood: every honest job succeeded; no event-log write failed");
         ExitCode::SUCCESS
@@ -574,17 +540,9 @@ async fn run(hard: u64, wave: bool) -> ExitCode {
     }
 }
 
-/// One kind's counts, on the attacker's side.
-#[derive(Default)]
-struct Tally {
-    attempts: AtomicU64,
-    connect_errors: AtomicU64,
-    answered: AtomicU64,
-    closed_at_once: AtomicU64,
-    closed_after_hold: AtomicU64,
-    held_at_stop: AtomicU64,
-    longest_ms: AtomicU64,
-}
+/// The attacker's counts per connection kind: attempts, connect errors, answered with message 2,
+/// closed by the scheduler at once, closed after a hold, still held at stop, longest hold (ms).
+type Tally = [[AtomicU64; 7]; 4];
 
 /// The attacker: reads the scheduler's address, the mode and three captured messages 1 (hex),
 /// says "ready", waits for "go", floods until "stop" (or stdin closes), then prints its tallies.
@@ -596,20 +554,18 @@ fn attacker() -> ExitCode {
     let mut lines = BufReader::new(std::io::stdin()).lines();
     let mut next = move || lines.next().and_then(Result::ok).unwrap_or_default();
     let header = next();
-    let (Some(addr), sustained) = (
-        header
-            .split_whitespace()
-            .next()
-            .and_then(|a| a.parse::<SocketAddr>().ok()),
-        header.ends_with("sustained"),
-    ) else {
+    let Some(addr) = header
+        .split_whitespace()
+        .next()
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+    else {
         return ExitCode::from(2);
     };
-    let frames: Vec<Arc<Vec<u8>>> = (0..3)
-        .map(|_| Arc::new(hex::decode(next()).unwrap_or_default()))
-        .collect();
-    // One thread: the attacker is I/O-bound, and on a shared 2-core host a second thread
-    // would mostly take CPU from the scheduler (which a remote attacker could not).
+    let sustained = header.ends_with("sustained");
+    let mut frames: Vec<Option<Arc<Vec<u8>>>> = (0..3).map(|_| hex::decode(next()).ok().map(Arc::new)).collect();
+    frames.push(None);
+    // One thread: the attacker is I/O-bound, and on a shared 2-core host a second thread would
+    // mostly take CPU from the scheduler (which a remote attacker could not).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -624,55 +580,35 @@ fn attacker() -> ExitCode {
         // "stop", or our stdin closing because the scheduler process is gone.
         let _ = next();
         let _ = stop_tx.send(true);
-        std::thread::sleep(Duration::from_secs(30));
+        std::thread::sleep(HARD_TIMEOUT);
     });
-    let tallies: Arc<[Tally; 4]> = Arc::new(Default::default());
-    let opened = Arc::new(AtomicU64::new(0));
+    let tally: Arc<Tally> = Arc::new(Default::default());
     let start = Instant::now();
-    let all_opened_ms = Arc::new(AtomicU64::new(0));
-    // Replays and idle connections interleaved, so both arrive throughout the burst.
-    let mut plan: Vec<Kind> = Vec::new();
-    let replays: Vec<Kind> = REPLAYS.iter().flat_map(|(k, n)| std::iter::repeat_n(*k, *n)).collect();
-    for i in 0..replays.len().max(IDLE) {
-        plan.extend(replays.get(i).copied());
-        if i < IDLE {
-            plan.push(Kind::Idle);
-        }
-    }
-    let total = plan.len() as u64;
+    let (opened, all_opened_ms) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let total = (ROUNDS * PATTERN.len()) as u64;
+    let bump = |c: &AtomicU64| c.fetch_add(1, Ordering::Relaxed);
     runtime.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
-        for kind in plan {
-            let payload = match kind {
-                Kind::Running => Some(Arc::clone(&frames[0])),
-                Kind::Finished => Some(Arc::clone(&frames[1])),
-                Kind::Revoked => Some(Arc::clone(&frames[2])),
-                Kind::Idle => None,
-            };
-            let tallies = Arc::clone(&tallies);
-            let (opened, all_opened_ms, mut stop) = (Arc::clone(&opened), Arc::clone(&all_opened_ms), stop.clone());
-            let index = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+        for kind in (0..ROUNDS).flat_map(|_| PATTERN) {
+            let (payload, tally, mut stop) = (frames[kind].clone(), Arc::clone(&tally), stop.clone());
+            let (opened, all_opened_ms) = (Arc::clone(&opened), Arc::clone(&all_opened_ms));
             tasks.spawn(async move {
-                let t = &tallies[index];
+                let t = &tally[kind];
                 let mut first = true;
                 while !*stop.borrow() {
-                    t.attempts.fetch_add(1, Ordering::Relaxed);
+                    bump(&t[0]);
                     let connected = tokio::select! {
                         c = TcpStream::connect(addr) => c,
                         _ = stop.changed() => break,
                     };
-                    if first {
-                        first = false;
-                        if opened.fetch_add(1, Ordering::Relaxed) + 1 == total {
-                            all_opened_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-                        }
+                    if std::mem::take(&mut first) && opened.fetch_add(1, Ordering::Relaxed) + 1 == total {
+                        all_opened_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
                     }
                     let Ok(mut stream) = connected else {
-                        t.connect_errors.fetch_add(1, Ordering::Relaxed);
+                        bump(&t[1]);
                         if !sustained {
                             break;
                         }
-                        // A refused connect (a full backlog) is retried, not spun on.
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         continue;
                     };
@@ -693,20 +629,15 @@ fn attacker() -> ExitCode {
                         }
                     }
                     if answered {
-                        t.answered.fetch_add(1, Ordering::Relaxed);
+                        bump(&t[2]);
                     }
                     if !closed {
-                        t.held_at_stop.fetch_add(1, Ordering::Relaxed);
+                        bump(&t[5]);
                         break;
                     }
                     let held = since.elapsed();
-                    t.longest_ms.fetch_max(held.as_millis() as u64, Ordering::Relaxed);
-                    let bucket = if held >= HELD {
-                        &t.closed_after_hold
-                    } else {
-                        &t.closed_at_once
-                    };
-                    bucket.fetch_add(1, Ordering::Relaxed);
+                    t[6].fetch_max(held.as_millis() as u64, Ordering::Relaxed);
+                    bump(&t[if held >= HELD { 4 } else { 3 }]);
                     if !sustained {
                         break;
                     }
@@ -718,24 +649,18 @@ fn attacker() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{total} connections opened first in {} ms; per kind: attempts / connect errors / answered (message 2) / \
-         closed by the scheduler at once (< {} s) / after a hold / still held at stop / longest hold",
+        "{total} connections first opened within {} ms; per kind: attempts / connect errors / answered with \
+         message 2 / closed by the scheduler at once (< {} s) / closed by it after a hold / still held at stop / \
+         longest hold",
         all_opened_ms.load(Ordering::Relaxed),
         HELD.as_secs()
     );
-    for (kind, t) in KINDS.iter().zip(tallies.iter()) {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    for (name, t) in KINDS.iter().zip(tally.iter()) {
+        let v: Vec<u64> = t.iter().map(|c| c.load(Ordering::Relaxed)).collect();
         let _ = writeln!(
             out,
-            "  {:<20} {} / {} / {} / {} / {} / {} / {} ms",
-            kind.name(),
-            g(&t.attempts),
-            g(&t.connect_errors),
-            g(&t.answered),
-            g(&t.closed_at_once),
-            g(&t.closed_after_hold),
-            g(&t.held_at_stop),
-            g(&t.longest_ms)
+            "  {name:<20} {} / {} / {} / {} / {} / {} / {} ms",
+            v[0], v[1], v[2], v[3], v[4], v[5], v[6]
         );
     }
     ExitCode::SUCCESS

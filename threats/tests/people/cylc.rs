@@ -1,18 +1,19 @@
 //! `threatcheck authz --semantics cylc` and `threatcheck authz lint-cylc`, run as a site
 //! administrator would, on the shipped Cylc examples.
 
+use std::path::Path;
+use std::process::Output;
+
 use super::{examples, stderr, stdout, threatcheck};
 
-fn cylc(sub: &str, dir: &str, user: &str, workflow: &str, op: &str) -> std::process::Output {
-    let policy = examples().join(dir);
-    let groups = examples().join("groups.toml");
-    threatcheck(&[
+/// `threatcheck authz SUB` on policy `dir` with groups `groups`, plus `extra`.
+fn authz_in(dir: &Path, sub: &str, who: [&str; 3], groups: &Path, extra: &[&str]) -> Output {
+    let [user, workflow, op] = who;
+    let mut args = vec![
         "authz",
         sub,
-        "--semantics",
-        "cylc",
         "--policy",
-        policy.to_str().expect("utf-8"),
+        dir.to_str().expect("utf-8"),
         "--user",
         user,
         "--workflow",
@@ -21,7 +22,30 @@ fn cylc(sub: &str, dir: &str, user: &str, workflow: &str, op: &str) -> std::proc
         op,
         "--groups",
         groups.to_str().expect("utf-8"),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    threatcheck(&args)
+}
+
+/// `--semantics cylc` on a shipped example, with the example groups.
+fn cylc(sub: &str, dir: &str, user: &str, workflow: &str, op: &str) -> Output {
+    let groups = examples().join("groups.toml");
+    authz_in(
+        &examples().join(dir),
+        sub,
+        [user, workflow, op],
+        &groups,
+        &["--semantics", "cylc"],
+    )
+}
+
+/// `threatcheck authz lint-cylc --site SITE --user USER…`.
+fn lint(site: &Path, users: &[&Path]) -> Output {
+    let mut args = vec!["authz", "lint-cylc", "--site", site.to_str().expect("utf-8")];
+    for u in users {
+        args.extend(["--user", u.to_str().expect("utf-8")]);
+    }
+    threatcheck(&args)
 }
 
 #[test]
@@ -35,22 +59,13 @@ fn cylc_semantics_allow_the_stop_that_cylcs_merge_lets_through_with_exit_0() {
     );
     // threatcheck's own semantics, as Cylc's documentation describes, deny it.
     let groups = examples().join("groups.toml");
-    let policy = examples().join("cylc-order");
-    let own = threatcheck(&[
-        "authz",
+    let own = authz_in(
+        &examples().join("cylc-order"),
         "check",
-        "--policy",
-        policy.to_str().expect("utf-8"),
-        "--user",
-        "dave",
-        "--workflow",
-        "own1/w",
-        "--op",
-        "stop",
-        "--groups",
-        groups.to_str().expect("utf-8"),
-        "--elevated",
-    ]);
+        ["dave", "own1/w", "stop"],
+        &groups,
+        &["--elevated"],
+    );
     assert_eq!(own.status.code(), Some(1), "{}{}", stdout(&own), stderr(&own));
     assert!(stdout(&own).contains("negated by the site limit"), "{}", stdout(&own));
 }
@@ -100,14 +115,7 @@ fn cylc_semantics_match_names_exactly_and_accept_names_directories_allow() {
 fn lint_cylc_reports_every_departure_with_file_and_line_and_exits_1() {
     let site = examples().join("cylc-order/site.json");
     let user = examples().join("cylc-order/users/own1.json");
-    let o = threatcheck(&[
-        "authz",
-        "lint-cylc",
-        "--site",
-        site.to_str().expect("utf-8"),
-        "--user",
-        user.to_str().expect("utf-8"),
-    ]);
+    let o = lint(&site, &[&user]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
     let site = site.display().to_string();
@@ -139,14 +147,7 @@ fn lint_cylc_passes_a_clean_configuration_with_exit_0() {
         r#"{"group:ops@example.org": ["CONTROL"], "Alice": ["read", "trigger"]}"#,
     )
     .expect("write");
-    let o = threatcheck(&[
-        "authz",
-        "lint-cylc",
-        "--site",
-        site.to_str().expect("utf-8"),
-        "--user",
-        user.to_str().expect("utf-8"),
-    ]);
+    let o = lint(&site, &[&user]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).ends_with("lint-cylc: 0 finding(s)\n"), "{}", stdout(&o));
 }
@@ -156,7 +157,7 @@ fn a_configuration_cylc_cannot_read_is_refused_with_its_line_and_exit_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let site = dir.path().join("site.json");
     std::fs::write(&site, "{\n  \"*\": {\"*\": {\"default\": \"READ\",}}\n}").expect("write");
-    let o = threatcheck(&["authz", "lint-cylc", "--site", site.to_str().expect("utf-8")]);
+    let o = lint(&site, &[]);
     assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains(&format!("{}:2:", site.display())), "{}", stderr(&o));
 }
@@ -203,23 +204,7 @@ fn threatchecks_own_semantics_accept_the_names_directories_allow() {
         "[groups]\n\"Domain Users\" = [\"john.smith\"]\n\"ops@example.org\" = [\"Alice\"]\n",
     )
     .expect("write");
-    let ask = |user: &str, op: &str| {
-        threatcheck(&[
-            "authz",
-            "check",
-            "--policy",
-            dir.path().to_str().expect("utf-8"),
-            "--user",
-            user,
-            "--workflow",
-            "jacintar/w",
-            "--op",
-            op,
-            "--groups",
-            groups.to_str().expect("utf-8"),
-            "--elevated",
-        ])
-    };
+    let ask = |user: &str, op: &str| authz_in(dir.path(), "check", [user, "jacintar/w", op], &groups, &["--elevated"]);
     let read = ask("john.smith", "read");
     assert_eq!(read.status.code(), Some(0), "{}{}", stdout(&read), stderr(&read));
     let scan = ask("john.smith", "scan");

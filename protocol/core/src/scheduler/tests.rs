@@ -234,8 +234,8 @@ fn scheduler_acknowledges_a_faithful_retransmission_without_a_second_effect() {
     assert_eq!(f.accepted_events(), 0, "a duplicate has no effect");
 }
 
-#[test]
-fn scheduler_refuses_retransmissions_older_than_the_window() {
+/// A core with a two-message window and job `a` having sent `started` and three heartbeats.
+fn window_of_two_after_four_messages() -> (SchedulerCore, JobId, PublicKey) {
     let mut config = SchedulerConfig::new(wf());
     config.dedup_window = 2;
     let mut core = SchedulerCore::new(config);
@@ -249,6 +249,12 @@ fn scheduler_refuses_retransmissions_older_than_the_window() {
         core.handle_message(T0, &key, msg(&a, seq, JobBody::Heartbeat))
             .expect("heartbeat");
     }
+    (core, a, key)
+}
+
+#[test]
+fn scheduler_refuses_retransmissions_older_than_the_window() {
+    let (mut core, a, key) = window_of_two_after_four_messages();
     assert!(matches!(
         core.handle_message(T0, &key, msg(&a, 1, JobBody::Started)),
         Err(Rejected::ReplayedSequence { .. })
@@ -894,19 +900,7 @@ mod weakened {
 
 #[test]
 fn the_dedup_window_keeps_exactly_its_size_the_oldest_kept_is_a_duplicate_the_next_older_a_replay() {
-    let mut config = SchedulerConfig::new(wf());
-    config.dedup_window = 2;
-    let mut core = SchedulerCore::new(config);
-    let a = job("a");
-    let key = StaticKeypair::generate_from_os().public();
-    core.launch(T0, spec(&a)).expect("launch");
-    core.handle_bootstrap_reply(T0, &a, *key.as_bytes()).expect("register");
-    core.handle_message(T0, &key, msg(&a, 1, JobBody::Started))
-        .expect("started");
-    for seq in 2..=4 {
-        core.handle_message(T0, &key, msg(&a, seq, JobBody::Heartbeat))
-            .expect("heartbeat");
-    }
+    let (mut core, a, key) = window_of_two_after_four_messages();
     assert_eq!(
         core.handle_message(T0, &key, msg(&a, 3, JobBody::Heartbeat)),
         Ok(Accepted::Duplicate { job: a.clone(), seq: 3 }),
