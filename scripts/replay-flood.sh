@@ -4,7 +4,7 @@
 # (captured from honest jobs' connections: a running job's, a finished one's, a revoked one's)
 # and 2,000 idle connections, against a quiet run in the same invocation. The scheduler runs at
 # its production defaults with an open-file soft limit of 1,024; the attacker is a child process
-# with its own limit of 8,192. See protocol/examples/replay_flood.rs.
+# with its own limit of 8,192. See protocol/examples/replay_flood/.
 #
 #   scripts/replay-flood.sh               # the attacker opens its 4,000 connections once (a wave)
 #   scripts/replay-flood.sh --sustained   # it reopens each one the scheduler closes, throughout
