@@ -4,28 +4,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use super::{examples, stderr, stdout, threatcheck};
-
-/// `threatcheck authz SUB` on policy `dir` with groups `groups`, plus `extra`.
-fn authz_in(dir: &Path, sub: &str, who: [&str; 3], groups: &Path, extra: &[&str]) -> Output {
-    let [user, workflow, op] = who;
-    let mut args = vec![
-        "authz",
-        sub,
-        "--policy",
-        dir.to_str().expect("utf-8"),
-        "--user",
-        user,
-        "--workflow",
-        workflow,
-        "--op",
-        op,
-        "--groups",
-        groups.to_str().expect("utf-8"),
-    ];
-    args.extend_from_slice(extra);
-    threatcheck(&args)
-}
+use super::{authz_in, examples, stderr, stdout, threatcheck};
 
 /// `--semantics cylc` on a shipped example, with the example groups.
 fn cylc(sub: &str, dir: &str, user: &str, workflow: &str, op: &str) -> Output {

@@ -29,15 +29,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// `threatcheck authz SUB` on the example policy and groups, plus `extra`.
-fn authz(sub: &str, user: &str, workflow: &str, op: &str, extra: &[&str]) -> Output {
-    let policy = examples().join("policy");
-    let groups = examples().join("groups.toml");
+/// `threatcheck authz SUB` on policy `dir` with groups `groups`, plus `extra`.
+pub(super) fn authz_in(dir: &Path, sub: &str, who: [&str; 3], groups: &Path, extra: &[&str]) -> Output {
+    let [user, workflow, op] = who;
     let mut args = vec![
         "authz",
         sub,
         "--policy",
-        policy.to_str().expect("utf-8"),
+        dir.to_str().expect("utf-8"),
         "--user",
         user,
         "--workflow",
@@ -49,6 +48,17 @@ fn authz(sub: &str, user: &str, workflow: &str, op: &str, extra: &[&str]) -> Out
     ];
     args.extend_from_slice(extra);
     threatcheck(&args)
+}
+
+/// `threatcheck authz SUB` on the example policy and groups, plus `extra`.
+fn authz(sub: &str, user: &str, workflow: &str, op: &str, extra: &[&str]) -> Output {
+    authz_in(
+        &examples().join("policy"),
+        sub,
+        [user, workflow, op],
+        &examples().join("groups.toml"),
+        extra,
+    )
 }
 
 #[test]
