@@ -30,9 +30,11 @@ cargo mutants --no-shuffle -p protocol-core --features weaken \
     --exclude-re 'SchedulerCore::is_launching' \
     --output target/mutants-core "$@" || true
 
-# protocol-people's authorisation, policy, sessions, audit and gate, against its own tests.
+# protocol-people's authorisation (both readings of a Cylc configuration), names, operations,
+# policy, sessions, audit and gate, against its own tests.
 cargo mutants --no-shuffle -p protocol-people --features weaken \
     -f 'protocol/people/src/authz/*.rs' -f 'protocol/people/src/policy/*.rs' \
+    -f 'protocol/people/src/cylc/*.rs' -f protocol/people/src/names.rs -f protocol/people/src/ops.rs \
     -f 'protocol/people/src/session/*.rs' -f 'protocol/people/src/audit/*.rs' \
     -f protocol/people/src/gate.rs \
     --output target/mutants-people "$@" || true

@@ -18,13 +18,13 @@ use std::sync::OnceLock;
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use protocol_core::{Millis, Owner, WorkflowId};
-use protocol_people::PeopleDefences;
 use protocol_people::audit::{
     self, Actor, AuditEvent, AuditKey, AuditRecord, AuditVerifyError, DefenceAction, MemoryLog, Outcome,
     default_head_path,
 };
 use protocol_people::ops::{Level, Operation};
 use protocol_people::session::{Audience, SessionId};
+use protocol_people::{PeopleCheck, PeopleDefences};
 
 const KEY: [u8; 32] = [0x42; 32];
 
@@ -241,9 +241,11 @@ fn structured(s: &Structured) {
         assert_eq!((behind.records, behind.unanchored), (n as u64, 1));
     }
     if n >= 2 {
-        assert!(
-            check(&text, &heads[n - 2]).is_err(),
-            "a head two records behind was accepted"
+        let behind = check(&text, &heads[n - 2]);
+        assert_eq!(
+            behind.as_ref().err().and_then(AuditVerifyError::check),
+            Some(PeopleCheck::AuditAnchor),
+            "a head two records behind was not refused by audit-anchor: {behind:?}"
         );
     }
     match s.change {
@@ -252,7 +254,11 @@ fn structured(s: &Structured) {
             let mut changed = text.clone();
             changed[i] ^= mask.max(1);
             if !same_hex_digit(text[i], changed[i]) {
-                assert!(check(&changed, &head).is_err(), "an altered log verified (byte {i})");
+                let altered = check(&changed, &head);
+                assert!(
+                    matches!(altered, Err(AuditVerifyError::BadRecord { .. })),
+                    "an altered log was not refused at a record (byte {i}): {altered:?}"
+                );
             }
         }
         Change::Head { at, mask } => {
@@ -261,12 +267,24 @@ fn structured(s: &Structured) {
             changed[i] ^= mask.max(1);
             if !same_hex_digit(head.as_bytes()[i], changed[i]) {
                 let changed = String::from_utf8_lossy(&changed);
-                assert!(check(&text, &changed).is_err(), "an altered head verified (byte {i})");
+                let altered = check(&text, &changed);
+                assert_eq!(
+                    altered.as_ref().err().and_then(AuditVerifyError::check),
+                    Some(PeopleCheck::AuditAnchor),
+                    "an altered head was not refused by audit-anchor (byte {i}): {altered:?}"
+                );
             }
         }
         Change::Cut(k) if !text.is_empty() => {
             let keep = text.len().saturating_sub(usize::from(k).max(1));
-            assert!(check(&text[..keep], &head).is_err(), "a log cut short verified");
+            let cut = check(&text[..keep], &head);
+            assert!(
+                matches!(
+                    cut.as_ref().err().and_then(AuditVerifyError::check),
+                    Some(PeopleCheck::AuditAnchor | PeopleCheck::AuditChain)
+                ),
+                "a log cut short was not refused by audit-anchor or audit-chain: {cut:?}"
+            );
         }
         _ => {}
     }

@@ -86,7 +86,7 @@ fn check_decoders(line: &[u8]) {
         let again = encode_line(&offer);
         assert!(again.ends_with('\n') && again.matches('\n').count() == 1);
         assert_eq!(decode_offer(again.as_bytes()), Ok(offer.clone()));
-        assert!(offer.scheduler_key().is_ok(), "an accepted offer carries a valid key");
+        offer.scheduler_key().expect("an accepted offer carries a valid key");
         assert_eq!(offer.job.workflow(), &offer.workflow);
     }
     if let Ok(key) = decode_key_reply(line) {
@@ -126,12 +126,16 @@ fn scheduler_side(stream: &[u8], step: usize) {
     let state = |core: &SchedulerCore| core.job(&job).map(|r| r.state());
     match core.handle_bootstrap_reply(Millis(1_000_001), &job, key) {
         Ok(registered) => {
-            assert!(validate_public_key(&key).is_ok(), "registered an invalid key");
+            assert_eq!(validate_public_key(&key), Ok(registered), "registered an invalid key");
             assert_eq!(registered.as_bytes(), &key);
             assert_eq!(state(&core), Some(JobState::Submitted));
         }
-        Err(RegistrationError::BadKey { .. }) => {
-            assert!(validate_public_key(&key).is_err(), "refused a valid key");
+        Err(RegistrationError::BadKey { reason, .. }) => {
+            assert_eq!(
+                validate_public_key(&key).err(),
+                Some(reason),
+                "refused a valid key, or for another reason"
+            );
             assert_eq!(
                 state(&core),
                 Some(JobState::LaunchFailed),
@@ -148,7 +152,7 @@ fn job_side(stream: &[u8], step: usize) {
     let result = now(bootstrap(Trickle { data: stream, step }, &mut out));
     match result {
         Ok((offer, keypair)) => {
-            assert!(decode_offer(encode_line(&offer).as_bytes()).is_ok());
+            assert_eq!(decode_offer(encode_line(&offer).as_bytes()), Ok(offer.clone()));
             assert_eq!(out, encode_line(&KeyReply::new(keypair.public())).as_bytes());
             assert_eq!(decode_key_reply(&out), Ok(*keypair.public().as_bytes()));
         }

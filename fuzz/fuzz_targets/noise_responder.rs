@@ -27,7 +27,7 @@ use std::task::{Context, Poll, Waker};
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use protocol_core::keys::StaticKeypair;
-use protocol_core::noise::{Initiator, NOISE_PARAMS, Responder, SECOND_MESSAGE_LEN, TAG_LEN, prologue};
+use protocol_core::noise::{Initiator, NOISE_PARAMS, NoiseError, Responder, SECOND_MESSAGE_LEN, TAG_LEN, prologue};
 use protocol_core::scheduler::{JobSpec, Rejected, SchedulerConfig, SchedulerCore};
 use protocol_core::wire::{JobBody, JobMessage, MAX_FRAME, Message, OutputName, Reply, Severity};
 use protocol_core::{JobId, Millis, Owner, PublicKey, WorkflowId};
@@ -139,9 +139,10 @@ fn raw_stream(stream: &[u8]) {
     while let Ok(Some(frame)) = reader.next_frame() {
         // Message 2 carries a fresh ephemeral key: nobody who only replays message 1 can
         // follow it with an authenticated frame (the server's handshake deadline relies on it).
+        let decrypted = transport.decrypt(frame, &mut plain);
         assert!(
-            transport.decrypt(frame, &mut plain).is_err(),
-            "a frame after a replayed message 1 decrypted"
+            matches!(decrypted, Err(NoiseError::Decrypt)),
+            "a frame after a replayed message 1 was not refused as undecryptable: {decrypted:?}"
         );
     }
 }
@@ -257,7 +258,14 @@ fn session(s: &Session) {
     let mut responder = Responder::new(&f.scheduler, &f.prologue).expect("responder");
     let read = responder.read_first(&first);
     if s.tamper.is_some() || s.wrong_prologue || s.wrong_scheduler {
-        assert!(read.is_err(), "an altered or misdirected message 1 was accepted: {s:?}");
+        assert!(
+            matches!(
+                read,
+                Err(NoiseError::Handshake | NoiseError::HandshakeLength { .. } | NoiseError::BadEphemeral(_))
+            ),
+            "an altered or misdirected message 1 was not refused by the handshake: {s:?} {:?}",
+            read.err()
+        );
         return;
     }
     let read = read.expect("a faithful message 1 is accepted");
@@ -358,9 +366,14 @@ fn job_reads_second(bytes: &[u8]) {
     let mut initiator = Initiator::new(&job, &f.scheduler.public(), &f.prologue).expect("initiator");
     let _ = initiator.write_first().expect("message 1");
     // Message 1 used a fresh ephemeral key: nothing recorded or made up can answer it.
+    let read = initiator.read_second(bytes);
     assert!(
-        initiator.read_second(bytes).is_err(),
-        "an unrelated message 2 was accepted"
+        matches!(
+            read,
+            Err(NoiseError::Handshake | NoiseError::HandshakeLength { .. } | NoiseError::BadEphemeral(_))
+        ),
+        "an unrelated message 2 was not refused by the handshake: {:?}",
+        read.err()
     );
 }
 

@@ -414,8 +414,9 @@ fn check(core: &SchedulerCore, shadow: &mut Shadow) {
             "{id}: a key is bound iff the launch got through"
         );
         if let Some(key) = record.key() {
-            assert!(
-                validate_public_key(key.as_bytes()).is_ok(),
+            assert_eq!(
+                validate_public_key(key.as_bytes()),
+                Ok(key),
                 "{id}: an invalid key was bound"
             );
             assert_eq!(shadow.bound.get(&key), Some(id));
@@ -513,7 +514,7 @@ fn run(input: Input) {
                     Ok(k) => {
                         assert_eq!(was, Some(JobState::Launching));
                         assert_eq!(k.as_bytes(), &bytes);
-                        assert!(validate_public_key(&bytes).is_ok(), "registered an invalid key");
+                        assert_eq!(validate_public_key(&bytes), Ok(k), "registered an invalid key");
                         assert!(
                             shadow.bound.insert(k, id.clone()).is_none(),
                             "a key was registered twice"
@@ -628,13 +629,17 @@ fn run(input: Input) {
                 let events = drain(&mut core, &mut shadow);
                 match result {
                     Ok(k) => {
-                        assert!(validate_public_key(&bytes).is_ok(), "registered an invalid client key");
+                        assert_eq!(validate_public_key(&bytes), Ok(k), "registered an invalid client key");
                         assert!(!shadow.bound.contains_key(&k) && !shadow.clients.contains_key(&k));
                         shadow.clients.insert(k, (owner, 0, false));
                         assert!(matches!(events.as_slice(), [Event::ClientRegistered { .. }]));
                     }
-                    Err(ClientRegistrationError::BadKey(_)) => {
-                        assert!(validate_public_key(&bytes).is_err());
+                    Err(ClientRegistrationError::BadKey(reason)) => {
+                        assert_eq!(
+                            validate_public_key(&bytes).err(),
+                            Some(reason),
+                            "refused for another reason"
+                        );
                         assert_eq!(core, before);
                     }
                     Err(ClientRegistrationError::DuplicateKey) => {

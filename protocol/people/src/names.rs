@@ -259,7 +259,13 @@ mod tests {
 
     #[test]
     fn a_user_name_is_an_owner_only_when_it_is_a_valid_account_name() {
-        assert!(UserName::new("jacintar").expect("valid").to_owner().is_ok());
+        assert_eq!(
+            UserName::new("jacintar")
+                .expect("valid")
+                .to_owner()
+                .map(|o| o.as_str().to_owned()),
+            Ok("jacintar".to_owned())
+        );
         assert!(matches!(
             UserName::new("john.smith").expect("valid").to_owner(),
             Err(NameError::Account(_))

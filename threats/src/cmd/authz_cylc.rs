@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use protocol_people::PeopleDefences;
 use protocol_people::authz::Authorizer;
 use protocol_people::cylc::lint::{LintFinding, lint as lint_files};
 use protocol_people::cylc::{CylcAuthorization, CylcPolicy, CylcVersion};
@@ -65,12 +66,15 @@ pub(super) fn query(q: &Query, explain: bool) -> anyhow::Result<Outcome> {
     let version = version(&q.cylc_version)?;
     let user = UserName::new(&q.user).with_context(|| format!("--user {:?}", q.user))?;
     let owner = owner_of(&q.workflow)?;
-    let policy = CylcPolicy::load(&q.policy).with_context(|| {
-        format!(
-            "{} refused (--semantics cylc reads Cylc's site.json and users/OWNER.json)",
-            q.policy.display()
-        )
-    })?;
+    // Read once: Cylc's reading, threatcheck's reading and the lint all parse these files.
+    let files = Policy::read_files(&q.policy).with_context(|| format!("policy {}", q.policy.display()))?;
+    let policy =
+        CylcPolicy::from_files(files.iter().map(|f| (f.path.as_str(), f.text.as_str()))).with_context(|| {
+            format!(
+                "{} refused (--semantics cylc reads Cylc's site.json and users/OWNER.json)",
+                q.policy.display()
+            )
+        })?;
     let groups = provider(q.groups.as_deref())?;
     let hint = if q.groups.is_some() {
         ""
@@ -108,7 +112,15 @@ pub(super) fn query(q: &Query, explain: bool) -> anyhow::Result<Outcome> {
     let e = auth.explain(user.as_str(), &cylc_groups(&user_groups), &q.op);
     if explain {
         print!("{e}");
-        documented(q, &user, &user_groups, &owner, &owner_groups, e.decision.allowed)?;
+        documented(
+            q,
+            &files,
+            &user,
+            &user_groups,
+            &owner,
+            &owner_groups,
+            e.decision.allowed,
+        )?;
     } else {
         println!("{} (Cylc {})", e.decision, version.id());
     }
@@ -122,13 +134,18 @@ pub(super) fn query(q: &Query, explain: bool) -> anyhow::Result<Outcome> {
 /// For `explain`: what threatcheck's own (documented) reading decides, and if it differs, why.
 fn documented(
     q: &Query,
+    files: &[PolicyFile],
     user: &UserName,
     user_groups: &BTreeSet<GroupName>,
     owner: &UserName,
     owner_groups: &BTreeSet<GroupName>,
     cylc_allows: bool,
 ) -> anyhow::Result<()> {
-    let policy = match Policy::load(&q.policy) {
+    if !files.iter().any(|f| f.path == "site.json" || f.path == "site.toml") {
+        println!("threatcheck's own semantics refuse this configuration: it has no site layer");
+        return Ok(());
+    }
+    let policy = match Policy::from_files(files, &PeopleDefences::all()) {
         Ok(p) => p,
         Err(e) => {
             println!("threatcheck's own semantics refuse this configuration: {e}");
@@ -146,7 +163,6 @@ fn documented(
         return Ok(());
     }
     println!("threatcheck's own semantics DIFFER: {d}");
-    let files = policy_files(&q.policy)?;
     let version = version(&q.cylc_version)?;
     // A finding is about this request when it names the person (or `*`, or one of their
     // groups) and the owner (or `*`, or one of the owner's groups).
@@ -154,7 +170,7 @@ fn documented(
     people.extend(cylc_groups(user_groups));
     let mut owners: BTreeSet<String> = ["*".to_owned(), owner.to_string()].into();
     owners.extend(cylc_groups(owner_groups));
-    let findings = lint_files(&files, None, version).unwrap_or_default();
+    let findings = lint_files(files, None, version).unwrap_or_default();
     let names = |f: &LintFinding, set: &BTreeSet<String>| f.about.iter().any(|a| set.contains(a));
     let relevant: Vec<&LintFinding> = findings
         .iter()
@@ -169,32 +185,6 @@ fn documented(
         }
     }
     Ok(())
-}
-
-fn policy_files(dir: &Path) -> anyhow::Result<Vec<PolicyFile>> {
-    let mut files = Vec::new();
-    let site = dir.join("site.json");
-    if site.exists() {
-        files.push(PolicyFile {
-            path: "site.json".into(),
-            text: read(&site)?,
-        });
-    }
-    let users = dir.join("users");
-    if users.is_dir() {
-        for entry in std::fs::read_dir(&users).with_context(|| format!("cannot read {}", users.display()))? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json")
-                && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-            {
-                files.push(PolicyFile {
-                    path: format!("users/{stem}.json"),
-                    text: read(&path)?,
-                });
-            }
-        }
-    }
-    Ok(files)
 }
 
 /// `lint-cylc`.

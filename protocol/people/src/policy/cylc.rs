@@ -160,9 +160,9 @@ pub(super) fn parse_grants(file: &str, text: &str) -> Result<Vec<GrantRule>, Pol
         let field = format!("\"{}\"", m.key);
         let who = ctx.subject(&m.key, m.line, &field)?;
         let rights = rights(&ctx, &m.value, &field)?;
-        // As in Cylc, a value that is only "" does not name the person: the site default applies.
-        let only_empty = strings(file, text, &m.value, &field)?.iter().all(|(s, _)| s.is_empty());
-        if only_empty {
+        // As in Cylc, a value that is only "" does not name the person: the site default
+        // applies. (`rights` holds one right per non-empty string, and `[]` is refused.)
+        if rights.is_empty() {
             continue;
         }
         rules.push(GrantRule {

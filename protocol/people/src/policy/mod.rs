@@ -298,6 +298,15 @@ impl Policy {
         Ok(policy)
     }
 
+    /// Reads every file of a policy directory as [`Policy::load`] does (hidden files and
+    /// `README*` skipped), for callers that parse the same files more than one way.
+    ///
+    /// # Errors
+    /// [`PolicyError::Unreadable`].
+    pub fn read_files(dir: &Path) -> Result<Vec<PolicyFile>, PolicyError> {
+        read_dir_files(dir)
+    }
+
     /// Parses the files of a policy directory (pure: no I/O).
     ///
     /// # Errors

@@ -479,17 +479,15 @@ fn a_model_sequence_names_participants_by_entity_name() {
     assert!(svg.contains(">2. thinks</text>"));
 }
 
-/// Not a test: renders the three kinds of diagram for the shipped model and the committed
-/// results into /tmp/svg-preview for a look in a browser.
+/// Every diagram the shipped model and the committed results produce is a whole, script-free
+/// SVG. (`THREATCHECK_SVG_PREVIEW=DIR` also writes them, with an index page, into DIR for a
+/// look in a browser.)
 #[test]
-#[ignore = "writes /tmp/svg-preview for a visual check"]
-fn render_the_shipped_model_for_a_visual_check() {
+fn every_diagram_of_the_shipped_model_and_committed_results_is_a_whole_svg_without_scripts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let m = shipped();
     let bytes = std::fs::read(root.join("../reports/results.json")).expect("reports/results.json");
     let r = crate::results::Results::from_json(&bytes).expect("the committed results");
-    let dir = Path::new("/tmp/svg-preview");
-    std::fs::create_dir_all(dir).expect("the preview directory");
     let mut svgs = vec![("flowchart".to_owned(), flowchart(&m))];
     for s in &m.sequences {
         svgs.push((format!("sequence-{}", s.id), sequence(&m, s)));
@@ -501,27 +499,33 @@ fn render_the_shipped_model_for_a_visual_check() {
             trace(&v.counterexample, v.counterexample.len().checked_sub(1), &title),
         ));
     }
-    let small = small();
-    svgs.push(("test-model-flowchart".to_owned(), flowchart(&small)));
-    let long = [
-        actions(),
-        vec![act(
-            "a participant with a really rather long name",
-            Some("job c"),
-            &"long label ".repeat(12),
-            "",
-        )],
-    ]
-    .concat();
-    svgs.push(("test-trace".to_owned(), trace(&long, Some(long.len() - 1), "test")));
-    let mut index = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>svg preview</title>\
-         <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1216px}</style></head><body>\n",
+    assert!(
+        svgs.len() > m.sequences.len() + 1,
+        "the committed results hold counterexamples"
     );
     for (name, svg) in &svgs {
-        std::fs::write(dir.join(format!("{name}.svg")), svg).expect("an svg file");
-        index.push_str(&format!("<h2>{name}</h2>\n{svg}\n"));
+        assert!(
+            svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"),
+            "{name}: not a whole svg"
+        );
+        assert_eq!(svg.matches("<svg").count(), 1, "{name}: nested or repeated svg");
+        assert!(
+            !svg.contains("<script") && !svg.contains("javascript:"),
+            "{name}: a script"
+        );
     }
-    index.push_str("</body></html>\n");
-    std::fs::write(dir.join("index.html"), index).expect("index.html");
+    if let Some(dir) = std::env::var_os("THREATCHECK_SVG_PREVIEW") {
+        let dir = Path::new(&dir);
+        std::fs::create_dir_all(dir).expect("the preview directory");
+        let mut index = String::from(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>svg preview</title>\
+             <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1216px}</style></head><body>\n",
+        );
+        for (name, svg) in &svgs {
+            std::fs::write(dir.join(format!("{name}.svg")), svg).expect("an svg file");
+            index.push_str(&format!("<h2>{name}</h2>\n{svg}\n"));
+        }
+        index.push_str("</body></html>\n");
+        std::fs::write(dir.join("index.html"), index).expect("index.html");
+    }
 }
