@@ -258,6 +258,22 @@ mod tests {
     }
 
     #[test]
+    fn names_show_as_written_and_compare_with_account_names_by_text() {
+        let g = GroupName::new("Domain Users").expect("valid");
+        assert_eq!(
+            (g.as_str(), format!("{g}"), format!("{g:?}")),
+            ("Domain Users", "Domain Users".into(), "group:Domain Users".into())
+        );
+        let u = UserName::new("john.smith").expect("valid");
+        assert_eq!(format!("{u:?}"), "\"john.smith\"");
+        let s: Subject = "group:ops".parse().expect("valid");
+        assert_eq!(format!("{s:?}"), "group:ops");
+        let jacintar = Owner::new("jacintar").expect("valid");
+        assert!(UserName::new("jacintar").expect("valid") == jacintar);
+        assert!(UserName::new("jacintar2").expect("valid") != jacintar);
+    }
+
+    #[test]
     fn a_user_name_is_an_owner_only_when_it_is_a_valid_account_name() {
         assert_eq!(
             UserName::new("jacintar")

@@ -449,6 +449,30 @@ mod tests {
     }
 
     #[test]
+    fn threatchecks_execute_and_write_groups_are_the_operations_of_those_levels() {
+        let write: Vec<&str> = AccessGroup::Write
+            .operations()
+            .into_iter()
+            .map(Operation::name)
+            .collect();
+        assert_eq!(
+            write,
+            [
+                "reload",
+                "reinstall-reload",
+                "reinstall-restart",
+                "broadcast",
+                "edit-trigger",
+                "edit-config"
+            ]
+        );
+        let execute = AccessGroup::Execute.operations();
+        assert!(execute.iter().all(|op| op.level() == Level::Execute));
+        assert_eq!(execute.len() + write.len() + 1, Operation::ALL.len());
+        assert_eq!(AccessGroup::Read.operations(), [Operation::Read].into());
+    }
+
+    #[test]
     fn levels_are_ordered_and_each_operation_has_one() {
         assert!(Level::Read < Level::Execute && Level::Execute < Level::Write);
         assert_eq!(Operation::Read.level(), Level::Read);

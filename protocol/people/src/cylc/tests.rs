@@ -220,3 +220,66 @@ fn values_of_the_wrong_type_fail_where_cylcs_code_fails_on_them_not_before() {
         CylcAuthorization::new(CylcVersion::LATEST, "fake", &[], &site, &CylcUserConf::default()).expect_err("raises");
     assert!(err.message.contains("no attribute 'items'"), "{err}");
 }
+
+#[test]
+fn an_empty_or_zero_entry_counts_as_absent_so_the_next_owner_key_replaces_rather_than_merges() {
+    // "bob" is {} under "*": falsy, so own1's "bob" triggers update(), which also replaces "*"
+    // (dropping its default READ). Had {} counted as present, "*" would have been merged.
+    let a = auth(
+        r#"{"*": {"*": {"default": "READ", "limit": "READ"}, "bob": {}}, "own1": {"bob": {"limit": "ALL"}, "*": {"limit": "ALL"}}}"#,
+        "{}",
+        "own1",
+        &[],
+    );
+    assert!(
+        !allows(&a, "carol", &[], "read"),
+        "the default was replaced, not merged"
+    );
+    let site = |entry: &str| {
+        CylcSite::parse(
+            "site.json",
+            &format!(r#"{{"*": {{"bob": {entry}}}, "me": {{"bob": {{"default": "READ"}}}}}}"#),
+        )
+        .expect("parses")
+    };
+    let build =
+        |entry: &str| CylcAuthorization::new(CylcVersion::LATEST, "me", &[], &site(entry), &CylcUserConf::default());
+    // Falsy values are replaced without being read; truthy non-dicts are merged and raise.
+    for falsy in ["0", "0.0", "\"\"", "null", "false", "[]", "{}"] {
+        assert!(
+            build(falsy).is_ok_and(|a| a.decide("bob", &[], "read").allowed),
+            "{falsy}"
+        );
+    }
+    for truthy in ["1", "\"x\"", "true", "[1]"] {
+        let err = build(truthy).expect_err(truthy);
+        assert!(err.message.contains("has no attribute 'get'"), "{truthy}: {err}");
+    }
+}
+
+#[test]
+fn python_names_the_type_a_lookup_cannot_iterate_and_the_line_of_an_empty_list() {
+    let a = auth(
+        r#"{"*": {"*": {"limit": "ALL"}}}"#,
+        "{\"bob\": 7,\n\"eve\": 7.5}",
+        "me",
+        &[],
+    );
+    let reason = |who: &str| match a.decide(who, &[], "read").reason {
+        CylcReason::Raised(r) => (r.message, r.line),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(reason("bob"), ("'int' object is not iterable".to_owned(), 1));
+    assert_eq!(reason("eve"), ("'float' object is not iterable".to_owned(), 2));
+    // "bob" comes first, so it triggers the update and stays as written (not self-merged).
+    let b = auth(
+        "{\"*\": {\"bob\": {\"default\":\n []},\n \"*\": {\"limit\": \"ALL\"}}}",
+        "{}",
+        "me",
+        &[],
+    );
+    let CylcReason::Raised(r) = b.decide("bob", &[], "read").reason else {
+        panic!("raises")
+    };
+    assert_eq!((r.config, r.line), ("site", 2), "the line of the [] itself");
+}
