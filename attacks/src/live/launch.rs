@@ -133,7 +133,7 @@ impl Launcher for PipeJobLauncher {
             let (job_in, job_out) = tokio::io::split(job_side);
             tokio::spawn(async move {
                 // The job's fate is observed at the scheduler; its own error is not evidence.
-                let _ = run_reference_job(job_in, job_out, plan).await;
+                let _ = run_reference_job(job_in, job_out, plan, None).await;
             });
             let (from_job, mut to_job) = tokio::io::split(scheduler_side);
             if let Some(s) = &substitution {

@@ -207,6 +207,7 @@ pub async fn run_honest(
                     return Err(ClientError::GaveUp {
                         attempts: failures,
                         last,
+                        contact: None,
                     });
                 }
                 tokio::time::sleep(backoff).await;

@@ -73,7 +73,7 @@ async fn a_read_only_session_is_denied_until_elevated_and_again_once_the_elevati
     let control = clouds.scheduler.handle().control().await.expect("control");
     assert!(control.stopping && control.commands == 1);
     clouds.scheduler.handle().sync().await.expect("sync");
-    let (_, events) = EventLog::open(&RunDir::of(&w.runs(), &clouds.id).event_log()).expect("log");
+    let events = EventLog::read(&RunDir::of(&w.runs(), &clouds.id).event_log()).expect("log");
     let actors: Vec<(String, CommandOp, String)> = events
         .into_iter()
         .filter_map(|e| match e {

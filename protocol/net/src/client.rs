@@ -2,6 +2,7 @@
 //! [`JobCore`], and reconnects after any failure, resending everything unacknowledged.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use protocol_core::job::{JobClientError, JobCore};
@@ -11,6 +12,7 @@ use protocol_core::{JobId, PublicKey, StaticKeypair, WorkflowId};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::contact::{Contact, ContactError};
 use crate::framing::{ConnError, FrameReader, push_frame, with_timeout};
 
 /// Settings of a job client.
@@ -35,10 +37,14 @@ pub struct ClientConfig {
     /// Give up after this many consecutive failed attempts (a completed handshake resets the
     /// count, so a job survives any number of dropped connections).
     pub max_attempts: u32,
+    /// The scheduler's contact file (SPEC.md §9), re-read after every failed attempt: a
+    /// restarted scheduler has a new key and perhaps a new address, and publishes them there.
+    pub contact: Option<PathBuf>,
 }
 
 impl ClientConfig {
-    /// Defaults: window 64, 5 s connect timeout, backoff 50 ms doubling to 2 s, 30 attempts.
+    /// Defaults: window 64, 5 s connect timeout, backoff 50 ms doubling to 2 s, 30 attempts,
+    /// no contact file.
     #[must_use]
     pub fn new(address: SocketAddr, scheduler_key: PublicKey, job: JobId) -> Self {
         Self {
@@ -51,6 +57,7 @@ impl ClientConfig {
             backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
             max_attempts: 30,
+            contact: None,
         }
     }
 }
@@ -62,12 +69,14 @@ pub enum ClientError {
     #[error(transparent)]
     Refused(#[from] JobClientError),
     /// Too many consecutive connection failures; the last one is given.
-    #[error("gave up after {attempts} attempts: {last}")]
+    #[error("gave up after {attempts} attempts: {last}{}", contact.as_ref().map(|c| format!(" (contact file not believed: {c})")).unwrap_or_default())]
     GaveUp {
         /// Attempts made.
         attempts: u32,
         /// The last failure.
         last: ConnError,
+        /// Why the contact file was not believed at the last attempt, if it was not.
+        contact: Option<ContactError>,
     },
 }
 
@@ -80,6 +89,8 @@ pub struct ClientReport {
     pub transmissions: u64,
     /// Connections made (1 when nothing went wrong).
     pub connections: u64,
+    /// Times a new scheduler contact was taken from the contact file (after a restart).
+    pub recontacts: u64,
 }
 
 /// An established job connection: the socket, its frame buffer and the Noise transport.
@@ -143,10 +154,11 @@ pub async fn run_job(
         core.send(body);
         report.messages += 1;
     }
+    let mut target = config.clone();
     let mut failures = 0u32;
     let mut backoff = config.backoff;
     while !core.is_idle() {
-        let outcome = match connect(config, keypair).await {
+        let outcome = match connect(&target, keypair).await {
             Ok(mut connection) => {
                 report.connections += 1;
                 failures = 0;
@@ -161,10 +173,27 @@ pub async fn run_job(
             Ok(Err(refused)) => return Err(ClientError::Refused(refused)),
             Err(last) => {
                 failures += 1;
+                let mut distrusted = None;
+                if let Some(path) = &config.contact {
+                    match Contact::read_trusted(path, &config.workflow) {
+                        // A new scheduler (restarted: new key, perhaps a new address) gets a
+                        // fresh run of attempts; everything unacknowledged is resent to it.
+                        Ok(c) if (c.address, c.scheduler_key) != (target.address, target.scheduler_key) => {
+                            (target.address, target.scheduler_key) = (c.address, c.scheduler_key);
+                            report.recontacts += 1;
+                            failures = 0;
+                            backoff = config.backoff;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => distrusted = Some(e),
+                    }
+                }
                 if failures >= config.max_attempts {
                     return Err(ClientError::GaveUp {
                         attempts: failures,
                         last,
+                        contact: distrusted,
                     });
                 }
                 tokio::time::sleep(backoff).await;

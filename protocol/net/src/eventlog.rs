@@ -21,6 +21,13 @@ pub enum EventLogError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Another process has it open: two schedulers appending to one log would interleave two
+    /// histories (an operator restarting a scheduler that is still running, say).
+    #[error("event log {path} is in use by another scheduler (it holds the file's lock)")]
+    InUse {
+        /// The file.
+        path: PathBuf,
+    },
     /// A complete line is not a valid event.
     #[error("event log {path} line {line} is corrupt: {detail}")]
     Corrupt {
@@ -48,8 +55,10 @@ impl EventLog {
     /// Opens (creating if needed) the log, returns the events already in it, and truncates a
     /// torn final line if the last write was interrupted.
     ///
+    /// The log is locked while open: a second scheduler on it is refused.
+    ///
     /// # Errors
-    /// [`EventLogError::Io`] or [`EventLogError::Corrupt`].
+    /// [`EventLogError::Io`], [`EventLogError::InUse`] or [`EventLogError::Corrupt`].
     pub fn open(path: &Path) -> Result<(Self, Vec<Event>), EventLogError> {
         let io = |source| EventLogError::Io {
             path: path.to_owned(),
@@ -61,32 +70,14 @@ impl EventLog {
             .append(true)
             .open(path)
             .map_err(io)?;
-        let mut events = Vec::new();
-        let mut good_len: u64 = 0;
-        let mut reader = BufReader::new(&mut file);
-        let mut line = Vec::new();
-        let mut number = 0;
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            number += 1;
-            if line.last() != Some(&b'\n') {
-                // A torn write: the crash happened before this line was complete, so it was
-                // never acknowledged. Drop it.
-                break;
-            }
-            let event = serde_json::from_slice(&line).map_err(|e| EventLogError::Corrupt {
-                path: path.to_owned(),
-                line: number,
-                detail: e.to_string(),
-            })?;
-            events.push(event);
-            good_len += n as u64;
+        // Held for as long as this log is open (released when the file closes, however the
+        // process ends, so a killed scheduler never leaves it stuck).
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(EventLogError::InUse { path: path.to_owned() }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        drop(reader);
+        let (events, good_len) = read_whole_records(&mut file, path)?;
         if file.seek(SeekFrom::End(0)).map_err(io)? != good_len {
             file.set_len(good_len).map_err(io)?;
             file.sync_data().map_err(io)?;
@@ -100,6 +91,19 @@ impl EventLog {
             },
             events,
         ))
+    }
+
+    /// The whole records of a log, read without opening it for appending: for reading a log a
+    /// running scheduler holds (a torn last line is skipped, not cut).
+    ///
+    /// # Errors
+    /// [`EventLogError::Io`] or [`EventLogError::Corrupt`].
+    pub fn read(path: &Path) -> Result<Vec<Event>, EventLogError> {
+        let mut file = File::open(path).map_err(|source| EventLogError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(read_whole_records(&mut file, path)?.0)
     }
 
     /// Serialises events into a batch buffer (no I/O).
@@ -156,6 +160,40 @@ impl EventLog {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The events of every whole line from the start of `file`, and the length they take.
+fn read_whole_records(file: &mut File, path: &Path) -> Result<(Vec<Event>, u64), EventLogError> {
+    let io = |source| EventLogError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut events = Vec::new();
+    let mut good_len: u64 = 0;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if line.last() != Some(&b'\n') {
+            // A torn write: the crash happened before this line was complete, so it was
+            // never acknowledged. Drop it.
+            break;
+        }
+        let event = serde_json::from_slice(&line).map_err(|e| EventLogError::Corrupt {
+            path: path.to_owned(),
+            line: number,
+            detail: e.to_string(),
+        })?;
+        events.push(event);
+        good_len += n as u64;
+    }
+    Ok((events, good_len))
 }
 
 #[cfg(test)]
@@ -215,6 +253,28 @@ mod tests {
         drop(log);
         let (_, events) = EventLog::open(&path).expect("reopen");
         assert_eq!(events.len(), 3);
+    }
+
+    #[test]
+    fn a_log_open_in_one_scheduler_is_refused_to_a_second_but_can_still_be_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.jsonl");
+        let (mut log, _) = EventLog::open(&path).expect("open");
+        let mut buf = Vec::new();
+        EventLog::encode([event("a")], &mut buf);
+        log.append_durable(&buf).expect("append");
+        log.append_durable(b"{\"event\":\"revo").expect("torn write");
+        let err = EventLog::open(&path).expect_err("a second scheduler on the same log");
+        assert!(
+            matches!(err, EventLogError::InUse { ref path } if path.ends_with("events.jsonl")),
+            "{err}"
+        );
+        // Reading does not lock, and leaves the torn line for its owner to cut.
+        assert_eq!(EventLog::read(&path).expect("read"), vec![event("a")]);
+        assert!(std::fs::read(&path).expect("bytes").ends_with(b"revo"));
+        drop(log);
+        let (_, events) = EventLog::open(&path).expect("free once the first closes");
+        assert_eq!(events, vec![event("a")]);
     }
 
     #[test]

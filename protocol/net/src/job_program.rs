@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use protocol_core::StaticKeypair;
-use protocol_core::bootstrap::{KeyReply, Offer, decode_offer, decode_registration, encode_line};
+use protocol_core::bootstrap::{BootstrapError, KeyReply, Offer, decode_offer, decode_registration, encode_line};
 use protocol_core::wire::{JobBody, OutputName, Severity};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -64,9 +64,19 @@ pub enum JobProgramError {
 /// Reads the offer, answers with a fresh public key, and returns the offer and the keypair.
 /// The private key never leaves this process's memory.
 ///
+/// `may_be_unconfirmed`: a job that can find its scheduler again (it has a contact file) does
+/// not take a channel that closes before the registration line for a refusal. The scheduler
+/// may have registered the key durably and stopped before it could say so (SPEC.md §2.4, §9);
+/// the job then connects anyway, and the handshake completing is its registration (an
+/// unregistered key never completes one).
+///
 /// # Errors
-/// [`JobProgramError::Bootstrap`].
-pub async fn bootstrap<R, W>(stdin: R, stdout: &mut W) -> Result<(Offer, StaticKeypair), JobProgramError>
+/// [`JobProgramError::Bootstrap`], or [`JobProgramError::NotRegistered`] on a refusal.
+pub async fn bootstrap<R, W>(
+    stdin: R,
+    stdout: &mut W,
+    may_be_unconfirmed: bool,
+) -> Result<(Offer, StaticKeypair), JobProgramError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -80,7 +90,10 @@ where
         .await
         .map_err(LaunchFailure::Io)?;
     stdout.flush().await.map_err(LaunchFailure::Io)?;
-    let line = read_bootstrap_line(&mut reader).await?;
+    let line = match read_bootstrap_line(&mut reader).await {
+        Err(LaunchFailure::Bootstrap(BootstrapError::Closed)) if may_be_unconfirmed => return Ok((offer, keypair)),
+        line => line?,
+    };
     let registration = decode_registration(&line).map_err(LaunchFailure::Bootstrap)?;
     if !registration.registered {
         return Err(JobProgramError::NotRegistered(registration.reason.unwrap_or_default()));
@@ -88,22 +101,33 @@ where
     Ok((offer, keypair))
 }
 
-/// The whole reference job: bootstrap on the given streams, then report the plan.
+/// The environment variable that names the scheduler's contact file (SPEC.md §9); the launch
+/// mechanism sets it, as Cylc's sets `CYLC_WORKFLOW_RUN_DIR`.
+pub const CONTACT_ENV: &str = "THREATCHECK_CONTACT";
+
+/// The whole reference job: bootstrap on the given streams, then report the plan. With a
+/// `contact` file, a job that loses its scheduler re-reads it and reaches a restarted one.
 ///
 /// # Errors
 /// [`JobProgramError`].
-pub async fn run_reference_job<R, W>(stdin: R, mut stdout: W, plan: JobPlan) -> Result<ClientReport, JobProgramError>
+pub async fn run_reference_job<R, W>(
+    stdin: R,
+    mut stdout: W,
+    plan: JobPlan,
+    contact: Option<std::path::PathBuf>,
+) -> Result<ClientReport, JobProgramError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let (offer, keypair) = bootstrap(stdin, &mut stdout).await?;
+    let (offer, keypair) = bootstrap(stdin, &mut stdout, contact.is_some()).await?;
     drop(stdout);
     let address: SocketAddr = offer
         .address
         .parse()
         .map_err(|_| JobProgramError::Address(offer.address.clone()))?;
     let scheduler_key = offer.scheduler_key().map_err(LaunchFailure::Bootstrap)?;
-    let config = ClientConfig::new(address, scheduler_key, offer.job.clone());
+    let mut config = ClientConfig::new(address, scheduler_key, offer.job.clone());
+    config.contact = contact;
     Ok(run_job(&config, &keypair, plan.bodies()).await?)
 }

@@ -80,6 +80,7 @@ pub struct ProcessLauncher {
     program: String,
     args: Vec<String>,
     quiet: bool,
+    env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl ProcessLauncher {
@@ -90,6 +91,7 @@ impl ProcessLauncher {
             program: program.into(),
             args,
             quiet: false,
+            env: Vec::new(),
         }
     }
 
@@ -110,6 +112,14 @@ impl ProcessLauncher {
     #[must_use]
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
+        self
+    }
+
+    /// Sets an environment variable for every job (public values only: a job's environment is
+    /// readable by its user's other processes).
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<std::ffi::OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 }
@@ -165,6 +175,7 @@ impl Launcher for ProcessLauncher {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if self.quiet { Stdio::null() } else { Stdio::inherit() })

@@ -2,9 +2,11 @@
 //!
 //! The sans-IO cores in `protocol-core` decide; this crate moves bytes: the bootstrap
 //! [`launcher`], length-prefixed [`framing`] over TCP, the scheduler [`server`] with its durable
-//! [`eventlog`], the job [`client`], and the reference job program ([`job_program`]).
+//! [`eventlog`], the scheduler's [`contact`] file, the job [`client`], and the reference job
+//! program ([`job_program`]).
 
 pub mod client;
+pub mod contact;
 pub mod eventlog;
 pub mod framing;
 pub mod job_program;

@@ -58,7 +58,7 @@ async fn jobs_reconnecting_through_a_connection_killer_take_effect_exactly_once(
     );
     assert_eq!(stats.rejected, 0, "{stats:?}");
 
-    let (_, events) = EventLog::open(&log_path).expect("log");
+    let events = EventLog::read(&log_path).expect("log");
     let mut seqs: BTreeMap<_, Vec<u64>> = BTreeMap::new();
     for event in events {
         if let Event::Accepted { job, seq, .. } = event {

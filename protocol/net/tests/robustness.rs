@@ -182,6 +182,19 @@ async fn revocation_closes_the_connection_at_once_and_refuses_the_next() {
     let mut plain = Vec::new();
     transport.decrypt(&ack, &mut plain).expect("decrypt");
     assert!(handle.revoke(id.clone()).await.expect("revoke"));
+    // The operator is told only once the revocation is durable: a crash after the answer
+    // cannot bring the key back on restart.
+    let logged = protocol_net::eventlog::EventLog::read(&dir.path().join("events.jsonl")).expect("log");
+    assert!(
+        logged.iter().any(|e| matches!(
+            e,
+            protocol_core::scheduler::Event::Revoked {
+                job,
+                reason: protocol_core::scheduler::RevokeReason::Operator
+            } if job == id
+        )),
+        "revoke answered before its event was durable: {logged:?}"
+    );
     assert!(
         closed_by_peer(&mut stream).await,
         "revocation closes the live connection"

@@ -72,6 +72,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         "1",
         &BTreeSet::new(),
         Duration::from_secs(120),
+        None,
     ))?;
     let sent = u64::from(args.jobs) * (u64::from(args.messages) + 2);
     summary.print(tasks.len(), Some(sent));
@@ -377,7 +378,7 @@ async fn people(exe: &Path, dir: &Path) -> anyhow::Result<bool> {
     for w in workflows {
         w.service.stop().await;
         w.scheduler.shutdown().await?;
-        let (_, events) = EventLog::open(&w.run.event_log())?;
+        let events = EventLog::read(&w.run.event_log())?;
         for e in events {
             if let Event::Commanded {
                 actor,

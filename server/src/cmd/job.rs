@@ -2,7 +2,7 @@
 //! scheduler can launch it with `--job-command "threatcheck-server job"`.
 
 use protocol_core::wire::OutputName;
-use protocol_net::job_program::{JobPlan, run_reference_job};
+use protocol_net::job_program::{CONTACT_ENV, JobPlan, run_reference_job};
 
 use super::Outcome;
 
@@ -30,6 +30,14 @@ pub fn run(args: JobArgs) -> anyhow::Result<Outcome> {
         fail: args.fail,
         outputs: args.outputs,
     };
-    runtime.block_on(run_reference_job(tokio::io::stdin(), tokio::io::stdout(), plan))?;
+    // The launch mechanism names the scheduler's contact file, for reconnecting after a
+    // scheduler restart (SPEC.md §9).
+    let contact = std::env::var_os(CONTACT_ENV).map(std::path::PathBuf::from);
+    runtime.block_on(run_reference_job(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        plan,
+        contact,
+    ))?;
     Ok(Outcome::Green)
 }

@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod hub;
 pub mod job;
+pub mod restart;
 pub mod scheduler;
 pub mod uiserver;
 

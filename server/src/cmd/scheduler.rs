@@ -19,9 +19,11 @@ use protocol_core::{JobId, StaticKeypair, WorkflowId};
 use protocol_gateway::logging::StderrLog;
 use protocol_gateway::rundir::{Contact, RunDir, RunDirService, ServiceConfig};
 use protocol_net::eventlog::EventLog;
+use protocol_net::job_program::CONTACT_ENV;
 use protocol_net::{ProcessLauncher, Scheduler, SchedulerHandle, ServerConfig, StatsSnapshot};
 
 use super::Outcome;
+use super::restart::{self, Launches};
 
 /// Arguments of `threatcheck-server scheduler`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +55,8 @@ pub struct SchedulerArgs {
     /// signalled (or stdin closes, with `--until-stdin-closes`).
     #[arg(long, requires = "run_dir")]
     pub serve: bool,
-    /// The run directory (mode 0700): contact.json, state.json, clients/, revoke/.
+    /// The run directory (mode 0700): contact.json, state.json, clients/, revoke/. Without
+    /// `--serve`, only the contact is published there (jobs re-read it after a restart).
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
     /// Refuse launches while this many jobs are live (launching, submitted or running).
@@ -76,13 +79,15 @@ pub struct SchedulerArgs {
 /// What a run of jobs came to, read back from the durable event log.
 #[derive(Debug)]
 pub struct RunSummary {
-    /// Jobs whose key was registered.
+    /// Jobs whose key was registered by this run.
     pub launched: u64,
-    /// Jobs that succeeded.
+    /// What the event log restored and this run did about it (all zero on a fresh log).
+    pub restart: Option<Launches>,
+    /// Tasks whose latest submission succeeded.
     pub succeeded: usize,
-    /// Jobs in any other state.
+    /// Tasks whose latest submission is in any other state.
     pub unfinished: Vec<(JobId, JobState)>,
-    /// Accepted messages in the event log.
+    /// Accepted messages in the event log (over every run on it).
     pub accepted: usize,
     /// Jobs whose accepted sequence numbers are not exactly 1..=n, each once.
     pub not_exactly_once: Vec<JobId>,
@@ -90,7 +95,10 @@ pub struct RunSummary {
     pub stats: StatsSnapshot,
 }
 
-/// Launches `jobs` jobs with `launcher` on a fresh scheduler and waits for them.
+/// Launches `tasks` with `launcher` and waits for them. On an event log that already holds
+/// jobs (a restart), each task's restored job is waited for or relaunched as
+/// [`restart::plan`] says. With a run directory, the scheduler's contact is published there
+/// and every job is told where (SPEC.md §9), so jobs reach it again after a restart.
 ///
 /// # Errors
 /// Server start-up, launch or event-log errors.
@@ -101,18 +109,42 @@ pub async fn run_jobs(
     cycle: &str,
     outputs: &BTreeSet<OutputName>,
     wait: Duration,
+    run_dir: Option<&RunDir>,
 ) -> anyhow::Result<RunSummary> {
     let workflow = config.core.workflow.clone();
     let log_path = config.event_log.clone();
+    let launcher = match run_dir {
+        Some(run) => launcher.env(CONTACT_ENV, run.path().join("contact.json")),
+        None => launcher,
+    };
     let scheduler = Scheduler::start(config, StaticKeypair::generate_from_os(), Arc::new(launcher)).await?;
     let handle = scheduler.handle();
+    if let Some(run) = run_dir {
+        run.create()?;
+        run.write_contact(&Contact {
+            workflow: workflow.clone(),
+            address: scheduler.local_addr(),
+            scheduler_key: scheduler.public_key(),
+            pid: std::process::id(),
+        })?;
+    }
     let log_watch = Arc::new(std::sync::Mutex::new(LogWatch::new()));
     let watch = tokio::spawn(watch_event_log(handle.clone(), Arc::clone(&log_watch)));
-    for task in tasks {
-        let id = JobId::new(workflow.clone(), cycle, task, 1)?;
+    let restored = handle.jobs().await?;
+    let launches = restart::plan(&restored, &workflow, cycle, tasks)?;
+    if !restored.is_empty() {
+        println!(
+            "restarted on the event log: {} jobs restored; waiting for {} still running to reconnect, relaunching {} whose launch failed, {} tasks already finished",
+            restored.len(),
+            launches.waiting.len(),
+            launches.relaunched,
+            launches.finished
+        );
+    }
+    for id in &launches.launch {
         handle
             .launch(JobSpec {
-                id,
+                id: id.clone(),
                 outputs: outputs.clone(),
             })
             .await?;
@@ -131,11 +163,16 @@ pub async fn run_jobs(
         w.observe(&handle.stats());
     }
     let stats = scheduler.shutdown().await?;
+    if let Some(run) = run_dir {
+        run.remove_contact()?;
+    }
     let (accepted, not_exactly_once) = audit_event_log(&log_path)?;
+    let latest = restart::latest_submissions(states);
     Ok(RunSummary {
         launched: stats.launched,
-        succeeded: states.iter().filter(|(_, s)| *s == JobState::Succeeded).count(),
-        unfinished: states.into_iter().filter(|(_, s)| *s != JobState::Succeeded).collect(),
+        restart: (!restored.is_empty()).then_some(launches),
+        succeeded: latest.iter().filter(|(_, s)| *s == JobState::Succeeded).count(),
+        unfinished: latest.into_iter().filter(|(_, s)| *s != JobState::Succeeded).collect(),
         accepted,
         not_exactly_once,
         stats,
@@ -213,7 +250,7 @@ pub async fn watch_event_log(handle: SchedulerHandle, watch: Arc<std::sync::Mute
 
 /// Counts accepted messages and finds jobs whose accepted sequence is not exactly 1..=n once.
 fn audit_event_log(path: &Path) -> anyhow::Result<(usize, Vec<JobId>)> {
-    let (_, events) = EventLog::open(path).with_context(|| format!("reading back {}", path.display()))?;
+    let events = EventLog::read(path).with_context(|| format!("reading back {}", path.display()))?;
     let mut seqs: BTreeMap<JobId, Vec<u64>> = BTreeMap::new();
     for event in events {
         if let Event::Accepted { job, seq, .. } = event {
@@ -232,8 +269,20 @@ fn audit_event_log(path: &Path) -> anyhow::Result<(usize, Vec<JobId>)> {
 impl RunSummary {
     /// Prints the summary; `sent` is how many messages the jobs were asked to send.
     pub fn print(&self, jobs: usize, sent: Option<u64>) {
-        println!("jobs launched:          {} of {jobs}", self.launched);
-        println!("jobs succeeded:         {}", self.succeeded);
+        match &self.restart {
+            None => println!("jobs launched:          {} of {jobs}", self.launched),
+            Some(r) => {
+                println!(
+                    "jobs launched:          {} (of {jobs} tasks: {} relaunched after a failed launch)",
+                    self.launched, r.relaunched
+                );
+                println!(
+                    "jobs recovered:         {} restored running or submitted, waited for (reconnected through the contact file)",
+                    r.waiting.len()
+                );
+            }
+        }
+        println!("tasks succeeded:        {}", self.succeeded);
         if let Some(sent) = sent {
             println!("messages sent:          {sent}");
         }
@@ -266,12 +315,12 @@ impl RunSummary {
         }
     }
 
-    /// Whether every job succeeded and every message was accepted exactly once. Messages the
+    /// Whether every task's latest job succeeded and every message was accepted exactly once. Messages the
     /// checks rejected are reported but are not a failure of the run: refusing them is the
     /// scheduler doing its job (an honest job is never refused; see [`RunSummary::print`]).
     #[must_use]
     pub fn all_green(&self, jobs: usize, sent: Option<u64>) -> bool {
-        self.launched == jobs as u64
+        self.succeeded == jobs
             && self.unfinished.is_empty()
             && self.not_exactly_once.is_empty()
             && sent.is_none_or(|s| s == self.accepted as u64)
@@ -304,6 +353,7 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<Outcome> {
     let config = ServerConfig::new(core, args.listen, event_log);
     let runtime = tokio::runtime::Runtime::new()?;
     let tasks = task_names(&args);
+    let run_dir = args.run_dir.clone().map(RunDir::at);
     let summary = runtime.block_on(run_jobs(
         config,
         launcher,
@@ -311,6 +361,7 @@ pub fn run(args: SchedulerArgs) -> anyhow::Result<Outcome> {
         &args.cycle,
         &args.outputs.iter().cloned().collect(),
         Duration::from_secs(args.wait),
+        run_dir.as_ref(),
     ))?;
     summary.print(tasks.len(), None);
     Ok(if summary.all_green(tasks.len(), None) {
@@ -336,7 +387,11 @@ fn serve(args: SchedulerArgs) -> anyhow::Result<Outcome> {
         (None, true) => Vec::new(),
     };
     let launcher: Arc<dyn protocol_net::Launcher> = match args.job_command.as_deref() {
-        Some(c) => Arc::new(ProcessLauncher::from_command_line(c).map_err(anyhow::Error::msg)?),
+        Some(c) => Arc::new(
+            ProcessLauncher::from_command_line(c)
+                .map_err(anyhow::Error::msg)?
+                .env(CONTACT_ENV, run.path().join("contact.json")),
+        ),
         None if tasks.is_empty() => Arc::new(protocol_net::launcher::NoLauncher),
         None => anyhow::bail!("--job-command is required to launch jobs"),
     };

@@ -4,6 +4,8 @@ use std::process::Command;
 
 use crate::{ALLOW, EXE};
 
+mod restart;
+
 #[test]
 fn the_scheduler_launches_the_tasks_named_with_task_on_the_cycle_given_without_serve() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -24,7 +26,7 @@ fn the_scheduler_launches_the_tasks_named_with_task_on_the_cycle_given_without_s
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("jobs launched:          2 of 2"), "{stdout}");
-    assert!(stdout.contains("jobs succeeded:         2"), "{stdout}");
+    assert!(stdout.contains("tasks succeeded:        2"), "{stdout}");
     assert!(stdout.contains("closed for bad input:   0"), "{stdout}");
     assert!(stdout.contains("closed at the deadline: 0"), "{stdout}");
     let events = std::fs::read_to_string(&log).expect("event log");
@@ -156,7 +158,7 @@ fn a_failing_event_log_stops_acknowledgements_and_the_run_resumes_intact_once_it
     let out = child.wait_with_output().expect("the scheduler exits");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{seen:#?}");
-    assert!(stdout.contains("jobs succeeded:         10"), "{stdout}");
+    assert!(stdout.contains("tasks succeeded:        10"), "{stdout}");
     assert!(!stdout.contains("not exactly once"), "{stdout}");
     assert!(stdout.contains("event log stalls:       1 ("), "{stdout}");
     assert!(std::fs::metadata(&log).expect("log").len() > 16_384);

@@ -269,7 +269,7 @@ async fn the_people_side_runs_for_real_from_login_to_lapsed_elevation_and_idle_r
     })
     .await;
     assert!(held.is_some(), "the scheduler's published state shows the hold");
-    let (_, events) = EventLog::open(&run.event_log()).expect("event log");
+    let events = EventLog::read(&run.event_log()).expect("event log");
     let acted: Vec<(String, CommandOp)> = events
         .into_iter()
         .filter_map(|e| match e {

@@ -22,7 +22,6 @@ pub mod service;
 
 use std::fs;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,28 +89,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunDirError> {
     fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Where a scheduler listens: public data, written by the scheduler.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Contact {
-    /// Its workflow.
-    pub workflow: WorkflowId,
-    /// Its address.
-    pub address: SocketAddr,
-    /// Its public key (new at every start).
-    pub scheduler_key: PublicKey,
-    /// Its process id.
-    pub pid: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContactFile {
-    v: u8,
-    workflow: WorkflowId,
-    address: SocketAddr,
-    scheduler_key: String,
-    pid: u32,
-}
+/// Where a scheduler listens (the contact file's format lives with the job client, which
+/// reads it after a scheduler restart).
+pub use protocol_net::contact::Contact;
 
 /// A workflow's status as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -282,15 +262,7 @@ impl RunDir {
     /// # Errors
     /// [`RunDirError::Io`].
     pub fn write_contact(&self, c: &Contact) -> Result<(), RunDirError> {
-        let file = ContactFile {
-            v: 1,
-            workflow: c.workflow.clone(),
-            address: c.address,
-            scheduler_key: c.scheduler_key.to_hex(),
-            pid: c.pid,
-        };
-        let text = serde_json::to_vec(&file).unwrap_or_default();
-        write_atomic(&self.path.join("contact.json"), &text)
+        write_atomic(&self.path.join("contact.json"), &c.to_json())
     }
 
     /// The scheduler's contact, or `None` when no scheduler runs.
@@ -304,18 +276,9 @@ impl RunDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
         };
-        let malformed = || RunDirError::Malformed { path: path.clone() };
-        let f: ContactFile = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-        if f.v != 1 {
-            return Err(malformed());
-        }
-        let scheduler_key = PublicKey::from_hex(&f.scheduler_key).map_err(|_| malformed())?;
-        Ok(Some(Contact {
-            workflow: f.workflow,
-            address: f.address,
-            scheduler_key,
-            pid: f.pid,
-        }))
+        Contact::from_json(&bytes)
+            .map(Some)
+            .ok_or(RunDirError::Malformed { path })
     }
 
     /// Removes the contact (the scheduler stopped).

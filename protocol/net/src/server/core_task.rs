@@ -103,6 +103,9 @@ pub(crate) struct Batch {
     pub replies: Vec<(mpsc::UnboundedSender<Reply>, Reply)>,
     pub verdicts: Vec<RegistrationVerdict>,
     pub client_verdicts: Vec<ClientVerdict>,
+    /// Answers to revocations (of a job or a UI server's key): released after the batch that
+    /// records them is durable, so a revocation the operator was told of survives a crash.
+    pub revocations: Vec<(oneshot::Sender<bool>, bool)>,
     pub synced: Vec<oneshot::Sender<()>>,
 }
 
@@ -113,6 +116,7 @@ impl Batch {
             replies: Vec::new(),
             verdicts: Vec::new(),
             client_verdicts: Vec::new(),
+            revocations: Vec::new(),
             synced: Vec::new(),
         }
     }
@@ -122,6 +126,7 @@ impl Batch {
             && self.replies.is_empty()
             && self.verdicts.is_empty()
             && self.client_verdicts.is_empty()
+            && self.revocations.is_empty()
             && self.synced.is_empty()
     }
 }
@@ -195,6 +200,11 @@ impl CoreTask {
     }
 
     pub async fn run(mut self, mut inputs: mpsc::Receiver<CoreInput>, writer: mpsc::Sender<Batch>) {
+        // What the start-up itself decided (launches a restart interrupted) is logged first.
+        self.drain_events();
+        if self.flush(&writer).await.is_err() {
+            return;
+        }
         loop {
             let input = match self.core.poll_timeout() {
                 Some(deadline) => {
@@ -424,7 +434,7 @@ impl CoreTask {
                     // Dropping the reply senders closes the job's connections at once.
                     self.drop_key(&key);
                 }
-                let _ = respond.send(revoked.is_some());
+                self.batch.revocations.push((respond, revoked.is_some()));
             }
             CoreInput::Jobs { respond } => {
                 let _ = respond.send(self.core.jobs().map(|(id, r)| (id.clone(), r.state())).collect());
@@ -447,7 +457,7 @@ impl CoreTask {
                 if revoked {
                     self.drop_key(&key);
                 }
-                let _ = respond.send(revoked);
+                self.batch.revocations.push((respond, revoked));
             }
             CoreInput::Control { respond } => {
                 let _ = respond.send(self.core.control().clone());
@@ -486,6 +496,9 @@ pub(crate) fn run_writer(
         }
         for (respond, verdict) in batch.client_verdicts {
             let _ = respond.send(verdict);
+        }
+        for (respond, revoked) in batch.revocations {
+            let _ = respond.send(revoked);
         }
         for done in batch.synced {
             let _ = done.send(());

@@ -37,6 +37,11 @@ use crate::eventlog::{EventLog, EventLogError};
 use crate::launcher::{Launcher, reap};
 use core_task::{CoreInput, CoreLimits, CoreTask};
 
+/// Why a launch restored in progress is failed at start-up: its bootstrap channel went with
+/// the scheduler process that stopped (SPEC.md §9). The task may be launched again as its
+/// next submission.
+pub const RESTART_INTERRUPTED_LAUNCH: &str = "the scheduler restarted during the launch: its bootstrap channel is gone";
+
 /// Settings of a scheduler server.
 ///
 /// A production build (no `weaken` feature) has no driver defence to remove: the flaws type
@@ -347,6 +352,16 @@ impl Scheduler {
         let mut core = SchedulerCore::with_defences(config.core.clone(), config.defences.clone());
         for event in &history {
             core.restore(event);
+        }
+        // A launch in progress when the last scheduler stopped has lost its bootstrap channel
+        // with that process: no key can arrive on it any more (SPEC.md §9).
+        let interrupted: Vec<JobId> = core
+            .jobs()
+            .filter(|(_, r)| r.state() == JobState::Launching)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for job in &interrupted {
+            core.handle_launch_failed(job, RESTART_INTERRUPTED_LAUNCH);
         }
         let listener = TcpListener::bind(config.listen)
             .await
