@@ -211,6 +211,7 @@ impl Weakening {
             shared_fate: self.lacks(DriverCheck::ConnectionIsolation),
             uncapped_keys: self.lacks(DriverCheck::KeyConnectionCap),
             unlimited_quota: self.lacks(DriverCheck::JobQuota),
+            refuse_when_full: self.lacks(DriverCheck::HandshakeEviction),
         }
     }
 

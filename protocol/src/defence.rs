@@ -31,17 +31,27 @@ pub enum DriverCheck {
     /// A job's messages, bytes and rate are capped before the event log (SPEC.md §9.3); a job
     /// that keeps going past them loses its key.
     JobQuota,
+    /// A restarted scheduler publishes its new public key in the run directory's contact
+    /// file, and a running job that loses its scheduler re-reads it and carries on (SPEC.md
+    /// §9); the private key never touches disk.
+    RestartRecovery,
+    /// A connection arriving to a full handshake table takes the slot held longest, whose
+    /// connection (one that has sent no authenticated message yet) is closed: held handshakes
+    /// cannot lock honest jobs out.
+    HandshakeEviction,
 }
 
 impl DriverCheck {
     /// Every driver check.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::HandshakeDeadline,
         Self::ConnectionIsolation,
         Self::NoiseTransport,
         Self::AuthenticatedBootstrap,
         Self::KeyConnectionCap,
         Self::JobQuota,
+        Self::RestartRecovery,
+        Self::HandshakeEviction,
     ];
 
     /// The stable name.
@@ -54,6 +64,8 @@ impl DriverCheck {
             Self::AuthenticatedBootstrap => "authenticated-bootstrap",
             Self::KeyConnectionCap => "key-connection-cap",
             Self::JobQuota => "job-quota",
+            Self::RestartRecovery => "restart-recovery",
+            Self::HandshakeEviction => "handshake-eviction",
         }
     }
 }

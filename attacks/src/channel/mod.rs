@@ -6,7 +6,8 @@
 //! |---|---|
 //! | [`c06_quota`] | C06 one job fills the event log with maximal messages |
 //! | [`s01`] | S01 stop a user's suite from running (slow-loris, handshake flood, hostile frames) |
-//! | [`s01_replay`] | S01 replayed first handshake messages held open without a key |
+//! | [`s01_restart`] | S01 a scheduler restart strands its running jobs |
+//! | [`s01_replay`] | S01 replayed first handshake messages held open without a key; every handshake slot held |
 //! | [`s07`] | S07 execute code through a job's messages |
 //! | [`s08`] | S08 change a running workflow's course from a job |
 //! | [`s12`] | S12 a malicious job affects other jobs (identity, terminal state, revocation, registration) |
@@ -17,6 +18,7 @@
 pub mod c06_quota;
 pub mod s01;
 pub mod s01_replay;
+pub mod s01_restart;
 pub mod s07;
 pub mod s08;
 pub mod s12;
@@ -35,6 +37,8 @@ pub fn all() -> Vec<Harness> {
         s01::HANDSHAKE_FLOOD,
         s01::GARBAGE_FRAMES,
         s01_replay::REPLAYED_FIRST_MESSAGE,
+        s01_replay::HELD_HANDSHAKES,
+        s01_restart::SCHEDULER_RESTART,
         s07::JOB_RUNS_CODE,
         s08::JOB_CHANGES_WORKFLOW,
         s12::COMPROMISED_JOB,

@@ -33,7 +33,7 @@ pub const SLOWLORIS: Harness = Harness {
         title: "silent connections take every handshake slot, reconnecting when closed, while an honest job tries to report",
         defences: &[Defence::Driver(DriverCheck::HandshakeDeadline)],
         control: Control::WithoutEach,
-        note: "the deadline raised to an hour; the in-flight cap stays",
+        note: "the deadline raised to an hour; the in-flight cap stays. handshake-eviction is off on both runs, so the deadline is the only thing that frees a slot here (s01-held-handshakes isolates eviction)",
     },
     run: |w| Box::pin(slowloris(w)),
 };
@@ -59,6 +59,8 @@ async fn hold(addr: std::net::SocketAddr, waves: usize) {
 async fn slowloris(w: Weakening) -> Result<Outcome, HarnessError> {
     let mut config = TargetConfig::for_run(&w);
     config.max_handshakes = SLOTS;
+    // This harness is about the deadline alone: a full table refuses newcomers.
+    config.flaws.refuse_when_full = true;
     if !w.lacks(DriverCheck::HandshakeDeadline) {
         config.handshake_timeout = HANDSHAKE_DEADLINE;
     }

@@ -10,6 +10,7 @@ use protocol::DriverCheck;
 use protocol_core::scheduler::{Event, JobSpec, JobState, SchedulerConfig};
 use protocol_core::wire::JobBody;
 use protocol_core::{Check, Defences, Flaw, JobId, PublicKey, StaticKeypair};
+use protocol_net::contact::Contact;
 use protocol_net::launcher::Launcher;
 use protocol_net::{ClientConfig, DriverFlaws, Scheduler, SchedulerHandle, ServerConfig, StatsSnapshot};
 use rand_core::RngCore;
@@ -157,6 +158,15 @@ impl Target {
         presets: PresetKeyLauncher,
     ) -> Result<Self, HarnessError> {
         let dir = tempfile::Builder::new().prefix("threatcheck-attack").tempdir()?;
+        Self::start_in(config, launcher, presets, dir).await
+    }
+
+    async fn start_in(
+        config: &TargetConfig,
+        launcher: Arc<dyn Launcher>,
+        presets: PresetKeyLauncher,
+        dir: tempfile::TempDir,
+    ) -> Result<Self, HarnessError> {
         let log = dir.path().join("events.jsonl");
         let mut core = SchedulerConfig::new(workflow());
         core.bootstrap_timeout = config.bootstrap_timeout;
@@ -175,6 +185,15 @@ impl Target {
         rand_core::OsRng.fill_bytes(secret.as_mut_slice());
         let keypair = StaticKeypair::from_secret(secret.clone());
         let scheduler = Scheduler::start(server, keypair, launcher).await?;
+        let contact = Contact {
+            workflow: workflow(),
+            address: scheduler.local_addr(),
+            scheduler_key: scheduler.public_key(),
+            pid: std::process::id(),
+        };
+        let path = dir.path().join("contact.json");
+        std::fs::write(&path, contact.to_json())?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         Ok(Self {
             handle: scheduler.handle(),
             scheduler,
@@ -183,6 +202,29 @@ impl Target {
             secret,
             presets,
         })
+    }
+
+    /// Stops this scheduler and starts a new one on the same event log, with a new key (and a
+    /// new port), publishing its contact where [`Target::contact_path`] says (SPEC.md §9).
+    /// The jobs' launcher is the preset-key one.
+    ///
+    /// # Errors
+    /// [`HarnessError`] if the new server cannot start.
+    pub async fn restart(self, config: &TargetConfig) -> Result<Self, HarnessError> {
+        let Self {
+            scheduler,
+            dir,
+            presets,
+            ..
+        } = self;
+        scheduler.shutdown().await?;
+        Self::start_in(config, Arc::new(presets.clone()), presets, dir).await
+    }
+
+    /// The scheduler's contact file, rewritten at every (re)start.
+    #[must_use]
+    pub fn contact_path(&self) -> PathBuf {
+        self.dir.path().join("contact.json")
     }
 
     /// Starts a target with `config` and registers a job for each task through the preset-key

@@ -17,11 +17,13 @@ fn passes(id: &str) {
 }
 
 /// Every harness id, each covered by a test below.
-const TESTED: [&str; 18] = [
+const TESTED: [&str; 20] = [
     "c06-event-log-flood",
     "s01-garbage-frames",
     "s01-handshake-flood",
+    "s01-held-handshakes",
     "s01-replayed-first-message",
+    "s01-scheduler-restart",
     "s01-slowloris",
     "s07-job-runs-code",
     "s08-job-changes-workflow",
@@ -48,6 +50,16 @@ fn every_channel_harness_has_a_test_here() {
 #[test]
 fn one_jobs_stream_of_maximal_messages_is_refused_past_its_quota_before_the_event_log_and_its_key_revoked() {
     passes("c06-event-log-flood");
+}
+
+#[test]
+fn running_jobs_reach_a_restarted_scheduler_through_its_contact_file_and_every_message_is_accepted_once() {
+    passes("s01-scheduler-restart");
+}
+
+#[test]
+fn connections_that_never_authenticate_cannot_hold_every_handshake_slot_against_an_honest_job() {
+    passes("s01-held-handshakes");
 }
 
 #[test]

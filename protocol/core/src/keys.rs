@@ -246,6 +246,10 @@ impl fmt::Debug for StaticKeypair {
 }
 
 #[cfg(test)]
+#[path = "keys_wycheproof.rs"]
+mod wycheproof_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

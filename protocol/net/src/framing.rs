@@ -34,6 +34,10 @@ pub enum ConnError {
     /// handshake deadline (a replayed first message, or a peer without the key).
     #[error("no authenticated message before the handshake deadline")]
     Unconfirmed,
+    /// Closed by the scheduler before its first authenticated message: every handshake slot
+    /// was taken, and a newer connection took this one's, the longest held.
+    #[error("handshake slot taken by a newer connection")]
+    Evicted,
 }
 
 /// Buffers a byte stream and splits it into frames.

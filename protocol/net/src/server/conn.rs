@@ -11,9 +11,10 @@ use protocol_core::wire::{MAX_FRAME, Message, Reply};
 use protocol_core::{PublicKey, StaticKeypair};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use super::core_task::{ConnId, CoreInput};
+use super::slots::{HandshakeSlots, Slot, Taken};
 use super::stats::{Stats, bump};
 use crate::framing::{ConnError, FrameReader, push_frame, with_timeout};
 
@@ -25,7 +26,7 @@ pub(crate) struct Shared {
     pub prologue: Vec<u8>,
     pub stats: Arc<Stats>,
     pub core: mpsc::Sender<CoreInput>,
-    pub handshakes: Semaphore,
+    pub handshakes: HandshakeSlots,
     pub connections: AtomicUsize,
     pub max_connections: usize,
     pub handshake_timeout: Duration,
@@ -36,9 +37,17 @@ pub(crate) struct Shared {
 }
 
 pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: ConnId) {
-    let Ok(permit) = shared.handshakes.try_acquire() else {
-        bump(&shared.stats.connections_refused);
-        return;
+    let mut slot = match shared.handshakes.take(conn) {
+        Taken::Free(slot) => slot,
+        Taken::Evicted(slot) => {
+            // handshake-eviction: the longest-held slot went to this newcomer.
+            bump(&shared.stats.handshakes_evicted);
+            slot
+        }
+        Taken::Refused => {
+            bump(&shared.stats.connections_refused);
+            return;
+        }
     };
     if shared.connections.fetch_add(1, Ordering::Relaxed) >= shared.max_connections {
         shared.connections.fetch_sub(1, Ordering::Relaxed);
@@ -52,18 +61,20 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
     // but nobody without the key can follow it with an authenticated frame, so such a
     // connection holds its handshake slot only until this deadline.
     let deadline = tokio::time::Instant::now() + shared.handshake_timeout;
-    let handshake = with_timeout(
-        shared.handshake_timeout,
-        handshake(&shared, &mut stream, &mut reader, conn),
-    )
-    .await;
+    let handshake = tokio::select! {
+        done = with_timeout(
+            shared.handshake_timeout,
+            handshake(&shared, &mut stream, &mut reader, conn),
+        ) => done,
+        Ok(()) = &mut slot.evicted => Err(ConnError::Evicted),
+    };
     match handshake {
         Ok((transport, peer, replies)) => {
             bump(&shared.stats.handshakes_completed);
             #[cfg(feature = "weaken")]
             let transport = super::weakened::transport(&shared, transport);
             reader.set_max(MAX_FRAME);
-            let unconfirmed = Unconfirmed { permit, deadline };
+            let unconfirmed = Unconfirmed { slot, deadline };
             let served = serve_messages(
                 &shared,
                 &mut stream,
@@ -77,7 +88,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
             .await;
             if let Err(err) = served {
                 bump(&shared.stats.connections_dropped);
-                if matches!(err, ConnError::Unconfirmed) {
+                if matches!(err, ConnError::Evicted) {
+                    // Counted when it happened (handshakes_evicted), by the newcomer.
+                } else if matches!(err, ConnError::Unconfirmed) {
                     // handshake-deadline: message 2 was never followed by an authenticated frame.
                     bump(&shared.stats.handshake_timeouts);
                 }
@@ -99,7 +112,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
             let _ = shared.core.send(CoreInput::Closed { conn }).await;
         }
         Err(err) => {
-            drop(permit);
+            drop(slot);
             bump(&shared.stats.handshakes_failed);
             if matches!(err, ConnError::Timeout(_)) {
                 // handshake-deadline: the connection is closed, its slot freed.
@@ -146,9 +159,10 @@ async fn handshake(
 }
 
 /// A connection past message 2 that has not yet delivered an authenticated transport frame:
-/// it keeps its handshake slot (the in-flight cap) until it does, or until the deadline.
+/// it keeps its handshake slot (the in-flight cap) until it does, until the deadline, or until
+/// a newcomer takes the slot from it.
 struct Unconfirmed<'a> {
-    permit: tokio::sync::SemaphorePermit<'a>,
+    slot: Slot<'a>,
     deadline: tokio::time::Instant,
 }
 
@@ -177,7 +191,7 @@ async fn serve_messages(
             transport.decrypt(frame, &mut plain)?;
             // Authenticated: the peer holds the key. Its handshake slot is free again.
             if let Some(u) = unconfirmed.take() {
-                drop(u.permit);
+                drop(u.slot);
             }
             let message = Message::decode(&plain)?;
             let bytes = plain.len() as u64;
@@ -211,16 +225,20 @@ async fn serve_messages(
                 out.clear();
             }
             filled = reader.fill(&mut rd), if outstanding < shared.window => filled?,
-            () = tokio::time::sleep_until(unconfirmed.as_ref().map_or_else(
-                || tokio::time::Instant::now() + shared.idle_timeout,
-                |u| u.deadline,
-            )) => {
-                return Err(if unconfirmed.is_some() {
-                    ConnError::Unconfirmed
-                } else {
-                    ConnError::Timeout(shared.idle_timeout)
-                });
-            }
+            // Until its first authenticated frame a connection ends at the handshake deadline
+            // or when a newcomer takes its slot; after it, when it has been idle too long.
+            ended = async {
+                match unconfirmed.as_mut() {
+                    Some(u) => tokio::select! {
+                        Ok(()) = &mut u.slot.evicted => ConnError::Evicted,
+                        () = tokio::time::sleep_until(u.deadline) => ConnError::Unconfirmed,
+                    },
+                    None => {
+                        tokio::time::sleep(shared.idle_timeout).await;
+                        ConnError::Timeout(shared.idle_timeout)
+                    }
+                }
+            } => return Err(ended),
         }
     }
 }

@@ -7,6 +7,7 @@
 mod conn;
 mod core_task;
 mod quota;
+mod slots;
 mod stats;
 #[cfg(feature = "weaken")]
 mod weakened;
@@ -25,7 +26,7 @@ use protocol_core::scheduler::{
 use protocol_core::time::SharedClock;
 use protocol_core::{Defences, JobId, Owner, PublicKey, StaticKeypair};
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use quota::{Charge, JobQuota, Over, Quotas};
@@ -61,7 +62,9 @@ pub struct ServerConfig {
     pub event_log: PathBuf,
     /// How long a connection has to complete its handshake.
     pub handshake_timeout: Duration,
-    /// How many handshakes may be in progress at once; more connections are closed at once.
+    /// How many connections may be between accept and their first authenticated message at
+    /// once; a newcomer to a full table takes the slot held longest, whose connection is
+    /// closed (`handshake-eviction`).
     pub max_handshakes_in_flight: usize,
     /// How many connections may be open at once.
     pub max_connections: usize,
@@ -105,6 +108,18 @@ impl ServerConfig {
             #[cfg(feature = "weaken")]
             driver_flaws: DriverFlaws::default(),
         }
+    }
+}
+
+/// Whether a full handshake table refuses newcomers instead of evicting its oldest holder:
+/// only in a verification build without `handshake-eviction`.
+fn refuse_when_full(config: &ServerConfig) -> bool {
+    #[cfg(feature = "weaken")]
+    return config.driver_flaws.refuse_when_full;
+    #[cfg(not(feature = "weaken"))]
+    {
+        let _ = config;
+        false
     }
 }
 
@@ -415,7 +430,7 @@ impl Scheduler {
             keypair,
             stats: Arc::clone(&stats),
             core: core_tx.clone(),
-            handshakes: Semaphore::new(config.max_handshakes_in_flight),
+            handshakes: slots::HandshakeSlots::new(config.max_handshakes_in_flight, refuse_when_full(&config)),
             connections: AtomicUsize::new(0),
             max_connections: config.max_connections,
             handshake_timeout: config.handshake_timeout,

@@ -20,6 +20,7 @@ pub struct Stats {
     pub(crate) rejected_by_check: [AtomicU64; Check::ALL.len()],
     pub(crate) log_batches: AtomicU64,
     pub(crate) handshake_timeouts: AtomicU64,
+    pub(crate) handshakes_evicted: AtomicU64,
     pub(crate) quota_refused: AtomicU64,
     pub(crate) quota_revoked: AtomicU64,
     pub(crate) transport_failures: AtomicU64,
@@ -71,6 +72,7 @@ impl Stats {
                 .collect(),
             log_batches: get(&self.log_batches),
             handshake_timeouts: get(&self.handshake_timeouts),
+            handshakes_evicted: get(&self.handshakes_evicted),
             transport_failures: get(&self.transport_failures),
             isolated_drops: get(&self.isolated_drops),
             key_cap_closed: get(&self.key_cap_closed),
@@ -112,6 +114,9 @@ pub struct StatsSnapshot {
     /// Connections closed by the handshake deadline before their first authenticated transport
     /// message: a stalled handshake, or a message 2 never followed (`handshake-deadline` fired).
     pub handshake_timeouts: u64,
+    /// Connections that arrived to a full handshake table and took the slot held longest,
+    /// whose connection was closed (`handshake-eviction` fired).
+    pub handshakes_evicted: u64,
     /// Established connections closed because a transport frame failed to decrypt and
     /// authenticate (`noise-transport` fired).
     pub transport_failures: u64,

@@ -23,6 +23,9 @@ pub struct DriverFlaws {
     pub uncapped_keys: bool,
     /// A job may send without limit (`job-quota` gone).
     pub unlimited_quota: bool,
+    /// A full handshake table refuses newcomers instead of giving them the slot held longest
+    /// (`handshake-eviction` gone): a plain in-flight semaphore.
+    pub refuse_when_full: bool,
 }
 
 /// Without `noise-transport`: the channel switched to plaintext.
