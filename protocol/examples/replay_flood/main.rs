@@ -358,12 +358,14 @@ fn print_counters(label: &str, before: &StatsSnapshot, after: &StatsSnapshot) {
          in-flight cap or connection limit (connections_refused); {} handshakes completed (message 2 sent); {} \
          handshakes failed (no message 2: idle to the deadline, refused key, closed by the peer); {} closed by the \
          handshake deadline (handshake_timeouts: idle, or message 2 never followed by an authenticated frame); \
+         {} closed when a newcomer to a full handshake table took their slot (handshakes_evicted); \
          {} established connections ended with an error, an honest job's own close included \
          (connections_dropped); key_cap_closed {}; transport_failures {}; messages accepted {}, rejected {}",
         d(|s| s.connections_refused),
         d(|s| s.handshakes_completed),
         d(|s| s.handshakes_failed),
         d(|s| s.handshake_timeouts),
+        d(|s| s.handshakes_evicted),
         d(|s| s.connections_dropped),
         d(|s| s.key_cap_closed),
         d(|s| s.transport_failures),
