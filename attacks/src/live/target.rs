@@ -204,20 +204,21 @@ impl Target {
         })
     }
 
-    /// Stops this scheduler and starts a new one on the same event log, with a new key (and a
-    /// new port), publishing its contact where [`Target::contact_path`] says (SPEC.md §9).
-    /// The jobs' launcher is the preset-key one.
+    /// Crashes this scheduler (stopped at once, nothing pending flushed: `Scheduler::abort`)
+    /// and starts a new one on the same event log, with a new key and a new port, publishing
+    /// its contact where [`Target::contact_path`] says (SPEC.md §9). The jobs' launcher is the
+    /// preset-key one.
     ///
     /// # Errors
     /// [`HarnessError`] if the new server cannot start.
-    pub async fn restart(self, config: &TargetConfig) -> Result<Self, HarnessError> {
+    pub async fn crash_and_restart(self, config: &TargetConfig) -> Result<Self, HarnessError> {
         let Self {
             scheduler,
             dir,
             presets,
             ..
         } = self;
-        scheduler.shutdown().await?;
+        scheduler.abort().await;
         Self::start_in(config, Arc::new(presets.clone()), presets, dir).await
     }
 

@@ -71,11 +71,12 @@ async fn bad_frames_close_only_their_own_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn excess_handshakes_are_refused_and_honest_jobs_get_through_when_slots_free() {
+async fn a_newcomer_to_a_full_handshake_table_takes_the_oldest_slot_and_the_honest_job_gets_in_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(dir.path());
     cfg.max_handshakes_in_flight = 4;
-    cfg.handshake_timeout = Duration::from_millis(300);
+    // Long enough that only eviction, never the deadline, frees a slot in this test.
+    cfg.handshake_timeout = Duration::from_secs(60);
     let mut running = Running::start(cfg, 1).await;
     let handle = running.scheduler.handle();
     let client = running.client(0);
@@ -88,19 +89,23 @@ async fn excess_handshakes_are_refused_and_honest_jobs_get_through_when_slots_fr
                 .await
                 .expect("connect"),
         );
+        // Arrival order decides who is oldest.
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // …so the next connection is closed at once,
-    let mut extra = TcpStream::connect(running.scheduler.local_addr())
+    // …so the next connection takes the oldest one's slot, and the oldest is closed,
+    let _extra = TcpStream::connect(running.scheduler.local_addr())
         .await
         .expect("connect");
-    assert!(closed_by_peer(&mut extra).await);
-    assert!(handle.stats().connections_refused >= 1);
-    // and once their deadline frees the slots the honest job connects.
+    assert!(closed_by_peer(&mut idle[0]).await, "the oldest holder is closed");
+    assert_eq!(handle.stats().handshakes_evicted, 1);
+    assert_eq!(handle.stats().connections_refused, 0);
+    // and the honest job connects at once, long before any deadline, taking the next oldest.
     let report = run_job(&client, &key, lifecycle(1)).await.expect("honest job");
-    assert_eq!(report.messages, 3);
+    assert_eq!((report.messages, report.connections), (3, 1));
     let stats = running.scheduler.shutdown().await.expect("shutdown");
-    assert!(stats.handshakes_failed >= 4, "{stats:?}");
+    assert_eq!(stats.handshakes_evicted, 2, "{stats:?}");
+    assert_eq!(stats.handshake_timeouts, 0, "{stats:?}");
 }
 
 #[tokio::test]

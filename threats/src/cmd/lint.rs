@@ -141,5 +141,8 @@ pub fn known_evidence() -> KnownEvidence {
             .map(|h| EvidenceRef::new(EvidenceKind::Harness, h.info.id));
         known = known.with_defence(name, variant.into_iter().chain(tested_by));
     }
+    for v in &catalogue.variants {
+        known = known.with_break(v.name, v.breaks);
+    }
     known
 }

@@ -1,7 +1,7 @@
 //! The coverage rules: STRIDE per entity, evidence or acceptance per threat, evidence names,
 //! stories and their harnesses, and connectedness.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::rules::Linter;
 use super::{KnownEvidence, Rule};
@@ -102,6 +102,23 @@ impl Linter {
                 if !used.contains(&EvidenceRef::new(kind, name.as_str())) {
                     let msg = format!("{}:{name} exists but no threat cites it", kind.prefix());
                     self.push(Rule::UnusedEvidence, None, msg);
+                }
+            }
+        }
+        if !known.broken_by.is_empty() {
+            let mut cited: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for t in &m.threats {
+                for r in t.evidence.iter().filter(|r| r.kind == EvidenceKind::Property) {
+                    cited.entry(r.name.as_str()).or_default().push(t.id.as_str());
+                }
+            }
+            for (property, threats) in cited {
+                if known.properties.contains(property) && !known.broken_by.contains_key(property) {
+                    let msg = format!(
+                        "property:{property} is cited by {} but no variant breaks it, so that it holds shows nothing a removed defence would change",
+                        threats.join(", ")
+                    );
+                    self.push(Rule::UnbrokenProperty, None, msg);
                 }
             }
         }

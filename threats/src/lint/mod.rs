@@ -82,13 +82,16 @@ pub enum Rule {
     /// A defence of the vocabulary is tested by no cited variant or harness: no threat rests on
     /// evidence about it.
     UncitedDefence,
+    /// A property some threat cites is broken by no variant: that it holds says nothing a
+    /// removed defence would change, so it cannot show the threat's countermeasure works.
+    UnbrokenProperty,
     /// An entity in no data flow, or an asset neither held nor carried.
     Unconnected,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::SectionMissing,
         Self::ItemIncomplete,
         Self::UnknownReference,
@@ -105,6 +108,7 @@ impl Rule {
         Self::ThreatWithoutStory,
         Self::UnusedEvidence,
         Self::UncitedDefence,
+        Self::UnbrokenProperty,
         Self::Unconnected,
     ];
 
@@ -128,6 +132,7 @@ impl Rule {
             Self::ThreatWithoutStory => "threat-without-story",
             Self::UnusedEvidence => "unused-evidence",
             Self::UncitedDefence => "uncited-defence",
+            Self::UnbrokenProperty => "unbroken-property",
             Self::Unconnected => "unconnected",
         }
     }
@@ -136,9 +141,11 @@ impl Rule {
     #[must_use]
     pub const fn severity(self) -> Severity {
         match self {
-            Self::AcceptanceWithEvidence | Self::UnusedEvidence | Self::UncitedDefence | Self::Unconnected => {
-                Severity::Warning
-            }
+            Self::AcceptanceWithEvidence
+            | Self::UnusedEvidence
+            | Self::UncitedDefence
+            | Self::UnbrokenProperty
+            | Self::Unconnected => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -164,6 +171,9 @@ impl Rule {
             Self::UnusedEvidence => "Every known property, variant and harness is used by a threat.",
             Self::UncitedDefence => {
                 "Every defence of the vocabulary is tested by a variant or harness that some threat cites."
+            }
+            Self::UnbrokenProperty => {
+                "Every property a threat cites is broken by some variant, so that it holding means something."
             }
             Self::Unconnected => "Every entity takes part in a flow; every asset is held or carried.",
         }
@@ -212,6 +222,9 @@ pub struct KnownEvidence {
     /// Every defence of the vocabulary, with the evidence that tests it (its model variant and
     /// the harnesses that name it). Empty when the caller knows no vocabulary.
     pub defences: BTreeMap<String, BTreeSet<EvidenceRef>>,
+    /// Property → the variants that break it. Empty when the caller knows no variants, and then
+    /// `unbroken-property` is not checked.
+    pub broken_by: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl KnownEvidence {
@@ -224,7 +237,18 @@ impl KnownEvidence {
             variants: set(variants),
             harnesses: set(harnesses),
             defences: BTreeMap::new(),
+            broken_by: BTreeMap::new(),
         }
+    }
+
+    /// The same, knowing that `variant` breaks `property`.
+    #[must_use]
+    pub fn with_break(mut self, variant: &str, property: &str) -> Self {
+        self.broken_by
+            .entry(property.to_owned())
+            .or_default()
+            .insert(variant.to_owned());
+        self
     }
 
     /// The same, knowing that `defence` is tested by `evidence` (its variant, its harnesses).
@@ -242,6 +266,11 @@ impl KnownEvidence {
             variants: e.variants.iter().map(|v| v.name.clone()).collect(),
             harnesses: e.harnesses.iter().map(|h| h.id.clone()).collect(),
             defences: BTreeMap::new(),
+            // Only searches that found their attack count as breaking.
+            broken_by: e.variants.iter().filter(|v| v.found).fold(BTreeMap::new(), |mut m, v| {
+                m.entry(v.breaks.clone()).or_default().insert(v.name.clone());
+                m
+            }),
         }
     }
 }

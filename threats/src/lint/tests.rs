@@ -194,6 +194,25 @@ fn known_evidence_no_threat_cites_is_a_warning() {
 }
 
 #[test]
+fn a_cited_property_no_variant_breaks_is_a_warning_and_one_a_variant_breaks_is_not() {
+    // Knowing that v breaks some other property, the mini model's property:p breaks nowhere.
+    let k = known().with_break("v", "q");
+    let findings = lint(&mini(), &k, today());
+    let unbroken: Vec<_> = findings.iter().filter(|f| f.rule == Rule::UnbrokenProperty).collect();
+    assert_eq!(unbroken.len(), 1, "{findings:?}");
+    assert_eq!(unbroken[0].severity, Severity::Warning);
+    assert!(
+        unbroken[0].message.starts_with("property:p is cited by "),
+        "{}",
+        unbroken[0].message
+    );
+    let k = known().with_break("v", "p");
+    assert!(!rules_of(&mini(), &k).contains(&Rule::UnbrokenProperty));
+    // Knowing nothing about variants, the rule is not checked.
+    assert!(!rules_of(&mini(), &known()).contains(&Rule::UnbrokenProperty));
+}
+
+#[test]
 fn an_asset_neither_held_nor_carried_is_unconnected() {
     let mut m = mini();
     let mut a: Asset = m.assets[0].clone();

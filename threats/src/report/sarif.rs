@@ -275,6 +275,10 @@ const fn lint_text(rule: Rule) -> (&'static str, &'static str) {
             "Every defence of the vocabulary (protocol::Defence) is tested by a weakened-model variant or an attack harness that some threat cites; otherwise no threat rests on evidence that the defence is needed.",
             "Cite the defence's variant or one of its harnesses (the message names them) from the threat the defence protects against.",
         ),
+        Rule::UnbrokenProperty => (
+            "A model-checked property counts as evidence only if some weakened variant of the model breaks it: then its holding is due to the defences the variant removes. A cited property that no variant breaks may hold because the model cannot express the attack at all, which shows nothing about the countermeasure.",
+            "Add a variant that removes the defence the property depends on and breaks it, or cite evidence that does test the countermeasure (a variant or a harness) instead of the property.",
+        ),
         Rule::Unconnected => (
             "Every entity takes part in a data flow, and every data asset is held by an entity or carried by a flow; otherwise the block diagram and the data-asset table have loose ends.",
             "Add the flow or the holder, or remove the item if it is not part of the system.",

@@ -512,4 +512,18 @@ impl Scheduler {
             None => Ok(stats),
         }
     }
+
+    /// Stops at once, as a crash would: nothing pending is flushed and nothing more is
+    /// acknowledged; only a batch the log writer already holds may still be written (as a
+    /// write in progress may or may not reach the disk in a real crash). Returns once the event
+    /// log is closed, so another scheduler can open it. For crash-recovery tests and harnesses.
+    pub async fn abort(mut self) {
+        self.accept.abort();
+        self.writer_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.core_task.abort();
+        let _ = (&mut self.core_task).await;
+        if let Some(writer) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+    }
 }
