@@ -45,7 +45,13 @@ cargo mutants --no-shuffle -p protocol-gateway --features weaken \
     -f protocol/gateway/src/limits.rs -f protocol/gateway/src/defender.rs \
     --output target/mutants-gateway "$@" || true
 
-for dir in target/mutants-core target/mutants-people target/mutants-gateway; do
+# protocol-net's handshake slots, the contact file a job believes, and the event log (restore,
+# torn tails, its lock), against its own tests.
+cargo mutants --no-shuffle -p protocol-net --features weaken \
+    -f protocol/net/src/server/slots.rs -f protocol/net/src/contact.rs -f protocol/net/src/eventlog.rs \
+    --output target/mutants-net "$@" || true
+
+for dir in target/mutants-core target/mutants-people target/mutants-gateway target/mutants-net; do
     if [ -f "$dir/mutants.out/outcomes.json" ]; then
         echo "== $dir"
         for kind in caught missed unviable timeout; do

@@ -17,6 +17,9 @@
 //!    address (127.10-14.X.Y, at most 300,000 attempts), with the hub's memory read from
 //!    `/proc/PID/status`; the answers are counted by status (401 checked, 429 rate-limited or
 //!    backing off, 503 password pool busy);
+//!    2b. the same flood against the floor: a do-nothing HTTP/1.1 server in a child process
+//!    (429 to every login at once, `200 {}` to `GET /me`), so that the hub's p95 under the
+//!    flood is also given as a ratio to what any HTTP server suffers on these cores;
 //! 3. slow connections: 1,500 connections (127.20.X.Y) that each send a partial request header a
 //!    few bytes a second, held for the phase, which measures at least 15 s so that the hub's
 //!    default 10 s header timeout is exercised; it reports how many the hub closed and how many
@@ -42,6 +45,7 @@
 //! died during the run; 2 for bad arguments.
 
 mod floods;
+mod floor;
 mod http;
 mod hub;
 mod legit;
@@ -67,6 +71,16 @@ const USER: &str = "alice";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
+    // The floor server of phase 2b runs as a child of this same program.
+    if std::env::args().nth(1).as_deref() == Some("--floor-server") {
+        return match floor::serve().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hub_load --floor-server: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let args = match Args::parse(std::env::args().skip(1).collect()) {
         Ok(a) => a,
         Err(e) => {
@@ -190,7 +204,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         legit: quiet.clone(),
         verdict: None,
     }];
-    rows.push(phases::login_flood_phase(&mut hub, &token, duration, &quiet, op.as_ref()).await?);
+    let login = phases::login_flood_phase(&mut hub, &token, duration, &quiet, op.as_ref()).await?;
+    floor::login_flood_against_floor(duration, &token, &login.legit).await?;
+    rows.push(login);
     rows.push(phases::slow_connections(&mut hub, &token, duration, &quiet, op.as_ref()).await?);
     println!("    hub A {}", hub.stop().await);
 

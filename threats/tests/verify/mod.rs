@@ -67,6 +67,10 @@ fn committed_reports_are_the_output_of_verify_on_the_shipped_model_and_current_e
             .map(|h| EvidenceRef::new(EvidenceKind::Harness, h.info.id));
         known = known.with_defence(name, variant.into_iter().chain(tested_by));
     }
+    // And which property each variant breaks.
+    for v in &catalogue.variants {
+        known = known.with_break(v.name, v.breaks);
+    }
     let lint = threats::lint::lint(&stored.model, &known, stored.as_of);
     assert_eq!(stored.lint, lint, "{hint}");
 
