@@ -171,7 +171,7 @@ impl Contact {
             return Err(ContactError::NotAFile { path: path.to_owned() });
         }
         let mut bytes = Vec::new();
-        file.take(MAX_CONTACT_FILE + 1).read_to_end(&mut bytes).map_err(io)?;
+        file.take(MAX_CONTACT_FILE).read_to_end(&mut bytes).map_err(io)?;
         let contact = Self::from_json(&bytes).ok_or_else(|| ContactError::Malformed { path: path.to_owned() })?;
         if &contact.workflow != workflow {
             return Err(ContactError::OtherWorkflow {
@@ -236,6 +236,24 @@ mod tests {
             text.as_bytes(),
             "written byte for byte as SPEC.md shows"
         );
+    }
+
+    #[test]
+    fn a_contact_file_of_exactly_the_limit_is_read_whole_and_one_byte_more_is_refused() {
+        let dir = private_dir();
+        let path = dir.path().join("contact.json");
+        let c = contact("o/w");
+        let json = c.to_json();
+        let limit = usize::try_from(MAX_CONTACT_FILE).expect("small");
+        // Padding in front, so that the file's last byte is the JSON's closing brace.
+        let mut padded = vec![b' '; limit - json.len()];
+        padded.extend_from_slice(&json);
+        write(&path, &padded, 0o600);
+        assert_eq!(Contact::read_trusted(&path, &c.workflow).expect("exactly the limit"), c);
+        padded.insert(0, b' ');
+        write(&path, &padded, 0o600);
+        let err = Contact::read_trusted(&path, &c.workflow).expect_err("one byte over");
+        assert!(matches!(err, ContactError::NotAFile { .. }), "{err}");
     }
 
     #[test]
