@@ -191,9 +191,10 @@ impl Target {
             scheduler_key: scheduler.public_key(),
             pid: std::process::id(),
         };
-        let path = dir.path().join("contact.json");
-        std::fs::write(&path, contact.to_json())?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        // Written as the scheduler command writes it: atomically, private to its owner.
+        protocol_gateway::rundir::RunDir::at(dir.path().to_owned())
+            .write_contact(&contact)
+            .map_err(|e| HarnessError::setup(format!("the contact file: {e}")))?;
         Ok(Self {
             handle: scheduler.handle(),
             scheduler,

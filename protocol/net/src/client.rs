@@ -154,11 +154,20 @@ pub async fn run_job(
         core.send(body);
         report.messages += 1;
     }
-    let mut target = config.clone();
+    // Where the scheduler is: the offer's contact, until the contact file gives a newer one.
+    let (mut address, mut scheduler_key) = (config.address, config.scheduler_key);
     let mut failures = 0u32;
     let mut backoff = config.backoff;
     while !core.is_idle() {
-        let outcome = match connect(&target, keypair).await {
+        let connected = connect_to(
+            address,
+            &scheduler_key,
+            &config.workflow,
+            keypair,
+            config.connect_timeout,
+        )
+        .await;
+        let outcome = match connected {
             Ok(mut connection) => {
                 report.connections += 1;
                 failures = 0;
@@ -178,8 +187,8 @@ pub async fn run_job(
                     match Contact::read_trusted(path, &config.workflow) {
                         // A new scheduler (restarted: new key, perhaps a new address) gets a
                         // fresh run of attempts; everything unacknowledged is resent to it.
-                        Ok(c) if (c.address, c.scheduler_key) != (target.address, target.scheduler_key) => {
-                            (target.address, target.scheduler_key) = (c.address, c.scheduler_key);
+                        Ok(c) if (c.address, c.scheduler_key) != (address, scheduler_key) => {
+                            (address, scheduler_key) = (c.address, c.scheduler_key);
                             report.recontacts += 1;
                             failures = 0;
                             backoff = config.backoff;

@@ -161,12 +161,7 @@ pub async fn login_flood_against_floor(duration: Duration, token: &str, hub_floo
     let secs = start.elapsed().as_secs_f64();
     close_all(set).await;
     floor.stop().await;
-    let answered: u64 = tally
-        .snapshot()
-        .iter()
-        .filter(|(k, _)| k.starts_with("status-"))
-        .map(|(_, v)| v)
-        .sum();
+    let answered = tally.answered();
     #[allow(clippy::cast_precision_loss)]
     let rate = answered as f64 / secs;
     println!("    floor, flood: {}", legit_line(&flood));

@@ -96,11 +96,7 @@ pub async fn login_flood_phase(
     close_all(set).await;
     let attempts = next.load(Ordering::Relaxed).min(LOGIN_MAX_ATTEMPTS);
     let answers = tally.snapshot();
-    let answered: u64 = answers
-        .iter()
-        .filter(|(k, _)| k.starts_with("status-"))
-        .map(|(_, v)| v)
-        .sum();
+    let answered = tally.answered();
     #[allow(clippy::cast_precision_loss)]
     let rate = answered as f64 / flood_secs;
     println!(

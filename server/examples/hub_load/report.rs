@@ -29,6 +29,15 @@ impl Tally {
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
+
+    /// Attempts that got an HTTP answer (tallied as `status-NNN`), as opposed to errors.
+    pub fn answered(&self) -> u64 {
+        self.snapshot()
+            .iter()
+            .filter(|(k, _)| k.starts_with("status-"))
+            .map(|(_, v)| v)
+            .sum()
+    }
 }
 
 pub fn show_counts(m: &BTreeMap<String, u64>) -> String {

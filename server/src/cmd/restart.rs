@@ -52,16 +52,11 @@ pub fn plan(
     cycle: &str,
     tasks: &[String],
 ) -> Result<Launches, PlanError> {
-    let mut latest: BTreeMap<&str, (&JobId, JobState)> = BTreeMap::new();
-    for (id, state) in restored {
-        if id.cycle() != cycle {
-            continue;
-        }
-        let slot = latest.entry(id.task()).or_insert((id, *state));
-        if id.submit() > slot.0.submit() {
-            *slot = (id, *state);
-        }
-    }
+    let latest: BTreeMap<String, (JobId, JobState)> = latest_submissions(restored.to_vec())
+        .into_iter()
+        .filter(|(id, _)| id.cycle() == cycle)
+        .map(|(id, state)| (id.task().to_owned(), (id, state)))
+        .collect();
     let mut out = Launches::default();
     for task in tasks {
         match latest.get(task.as_str()) {
@@ -71,14 +66,14 @@ pub fn plan(
                 if next > MAX_SUBMIT {
                     return Err(PlanError::Submissions {
                         task: task.clone(),
-                        latest: (*id).clone(),
+                        latest: id.clone(),
                     });
                 }
                 out.launch.push(JobId::new(workflow.clone(), cycle, task, next)?);
                 out.relaunched += 1;
             }
             Some((_, state)) if state.is_terminal() => out.finished += 1,
-            Some((id, _)) => out.waiting.push((*id).clone()),
+            Some((id, _)) => out.waiting.push(id.clone()),
         }
     }
     Ok(out)

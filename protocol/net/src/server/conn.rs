@@ -88,9 +88,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut stream: TcpStream, conn: Conn
             .await;
             if let Err(err) = served {
                 bump(&shared.stats.connections_dropped);
-                if matches!(err, ConnError::Evicted) {
-                    // Counted when it happened (handshakes_evicted), by the newcomer.
-                } else if matches!(err, ConnError::Unconfirmed) {
+                // An eviction was counted when it happened, by the newcomer (handshakes_evicted).
+                if matches!(err, ConnError::Unconfirmed) {
                     // handshake-deadline: message 2 was never followed by an authenticated frame.
                     bump(&shared.stats.handshake_timeouts);
                 }

@@ -500,13 +500,7 @@ impl Scheduler {
         self.writer_stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.handle.sync().await;
         let stats = self.handle.stats();
-        drop(self.handle);
-        // Connection tasks hold senders to the core; aborting the core task ends them all.
-        self.core_task.abort();
-        let _ = (&mut self.core_task).await;
-        if let Some(writer) = self.writer.take() {
-            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
-        }
+        self.stop_tasks().await;
         match self.failure.lock().ok().and_then(|mut f| f.take()) {
             Some(err) => Err(ServerError::LogWrite(err)),
             None => Ok(stats),
@@ -520,6 +514,12 @@ impl Scheduler {
     pub async fn abort(mut self) {
         self.accept.abort();
         self.writer_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop_tasks().await;
+    }
+
+    /// Ends the core task (connection tasks hold senders to it, so they all end) and waits
+    /// for the log writer to close the event log.
+    async fn stop_tasks(&mut self) {
         self.core_task.abort();
         let _ = (&mut self.core_task).await;
         if let Some(writer) = self.writer.take() {
