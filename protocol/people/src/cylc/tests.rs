@@ -283,3 +283,86 @@ fn python_names_the_type_a_lookup_cannot_iterate_and_the_line_of_an_empty_list()
     };
     assert_eq!((r.config, r.line), ("site", 2), "the line of the [] itself");
 }
+
+#[test]
+fn the_supported_version_has_its_names_and_is_read_from_each_of_its_spellings() {
+    let v = CylcVersion::LATEST;
+    assert_eq!(v.id(), "1.7");
+    assert_eq!(
+        v.to_string(),
+        "cylc-uiserver 1.7 / cylc-flow 8.5 (checked against 1.7.1 / 8.5.4)"
+    );
+    assert_eq!(v.to_string(), v.describe());
+    for spelling in ["1.7", "1.7.0", "1.7.1"] {
+        assert_eq!(spelling.parse::<CylcVersion>(), Ok(v), "{spelling}");
+    }
+    assert_eq!("1.8".parse::<CylcVersion>(), Err(UnsupportedVersion("1.8".to_owned())));
+}
+
+#[test]
+fn a_policy_directory_is_read_into_the_site_and_each_owners_user_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("users")).expect("users/");
+    std::fs::write(dir.path().join("site.json"), r#"{"*": {"*": {"limit": "ALL"}}}"#).expect("site");
+    std::fs::write(dir.path().join("users/own1.json"), r#"{"bob": ["READ"]}"#).expect("user");
+    let policy = CylcPolicy::load(dir.path()).expect("loads");
+    assert_eq!(policy.users.keys().collect::<Vec<_>>(), ["own1"]);
+    let a = CylcAuthorization::new(
+        CylcVersion::LATEST,
+        "own1",
+        &[],
+        &policy.site,
+        &policy.user_conf("own1"),
+    )
+    .expect("builds");
+    assert!(allows(&a, "bob", &[], "read"), "the owner's file grants bob read");
+    assert!(!allows(&a, "bob", &[], "stop"));
+    // An owner without a file gets Cylc's default {}: nothing beyond the site's defaults.
+    let b = CylcAuthorization::new(
+        CylcVersion::LATEST,
+        "own2",
+        &[],
+        &policy.site,
+        &policy.user_conf("own2"),
+    )
+    .expect("builds");
+    assert!(!allows(&b, "bob", &[], "read"));
+    assert_eq!(
+        (a.owner(), a.site_file(), a.user_file()),
+        ("own1", "site.json", "users/own1.json")
+    );
+    assert_eq!(b.user_file(), "");
+    let err = CylcPolicy::from_files([("site.toml", "")]).expect_err("not Cylc's file");
+    assert!(
+        matches!(err, PolicyError::UnexpectedFile { ref file } if file == "site.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_raised_lookup_names_the_file_it_is_in_and_decisions_say_why_in_words() {
+    let a = auth(
+        r#"{"*": {"bob": "READ", "*": {"limit": "ALL"}}}"#,
+        r#"{"*": null}"#,
+        "me",
+        &[],
+    );
+    let site_raised = a.decide("bob", &[], "read");
+    assert!(
+        matches!(&site_raised.reason, CylcReason::Raised(r) if r.config == "site" && r.file == "site.json"),
+        "{site_raised:?}"
+    );
+    let user_raised = a.decide("carol", &[], "read");
+    assert!(
+        matches!(&user_raised.reason, CylcReason::Raised(r) if r.config == "user" && r.file == "users/x.json"),
+        "{user_raised:?}"
+    );
+    let text = user_raised.to_string();
+    assert!(text.starts_with("deny read: users/x.json:"), "{text}");
+    assert!(text.contains("Cylc's code raises"), "{text}");
+    let owner = a.decide("me", &[], "stop");
+    assert_eq!(
+        owner.to_string(),
+        "allow stop: the owner may do anything on their own UI server"
+    );
+}
