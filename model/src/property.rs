@@ -22,6 +22,7 @@ pub enum Property {
     NoAcceptanceAfterRevocation,
     NoTruncation,
     KciResistance,
+    CommandLiveness,
     ElevationRequired,
     AuditBeforeEffect,
     SiteLimitRespected,
@@ -35,7 +36,7 @@ pub enum Property {
 
 impl Property {
     /// Every property: the job channel's, then the people side's, each in its checker's order.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::SenderAuthentication,
         Self::InjectiveAgreement,
         Self::JobIsolation,
@@ -45,6 +46,7 @@ impl Property {
         Self::NoAcceptanceAfterRevocation,
         Self::NoTruncation,
         Self::KciResistance,
+        Self::CommandLiveness,
         Self::ElevationRequired,
         Self::AuditBeforeEffect,
         Self::SiteLimitRespected,
@@ -69,6 +71,7 @@ impl Property {
             Self::NoAcceptanceAfterRevocation => channel::NO_ACCEPTANCE_AFTER_REVOCATION,
             Self::NoTruncation => channel::NO_TRUNCATION,
             Self::KciResistance => channel::KCI_RESISTANCE,
+            Self::CommandLiveness => channel::COMMAND_LIVENESS,
             Self::ElevationRequired => people::ELEVATION_REQUIRED,
             Self::AuditBeforeEffect => people::AUDIT_BEFORE_EFFECT,
             Self::SiteLimitRespected => people::SITE_LIMIT_RESPECTED,
@@ -93,7 +96,8 @@ impl Property {
             | Self::KeySecrecy
             | Self::NoAcceptanceAfterRevocation
             | Self::NoTruncation
-            | Self::KciResistance => crate::ModelKind::Channel,
+            | Self::KciResistance
+            | Self::CommandLiveness => crate::ModelKind::Channel,
             _ => crate::ModelKind::People,
         }
     }

@@ -29,6 +29,7 @@ fn key_name(model: &ChannelModel, key: KeySym) -> String {
         KeySym::Job(n) => format!("{}'s key", job_name(model, n)),
         KeySym::Attacker => "the attacker's own key".into(),
         KeySym::LowOrder => "a low-order point".into(),
+        KeySym::Client => "the UI server's key".into(),
     }
 }
 
@@ -38,6 +39,7 @@ fn body_name(body: Body) -> &'static str {
         Body::Heartbeat => "heartbeat",
         Body::SucceededOutput => "output(succeeded)",
         Body::Succeeded => "succeeded",
+        Body::Command => "a command (stop *)",
     }
 }
 
@@ -119,6 +121,32 @@ fn step(model: &ChannelModel, action: &Action) -> TraceStep {
             "revoke".into(),
             format!("revokes {}'s key", job_name(model, n)),
         ),
+        Action::Ask(ask) => (
+            "person".into(),
+            "ask".into(),
+            format!("asks the UI server to hold {}", ask.target(&model.ids()[0])),
+        ),
+        Action::ClientConnect => (
+            "ui server".into(),
+            "connect".into(),
+            "handshake (Noise IK) with its client key".into(),
+        ),
+        Action::ClientTransmit => (
+            "ui server".into(),
+            "send".into(),
+            "sends the command in flight, numbering the next one if none is".into(),
+        ),
+        Action::ClientDeliver => (
+            "scheduler".into(),
+            "accept?".into(),
+            "reads the UI server's next command through the client pipeline".into(),
+        ),
+        Action::ClientReceive => ("ui server".into(), "reply".into(), "reads the scheduler's reply".into()),
+        Action::ClientSever => (
+            "attacker".into(),
+            "cut".into(),
+            "cuts the UI server's connection; everything in flight is lost".into(),
+        ),
     };
     TraceStep { actor, label, detail }
 }
@@ -131,7 +159,7 @@ impl crate::run::Explain for ChannelModel {
     fn bound(&self) -> String {
         let b = self.bounds;
         format!(
-            "{} honest job(s){}, {} forged message(s), {} cut connection(s){}{}",
+            "{} honest job(s){}, {} forged message(s), {} cut connection(s){}{}{}",
             b.honest_jobs,
             if b.compromised_job {
                 " and 1 compromised job"
@@ -141,7 +169,12 @@ impl crate::run::Explain for ChannelModel {
             b.forgeries,
             b.severs,
             if b.revocation { ", revocation" } else { "" },
-            if b.deadline { ", launch deadlines" } else { "" }
+            if b.deadline { ", launch deadlines" } else { "" },
+            if b.commands > 0 {
+                format!(", {} command(s) through a UI server", b.commands)
+            } else {
+                String::new()
+            }
         )
     }
 }

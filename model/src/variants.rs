@@ -61,10 +61,11 @@ impl Variant {
             Self::Without(Check::KeyValidation | Check::UniqueKey | Check::BootstrapDeadline)
             | Self::UnauthenticatedBootstrap => REGISTRATION_BINDING,
             Self::Without(Check::EmptyFirstPayload) => KCI_RESISTANCE,
-            Self::Without(Check::AuthenticatedKey | Check::AllowedType) => NO_ACCEPTANCE_AFTER_REVOCATION,
+            Self::Without(Check::AuthenticatedKey) => NO_ACCEPTANCE_AFTER_REVOCATION,
             Self::Without(Check::BoundIdentity) | Self::Flaw(Flaw::IdentityFromClaim) => SENDER_AUTHENTICATION,
             Self::Without(Check::FreshSequence) | Self::Flaw(Flaw::DedupBySession) => INJECTIVE_AGREEMENT,
-            Self::Without(Check::ValidTransition) => ALLOW_LIST,
+            Self::Flaw(Flaw::BurnRefusedNumber) => COMMAND_LIVENESS,
+            Self::Without(Check::ValidTransition | Check::AllowedType) => ALLOW_LIST,
             Self::Cylc7KeyShipping => KEY_SECRECY,
         }
     }
@@ -86,6 +87,9 @@ impl Variant {
             Self::Flaw(Flaw::IdentityFromClaim) => {
                 "the scheduler authenticates only itself and takes the job's identity from the message".into()
             }
+            Self::Flaw(Flaw::BurnRefusedNumber) => {
+                "the UI server's command client consumes a sequence number the scheduler refused".into()
+            }
             Self::Cylc7KeyShipping => "the scheduler makes each job's private key and ships it to the job host".into(),
             Self::UnauthenticatedBootstrap => {
                 "the job's key reply travels over the network, not the launch channel".into()
@@ -99,9 +103,17 @@ impl Variant {
         crate::run::find_attack(self.name(), &self.description(), || self.model(bounds), 40)
     }
 
-    /// The model of this variant within `bounds`.
+    /// The model of this variant within `bounds` (for a UI-server flaw, with at least the two
+    /// commands its attack needs).
     #[must_use]
     pub fn model(self, bounds: Bounds) -> ChannelModel {
+        let bounds = match self {
+            Self::Flaw(Flaw::BurnRefusedNumber) => Bounds {
+                commands: bounds.commands.max(2),
+                ..bounds
+            },
+            _ => bounds,
+        };
         let mut env = Environment::default();
         let defences = match self {
             Self::Without(check) => {
@@ -370,6 +382,21 @@ pub fn catalogue() -> Catalogue {
                     ChannelBounds::KCI
                 };
                 crate::run::prove("channel-kci", ChannelModel::new(Defences::all(), env, bounds))
+            }),
+        },
+        ProofEntry {
+            name: "channel-commands",
+            model: ModelKind::Channel,
+            run: Box::new(move |quick| {
+                let bounds = if quick {
+                    ChannelBounds::COMMANDS_QUICK
+                } else {
+                    ChannelBounds::COMMANDS
+                };
+                crate::run::prove(
+                    "channel-commands",
+                    ChannelModel::new(Defences::all(), Environment::default(), bounds),
+                )
             }),
         },
         ProofEntry {

@@ -190,7 +190,9 @@ pub fn expected_check(variant: &str) -> Option<&'static str> {
         Variant::Without(check) => Some(check.name()),
         Variant::Flaw(Flaw::DedupBySession) => Some(Check::FreshSequence.name()),
         Variant::Flaw(Flaw::IdentityFromClaim) => Some(Check::AuthenticatedKey.name()),
-        Variant::Cylc7KeyShipping | Variant::UnauthenticatedBootstrap => None,
+        // No check of the scheduler's stands in for the UI server's numbering: the full build is
+        // judged by the same trace doing no harm there.
+        Variant::Flaw(Flaw::BurnRefusedNumber) | Variant::Cylc7KeyShipping | Variant::UnauthenticatedBootstrap => None,
     }
 }
 
@@ -310,6 +312,15 @@ pub fn run_variant_weakened(variant: Variant, base: &Weakening) -> ConformanceRe
                 result.normal = replay(&result, &actions, variant, normal, Side::Full);
                 result.note = format!("the scheduler core built without `{check}`");
             }
+            Variant::Flaw(flaw @ Flaw::BurnRefusedNumber) => {
+                let weakened = TargetConfig::for_run(&base.and(&Weakening::with_flaw(flaw)));
+                result.weakened = replay(&result, &actions, variant, weakened, Side::Weakened);
+                result.normal = replay(&result, &actions, variant, normal, Side::Full);
+                result.note = "the UI server's command core built with the flaw (the scheduler is the full build \
+                               on both sides); the full build is judged by the same trace ending with the command \
+                               applied"
+                    .into();
+            }
             Variant::Flaw(flaw) => {
                 let weakened = TargetConfig::for_run(&base.and(&Weakening::with_flaw(flaw)));
                 result.weakened = replay(&result, &actions, variant, weakened, Side::Weakened);
@@ -408,6 +419,16 @@ async fn replay_on(
                     "at step {step} ({told}) {check} refused it: {how}; the real scheduler's event log: {happened}"
                 ),
             ));
+        }
+        if step == steps && side == Side::Full && expected.is_none() {
+            replayer.finish().await;
+            return Ok(Verdict::Counterpart {
+                evidence: format!(
+                    "all {steps} steps ran on the full build and the model's properties held on the real history \
+                     throughout; at the last step ({told}) {}; the real scheduler's event log: {happened}",
+                    record.seen
+                ),
+            });
         }
         if step == steps && side == Side::Full {
             replayer.finish().await;

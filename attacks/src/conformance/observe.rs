@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use model::channel::{ChannelModel, Happening, KeySym, Sender, State};
 use protocol_core::job::JobCore;
 use protocol_core::scheduler::{Event, RevokeReason, SchedulerConfig, SchedulerCore};
+use protocol_core::wire::Reply;
 use protocol_core::{JobId, PublicKey};
 use stateright::{Expectation, Model};
 
@@ -76,6 +77,7 @@ impl Observer {
                     late: self.deadline_passed,
                 }),
                 Event::LaunchFailed { job, .. } => self.index(job).map(|job| Happening::LaunchFailed { job }),
+                Event::Commanded { key, .. } => Some(Happening::Commanded { key: self.sym(key) }),
                 Event::Revoked {
                     job,
                     reason: RevokeReason::Operator,
@@ -88,10 +90,34 @@ impl Observer {
                     job: job.clone(),
                     key: self.symbolic(key),
                 },
+                Event::Commanded {
+                    key,
+                    client,
+                    actor,
+                    op,
+                    target,
+                    seq,
+                } => Event::Commanded {
+                    key: self.symbolic(key),
+                    client: client.clone(),
+                    actor: actor.clone(),
+                    op: *op,
+                    target: target.clone(),
+                    seq: *seq,
+                },
                 other => other.clone(),
             };
             self.translated.push(translated);
         }
+    }
+
+    /// The scheduler answered the UI server's command with `reply`.
+    pub fn command_answered(&mut self, reply: Reply) {
+        let (seq, refused) = match reply {
+            Reply::Ack { seq } => (seq, None),
+            Reply::Rejected { seq, code } => (seq, Some(code)),
+        };
+        self.history.push(Happening::CommandAnswered { seq, refused });
     }
 
     /// A retransmission of `job`'s was acknowledged without effect.
@@ -149,6 +175,7 @@ fn unreachable_state(model: &ChannelModel) -> State {
         honest: Vec::new(),
         answered: Vec::new(),
         attacker: model::channel::Attacker::default(),
+        ui: None,
         revoked: false,
         history: Vec::new(),
     }

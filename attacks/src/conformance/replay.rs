@@ -12,6 +12,12 @@
 //! | `Forge { key, .. }` | a real Noise session with `key`'s real keypair sends the message |
 //! | `ForgeFirstPayload { key, .. }` | a real key-compromise-impersonation first message made with the scheduler's private key ([`crate::live::forge`]) |
 //! | `Revoke(n)` | `SchedulerHandle::revoke` |
+//! | `Ask(ask)` | the UI server's real command core (`protocol_core::command`, built with the run's defences) queues `hold` on the target |
+//! | `ClientConnect` | a real Noise IK handshake with the UI server's client key, registered through `SchedulerHandle::register_client` |
+//! | `ClientTransmit` | the command core's next message is encrypted and put on the wire |
+//! | `ClientDeliver` | the next frame is written to the scheduler's socket; its reply is read and decrypted (the scheduler's verdict) |
+//! | `ClientReceive` | the command core takes that reply |
+//! | `ClientSever` | the UI server's connection is dropped |
 //!
 //! After every step the replay reads what the real scheduler made durable and hands it to the
 //! [`Observer`], which judges it with the model's own properties.
@@ -20,10 +26,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use model::channel::{Action, ChannelModel, KeySym, Sender};
+use protocol_core::command::CommandCore;
 use protocol_core::job::JobCore;
 use protocol_core::noise::{Transport, prologue};
 use protocol_core::scheduler::Event;
-use protocol_core::wire::{JobBody, RejectCode, Reply};
+use protocol_core::wire::{CommandOp, JobBody, RejectCode, Reply};
 use protocol_core::{JobId, PublicKey, StaticKeypair};
 use protocol_net::StatsSnapshot;
 use protocol_net::client::connect_to;
@@ -34,7 +41,7 @@ use super::observe::Observer;
 use crate::harness::HarnessError;
 use crate::live::forge::{kci_first_message, low_order_first_message};
 use crate::live::launch::ScriptedLauncher;
-use crate::live::peer::{Session, closed_by_peer, message};
+use crate::live::peer::{Session, closed_by_peer};
 use crate::live::target::{Target, TargetConfig, spec, workflow};
 use crate::live::wait_for;
 
@@ -53,6 +60,23 @@ struct Link {
 struct Honest {
     core: JobCore,
     link: Option<Link>,
+}
+
+/// The UI server's connection: replies are decrypted as they are read (the verdict is the
+/// scheduler's at delivery) and handed to the command core on `ClientReceive`.
+struct ClientLink {
+    stream: TcpStream,
+    reader: FrameReader,
+    transport: Transport,
+    to_scheduler: VecDeque<Vec<u8>>,
+    replies: VecDeque<Reply>,
+}
+
+/// The UI server, driving the real command core.
+struct Client {
+    core: CommandCore,
+    keypair: StaticKeypair,
+    link: Option<ClientLink>,
 }
 
 /// What one step did, as the real system showed it.
@@ -75,6 +99,7 @@ pub struct Replayer {
     ids: Vec<JobId>,
     keys: BTreeMap<KeySym, StaticKeypair>,
     honest: Vec<Honest>,
+    client: Option<Client>,
     observer: Observer,
     seen_events: usize,
     launched_at: tokio::time::Instant,
@@ -157,9 +182,29 @@ impl Replayer {
             keys.insert(KeySym::Job(n), StaticKeypair::generate_from_os());
         }
         keys.insert(KeySym::Attacker, StaticKeypair::generate_from_os());
+        let client = if model.bounds.commands > 0 {
+            let keypair = StaticKeypair::generate_from_os();
+            target
+                .handle
+                .register_client(keypair.public(), workflow().owner().clone())
+                .await?;
+            // The UI server's core is built as the run is: with the flaw on the weakened side.
+            let core = CommandCore::with_defences(config.defences.clone());
+            Some((keypair, core))
+        } else {
+            None
+        };
         let mut symbols: BTreeMap<PublicKey, KeySym> = keys.iter().map(|(s, k)| (k.public(), *s)).collect();
         symbols.insert(target.key(), KeySym::Scheduler);
         symbols.insert(KeySym::LowOrder.public(), KeySym::LowOrder);
+        if let Some((keypair, _)) = &client {
+            symbols.insert(keypair.public(), KeySym::Client);
+        }
+        let client = client.map(|(keypair, core)| Client {
+            core,
+            keypair,
+            link: None,
+        });
         let honest = (0..model.bounds.honest_jobs)
             .map(|n| {
                 let mut core = JobCore::new(ids[usize::from(n)].clone(), 64);
@@ -181,6 +226,7 @@ impl Replayer {
             ids,
             keys,
             honest,
+            client,
             observer: Observer::new(model, symbols),
             seen_events,
             launched_at,
@@ -220,6 +266,19 @@ impl Replayer {
             .ok_or_else(|| HarnessError::setup(format!("the trace drives job {n} as honest, which it is not")))
     }
 
+    fn client(&mut self) -> Result<&mut Client, HarnessError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| HarnessError::setup("the trace drives a UI server, which this run does not have"))
+    }
+
+    fn client_link(&mut self) -> Result<&mut ClientLink, HarnessError> {
+        self.client()?
+            .link
+            .as_mut()
+            .ok_or_else(|| HarnessError::setup("the UI server has no connection at this step"))
+    }
+
     fn link(&mut self, n: u8) -> Result<&mut Link, HarnessError> {
         self.honest(n)?
             .link
@@ -238,6 +297,7 @@ impl Replayer {
         let (sender, key) = match *action {
             Action::Deliver(n) => (Sender::Honest(n), Some(KeySym::Job(n))),
             Action::Forge { key, .. } | Action::ForgeFirstPayload { key, .. } => (Sender::Attacker, Some(key)),
+            Action::ClientDeliver => (Sender::UiServer, Some(KeySym::Client)),
             _ => (Sender::Attacker, None),
         };
         match *action {
@@ -355,7 +415,7 @@ impl Replayer {
                 record.seen = "connection cut".to_owned();
             }
             Action::Forge { key, claim, body, seq } => {
-                let forged = message(self.id(claim)?, seq, body.to_job_body());
+                let forged = body.to_message(self.id(claim)?, seq);
                 record.seen = match key {
                     KeySym::LowOrder => {
                         let first = low_order_first_message(&self.target.key(), &prologue(&workflow()), &[])
@@ -378,7 +438,7 @@ impl Replayer {
                 };
             }
             Action::ForgeFirstPayload { key, claim, body, seq } => {
-                let payload = message(self.id(claim)?, seq, body.to_job_body()).to_bytes();
+                let payload = body.to_message(self.id(claim)?, seq).to_bytes();
                 let victim = PublicKey::from_trusted_bytes(self.key_bytes(key));
                 let first = kci_first_message(
                     self.target.stolen_secret(),
@@ -398,6 +458,92 @@ impl Replayer {
                 } else {
                     "nothing to revoke".to_owned()
                 };
+            }
+            Action::Ask(ask) => {
+                let target = ask.target(self.id(0)?);
+                let client = self.client()?;
+                client
+                    .core
+                    .send(workflow().owner().clone(), CommandOp::Hold, target.clone())
+                    .map_err(HarnessError::setup)?;
+                record.seen = format!("hold {target} queued");
+            }
+            Action::ClientConnect => {
+                let (addr, key) = (self.target.addr(), self.target.key());
+                let client = self.client()?;
+                let (stream, reader, transport) = connect_to(addr, &key, &workflow(), &client.keypair, STEP_LIMIT)
+                    .await
+                    .map_err(|e| HarnessError::setup(format!("the UI server's handshake failed: {e}")))?;
+                client.core.handle_connected();
+                client.link = Some(ClientLink {
+                    stream,
+                    reader,
+                    transport,
+                    to_scheduler: VecDeque::new(),
+                    replies: VecDeque::new(),
+                });
+                record.seen = "handshake completed".to_owned();
+            }
+            Action::ClientTransmit => {
+                let client = self.client()?;
+                let message = client
+                    .core
+                    .poll_transmit()
+                    .ok_or_else(|| HarnessError::setup("the UI server had nothing to transmit"))?;
+                let link = client
+                    .link
+                    .as_mut()
+                    .ok_or_else(|| HarnessError::setup("the UI server has no connection"))?;
+                let mut sealed = Vec::new();
+                link.transport
+                    .encrypt(&message.to_bytes(), &mut sealed)
+                    .map_err(HarnessError::setup)?;
+                link.to_scheduler.push_back(sealed);
+                record.seen = format!("command #{} on the wire", message.seq());
+            }
+            Action::ClientDeliver => {
+                let link = self.client_link()?;
+                let frame = link
+                    .to_scheduler
+                    .pop_front()
+                    .ok_or_else(|| HarnessError::setup("nothing in flight from the UI server"))?;
+                write_frame(&mut link.stream, &frame)
+                    .await
+                    .map_err(HarnessError::setup)?;
+                let sealed = tokio::time::timeout(STEP_LIMIT, link.reader.read_frame(&mut link.stream))
+                    .await
+                    .map_err(|_| HarnessError::setup("no reply to the UI server's command"))?
+                    .map_err(|e| HarnessError::setup(format!("the UI server's connection failed: {e}")))?;
+                let mut plain = Vec::new();
+                link.transport
+                    .decrypt(&sealed, &mut plain)
+                    .map_err(HarnessError::setup)?;
+                let reply = Reply::decode(&plain).map_err(HarnessError::setup)?;
+                record.seen = format!("command {}", reply_text(&reply));
+                link.replies.push_back(reply);
+                self.observer.command_answered(reply);
+            }
+            Action::ClientReceive => {
+                let client = self.client()?;
+                let link = client
+                    .link
+                    .as_mut()
+                    .ok_or_else(|| HarnessError::setup("the UI server has no connection"))?;
+                let reply = link
+                    .replies
+                    .pop_front()
+                    .ok_or_else(|| HarnessError::setup("no reply in flight to the UI server"))?;
+                record.seen = format!("the UI server read: {}", reply_text(&reply));
+                if client.core.handle_reply(reply).is_err() {
+                    client.link = None;
+                    client.core.handle_disconnect();
+                }
+            }
+            Action::ClientSever => {
+                let client = self.client()?;
+                client.link = None;
+                client.core.handle_disconnect();
+                record.seen = "the UI server's connection cut".to_owned();
             }
         }
         let events = self.target.events().await?;
@@ -456,6 +602,13 @@ pub fn describe_events(model: &ChannelModel, events: &[Event], symbols: impl Fn(
         .filter_map(|e| match e {
             Event::Registered { job: j, key } => Some(format!("registered {} for {}", symbols(key), job(j))),
             Event::Accepted { job: j, seq, body: b } => Some(format!("accepted {} #{seq} for {}", body(b), job(j))),
+            Event::Commanded {
+                key, op, target, seq, ..
+            } => Some(format!(
+                "applied command #{seq} ({} {target}) from {}",
+                op.name(),
+                symbols(key)
+            )),
             Event::LaunchFailed { job: j, .. } => Some(format!("failed {}'s launch", job(j))),
             Event::Revoked { job: j, reason } => Some(format!(
                 "retired {}'s key ({})",
@@ -491,6 +644,7 @@ impl Replayer {
                 .get(usize::from(n))
                 .map_or_else(|| format!("job {n}'s key"), |id| format!("job {}'s key", id.task())),
             Some(KeySym::Attacker) => "the attacker's own key".to_owned(),
+            _ if self.client.as_ref().is_some_and(|c| c.keypair.public() == *key) => "the UI server's key".to_owned(),
             _ => "an unknown key".to_owned(),
         }
     }

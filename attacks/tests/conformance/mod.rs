@@ -54,6 +54,7 @@ fn every_variant_has_a_test_here() {
             "valid-transition",
             "dedup-by-session",
             "identity-from-claim",
+            "burn-refused-number",
             "cylc7-key-shipping",
             "unauthenticated-bootstrap",
         ]
@@ -96,7 +97,7 @@ fn without_fresh_sequence_a_retransmission_takes_effect_twice_on_the_real_system
 }
 
 #[test]
-fn without_allowed_type_a_finished_job_is_heard_again_on_the_real_system() {
+fn without_allowed_type_a_job_key_carries_a_command_on_the_real_system() {
     replays("allowed-type", "allowed-type");
 }
 
@@ -113,6 +114,28 @@ fn dedup_by_session_accepts_a_retransmission_twice_and_the_real_design_acknowled
 #[test]
 fn identity_from_claim_lets_a_stranger_report_and_the_real_design_refuses_its_key() {
     replays("identity-from-claim", "authenticated-key");
+}
+
+#[test]
+fn burning_a_refused_number_makes_the_next_command_a_gap_on_the_real_scheduler_and_the_real_ui_core_hands_it_on() {
+    let result = conforms("burn-refused-number");
+    assert!(result.replayed);
+    let steps = result.trace.len();
+    assert!(
+        matches!(&result.weakened, Verdict::Violated { step, property, evidence }
+            if *step == steps && property == "command-liveness" && evidence.contains("sequence gap")),
+        "{:?}",
+        result.weakened
+    );
+    // The full build's second command carries the refused number, 1, and is judged on what it
+    // asks (applied, or refused for its own target), never as a gap.
+    assert!(
+        matches!(&result.normal, Verdict::Counterpart { evidence }
+            if (evidence.contains("command acknowledged #1") || evidence.contains("command rejected #1 (invalid transition)"))
+                && !evidence.contains("sequence gap")),
+        "{:?}",
+        result.normal
+    );
 }
 
 #[test]

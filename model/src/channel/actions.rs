@@ -3,11 +3,11 @@
 
 use protocol_core::Millis;
 use protocol_core::scheduler::{Accepted, Event, RevokeReason};
-use protocol_core::wire::{JobMessage, Message, Reply};
+use protocol_core::wire::{Message, Reply};
 use serde::Serialize;
 
 use super::ChannelModel;
-use super::state::{Body, Happening, KeySym, Link, Sender, State};
+use super::state::{Ask, Body, Happening, KeySym, Link, Sender, State};
 
 /// One step of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -61,6 +61,18 @@ pub enum Action {
     },
     /// The defender revokes the compromised job's key.
     Revoke(u8),
+    /// A person asks the UI server for a command (it has authorised and audited it).
+    Ask(Ask),
+    /// The UI server connects (handshake with its client key).
+    ClientConnect,
+    /// The UI server writes what its command core has to send.
+    ClientTransmit,
+    /// The scheduler reads the next command on the UI server's connection.
+    ClientDeliver,
+    /// The UI server reads the next reply.
+    ClientReceive,
+    /// The attacker cuts the UI server's connection; whatever was in flight is lost.
+    ClientSever,
 }
 
 impl ChannelModel {
@@ -166,10 +178,17 @@ impl ChannelModel {
             for key in self.usable_keys(state) {
                 for claim in 0..jobs {
                     for seq in self.fresh_seqs(state, key, claim) {
-                        for body in Body::ALL {
+                        for body in Body::JOB {
                             actions.push(Action::Forge { key, claim, body, seq });
                         }
                     }
+                    // A command on a job's key is refused (or obeyed) whatever its number.
+                    actions.push(Action::Forge {
+                        key,
+                        claim,
+                        body: Body::Command,
+                        seq: 1,
+                    });
                 }
             }
             if self.env.scheduler_key_leaked {
@@ -179,10 +198,31 @@ impl ChannelModel {
                 {
                     for claim in 0..jobs {
                         for seq in self.fresh_seqs(state, key, claim) {
-                            for body in Body::ALL {
+                            for body in Body::JOB {
                                 actions.push(Action::ForgeFirstPayload { key, claim, body, seq });
                             }
                         }
+                    }
+                }
+            }
+        }
+        if let Some(ui) = &state.ui {
+            if ui.asked < self.bounds.commands {
+                actions.extend(Ask::ALL.map(Action::Ask));
+            }
+            match &ui.link {
+                None if !ui.core.is_idle() => actions.push(Action::ClientConnect),
+                None => {}
+                Some(link) => {
+                    actions.push(Action::ClientTransmit);
+                    if !link.to_scheduler.is_empty() {
+                        actions.push(Action::ClientDeliver);
+                    }
+                    if !link.to_job.is_empty() {
+                        actions.push(Action::ClientReceive);
+                    }
+                    if state.attacker.severed < self.bounds.severs {
+                        actions.push(Action::ClientSever);
                     }
                 }
             }
@@ -197,11 +237,7 @@ impl ChannelModel {
     }
 
     fn message(&self, claim: u8, body: Body, seq: u64) -> Message {
-        Message::Job(JobMessage {
-            seq,
-            claim: self.ids()[usize::from(claim)].clone(),
-            body: body.to_job_body(),
-        })
+        body.to_message(&self.ids()[usize::from(claim)], seq)
     }
 
     pub(super) fn step(&self, state: &State, action: Action) -> Option<State> {
@@ -317,6 +353,56 @@ impl ChannelModel {
                 next.core.revoke(&self.ids()[usize::from(c)]);
                 self.record(&mut next, Sender::Attacker, None);
             }
+            Action::Ask(ask) => {
+                let target = ask.target(&self.ids()[0]);
+                let ui = next.ui.as_mut()?;
+                ui.asked += 1;
+                let actor = ui.actor.clone();
+                ui.core.send(actor, protocol_core::wire::CommandOp::Hold, target).ok()?;
+            }
+            Action::ClientConnect => {
+                next.core
+                    .handle_handshake(next.now, &KeySym::Client.public(), &[])
+                    .ok()?;
+                let ui = next.ui.as_mut()?;
+                ui.link = Some(Link::default());
+                ui.core.handle_connected();
+            }
+            Action::ClientTransmit => {
+                let ui = next.ui.as_mut()?;
+                let message = ui.core.poll_transmit()?;
+                ui.link.as_mut()?.to_scheduler.push_back(message);
+            }
+            Action::ClientDeliver => {
+                let message = next.ui.as_mut()?.link.as_mut()?.to_scheduler.pop_front()?;
+                let seq = message.seq();
+                let verdict = next.core.handle_message(next.now, &KeySym::Client.public(), message);
+                let (reply, refused) = match verdict {
+                    Ok(_) => (Reply::Ack { seq }, None),
+                    Err(rejected) => {
+                        let code = rejected.code();
+                        (Reply::Rejected { seq, code }, Some(code))
+                    }
+                };
+                next.history.push(Happening::CommandAnswered { seq, refused });
+                self.record(&mut next, Sender::UiServer, Some(KeySym::Client));
+                next.ui.as_mut()?.link.as_mut()?.to_job.push_back(reply);
+            }
+            Action::ClientReceive => {
+                let ui = next.ui.as_mut()?;
+                let reply = ui.link.as_mut()?.to_job.pop_front()?;
+                if ui.core.handle_reply(reply).is_err() {
+                    // What `SchedulerLink` does with an answer to nothing: drop the connection.
+                    ui.link = None;
+                    ui.core.handle_disconnect();
+                }
+            }
+            Action::ClientSever => {
+                next.attacker.severed += 1;
+                let ui = next.ui.as_mut()?;
+                ui.link = None;
+                ui.core.handle_disconnect();
+            }
         }
         Some(next)
     }
@@ -340,6 +426,9 @@ impl ChannelModel {
                     late: state.now > self.deadline(),
                 }),
                 Event::LaunchFailed { job, .. } => index(job).map(|job| Happening::LaunchFailed { job }),
+                Event::Commanded { key, .. } => Some(Happening::Commanded {
+                    key: KeySym::from_public(key, self.job_count()),
+                }),
                 Event::Revoked {
                     job,
                     reason: RevokeReason::Operator,

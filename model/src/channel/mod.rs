@@ -14,6 +14,7 @@ mod state;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use protocol_core::command::CommandCore;
 use protocol_core::job::JobCore;
 use protocol_core::scheduler::{JobSpec, SchedulerConfig, SchedulerCore};
 use protocol_core::wire::{JobBody, OutputName};
@@ -23,7 +24,7 @@ use stateright::{Model, Property};
 
 pub use actions::Action;
 pub use properties::names;
-pub use state::{Attacker, Body, Happening, HonestJob, KeySym, Link, Sender, State};
+pub use state::{Ask, Attacker, Body, Happening, HonestJob, KeySym, Link, Sender, State, UiServer};
 
 /// What the world around the protocol is like: the design-level variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -41,7 +42,7 @@ pub struct Environment {
 /// How far the checker explores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Bounds {
-    /// Honest jobs (1 or 2).
+    /// Honest jobs (0 to 2).
     pub honest_jobs: u8,
     /// Whether a third job is compromised (the attacker holds its keys and answers its
     /// bootstrap).
@@ -54,6 +55,8 @@ pub struct Bounds {
     pub revocation: bool,
     /// Whether launch deadlines may pass.
     pub deadline: bool,
+    /// Commands people may ask the honest UI server for (0: no UI server).
+    pub commands: u8,
 }
 
 impl Bounds {
@@ -66,6 +69,7 @@ impl Bounds {
         severs: 2,
         revocation: true,
         deadline: true,
+        commands: 0,
     };
 
     /// The proof bound of the key-compromise run (the scheduler's private key leaked): the
@@ -77,6 +81,30 @@ impl Bounds {
         ..Self::PROOF
     };
 
+    /// The proof bound of the command channel: the UI server asked for four commands (each on a
+    /// task that exists or one that does not), two cut connections, and the compromised job
+    /// forging twice (commands on its own key among its messages), with revocation and
+    /// deadlines. No honest job: the scheduler keeps UI servers' numbering apart from jobs'
+    /// (`ClientRecord` against `JobRecord`), so an honest job's traffic cannot change how a
+    /// command is judged, and leaving it out keeps the run to about 1.4 million states.
+    pub const COMMANDS: Self = Self {
+        honest_jobs: 0,
+        compromised_job: true,
+        forgeries: 2,
+        severs: 2,
+        revocation: true,
+        deadline: true,
+        commands: 4,
+    };
+
+    /// The quick bound of the command channel.
+    pub const COMMANDS_QUICK: Self = Self {
+        forgeries: 1,
+        severs: 1,
+        commands: 2,
+        ..Self::COMMANDS
+    };
+
     /// The bound for pull requests (`--quick`) and for attack searches: every variant's attack
     /// is within it (about 56,000 states).
     pub const QUICK: Self = Self {
@@ -86,6 +114,7 @@ impl Bounds {
         severs: 1,
         revocation: true,
         deadline: true,
+        commands: 0,
     };
 }
 
@@ -199,6 +228,17 @@ impl ChannelModel {
                 },
             );
         }
+        let ui = (self.bounds.commands > 0).then(|| {
+            let owner = self.config.workflow.owner().clone();
+            // A fresh, valid, unique key: registration cannot fail.
+            let _ = core.register_client(*KeySym::Client.public().as_bytes(), owner.clone());
+            UiServer {
+                core: CommandCore::with_defences(self.defences.clone()),
+                link: None,
+                asked: 0,
+                actor: owner,
+            }
+        });
         while core.poll_event().is_some() {}
         let honest = (0..self.bounds.honest_jobs)
             .map(|n| {
@@ -230,6 +270,7 @@ impl ChannelModel {
                 keys,
                 ..Attacker::default()
             },
+            ui,
             revoked: false,
             history: Vec::new(),
         }

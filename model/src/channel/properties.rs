@@ -2,7 +2,7 @@
 //! interesting states are reached (a property that holds vacuously proves nothing).
 
 use protocol_core::scheduler::RESERVED_OUTPUTS;
-use protocol_core::wire::JobBody;
+use protocol_core::wire::{JobBody, RejectCode};
 use stateright::Property;
 
 use super::ChannelModel;
@@ -49,11 +49,44 @@ fn job_isolation(_: &ChannelModel, state: &State) -> bool {
 }
 
 /// Only what a job may report takes effect: no reserved or undeclared output is completed by
-/// an `output` message.
+/// an `output` message, and no command takes effect unless the UI server's key carried it.
 fn allow_list(_: &ChannelModel, state: &State) -> bool {
-    accepted(state).all(|(_, _, body, _, _)| match body {
+    let outputs = accepted(state).all(|(_, _, body, _, _)| match body {
         JobBody::Output(name) => name.as_str() == "file-ready" && !RESERVED_OUTPUTS.contains(&name.as_str()),
         _ => true,
+    });
+    let commands = state.history.iter().all(|h| match h {
+        Happening::Commanded { key } => *key == Some(KeySym::Client),
+        _ => true,
+    });
+    outputs && commands
+}
+
+/// Every command the honest UI server sends is judged on what it asks: none is refused for its
+/// sequence number, so a refused command never blocks later ones, from anyone.
+fn command_liveness(_: &ChannelModel, state: &State) -> bool {
+    state.history.iter().all(|h| {
+        !matches!(
+            h,
+            Happening::CommandAnswered {
+                refused: Some(RejectCode::SequenceGap | RejectCode::ReplayedSequence),
+                ..
+            }
+        )
+    })
+}
+
+/// A command refused for what it asks is followed by one carrying the same number that is
+/// applied.
+fn refused_number_reused(state: &State) -> bool {
+    state.history.iter().enumerate().any(|(i, h)| match h {
+        Happening::CommandAnswered {
+            seq,
+            refused: Some(RejectCode::InvalidTransition),
+        } => state.history[i + 1..]
+            .iter()
+            .any(|l| matches!(l, Happening::CommandAnswered { seq: s, refused: None } if s == seq)),
+        _ => false,
     })
 }
 
@@ -77,6 +110,7 @@ fn key_secrecy(model: &ChannelModel, state: &State) -> bool {
     state.attacker.keys.iter().all(|k| match k {
         KeySym::Scheduler => model.env.scheduler_key_leaked,
         KeySym::Job(n) => !model.is_honest(*n),
+        KeySym::Client => false,
         KeySym::Attacker | KeySym::LowOrder => true,
     })
 }
@@ -132,9 +166,12 @@ pub mod names {
     pub const NO_TRUNCATION: &str = "no-truncation";
     /// Sender authentication when the attacker holds the scheduler's private key.
     pub const KCI_RESISTANCE: &str = "kci-resistance";
+    /// See the function of the same name.
+    pub const COMMAND_LIVENESS: &str = "command-liveness";
 
-    /// Every property (the key-compromise one is checked only with the scheduler's key leaked).
-    pub const ALL: [&str; 9] = [
+    /// Every property (the key-compromise one is checked only with the scheduler's key leaked,
+    /// command liveness only in bounds with a UI server).
+    pub const ALL: [&str; 10] = [
         SENDER_AUTHENTICATION,
         INJECTIVE_AGREEMENT,
         JOB_ISOLATION,
@@ -144,6 +181,7 @@ pub mod names {
         NO_ACCEPTANCE_AFTER_REVOCATION,
         NO_TRUNCATION,
         KCI_RESISTANCE,
+        COMMAND_LIVENESS,
     ];
 
     /// The property in a plain sentence.
@@ -155,13 +193,18 @@ pub mod names {
                 "no message takes effect twice, and a job's accepted messages are exactly what it sent, in order, however its connections are cut"
             }
             JOB_ISOLATION => "a message changes only the state of the job whose own key carried it",
-            ALLOW_LIST => "only what a job may report takes effect: no reserved or undeclared output is completed",
+            ALLOW_LIST => {
+                "only what a job may report takes effect: no reserved or undeclared output is completed, and no command arrives on a job's key"
+            }
             REGISTRATION_BINDING => "the registry holds only keys the job made itself, registered before its deadline",
             KEY_SECRECY => "the attacker never holds the scheduler's private key or an honest job's",
             NO_ACCEPTANCE_AFTER_REVOCATION => {
                 "nothing takes effect on a job after its key was revoked or after its final message"
             }
             NO_TRUNCATION => "a job is marked succeeded only by an accepted succeeded message from it",
+            COMMAND_LIVENESS => {
+                "every command the UI server sends is judged on what it asks, never refused for its sequence number, so a refused command blocks no later one"
+            }
             KCI_RESISTANCE => {
                 "an accepted message attributed to an honest job was built by that job, even when the attacker holds the scheduler's private key"
             }
@@ -188,18 +231,32 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
         Property::always(KEY_SECRECY, key_secrecy),
         Property::always(NO_ACCEPTANCE_AFTER_REVOCATION, no_acceptance_after_revocation),
         Property::always(NO_TRUNCATION, no_truncation),
-        Property::sometimes(
+    ];
+    if model.bounds.honest_jobs > 0 {
+        props.push(Property::sometimes(
             "an honest job finishes and its final message is acknowledged",
             |_, s: &State| s.honest.first().is_some_and(|j| j.core.is_finished()),
-        ),
-        Property::sometimes(
+        ));
+        props.push(Property::sometimes(
             "a cut connection's messages are resent and recognised as duplicates",
             |_, s: &State| s.history.iter().any(|h| matches!(h, Happening::Duplicate { .. })),
-        ),
-        Property::sometimes("the scheduler refuses an attacker's message", |_, s: &State| {
-            s.attacker.refused > 0
-        }),
-    ];
+        ));
+    }
+    if model.bounds.forgeries > 0 {
+        props.push(Property::sometimes(
+            "the scheduler refuses an attacker's message",
+            |_, s: &State| s.attacker.refused > 0,
+        ));
+    }
+    if model.bounds.commands > 0 {
+        props.push(Property::always(COMMAND_LIVENESS, command_liveness));
+    }
+    if model.bounds.commands > 1 {
+        props.push(Property::sometimes(
+            "a refused command's number is carried by the next command, which is applied",
+            |_, s: &State| refused_number_reused(s),
+        ));
+    }
     if model.bounds.compromised_job {
         props.push(Property::sometimes(
             "a compromised job's own message takes effect",

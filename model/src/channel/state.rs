@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use protocol_core::command::CommandCore;
 use protocol_core::job::JobCore;
 use protocol_core::keys::LOW_ORDER_POINTS;
 use protocol_core::scheduler::SchedulerCore;
-use protocol_core::wire::{JobBody, Message, OutputName, Reply};
-use protocol_core::{Millis, PublicKey};
+use protocol_core::wire::{ClientCommand, CommandOp, JobBody, JobMessage, Message, OutputName, RejectCode, Reply};
+use protocol_core::{JobId, Millis, Owner, PublicKey};
 use serde::Serialize;
 
 /// A key, symbolically: the attacker can use a key exactly when it holds the private half
@@ -21,6 +22,8 @@ pub enum KeySym {
     Job(u8),
     /// A key the network attacker made.
     Attacker,
+    /// The UI server's client key, registered with the scheduler for the workflow's owner.
+    Client,
     /// A low-order point: no private key, predictable shared secrets.
     LowOrder,
 }
@@ -34,6 +37,7 @@ impl KeySym {
             Self::Scheduler => PublicKey::from_trusted_bytes([0x21; 32]),
             Self::Job(n) => PublicKey::from_trusted_bytes([0x40 + n; 32]),
             Self::Attacker => PublicKey::from_trusted_bytes([0x31; 32]),
+            Self::Client => PublicKey::from_trusted_bytes([0x51; 32]),
             Self::LowOrder => PublicKey::from_trusted_bytes(LOW_ORDER_POINTS[0]),
         }
     }
@@ -41,7 +45,7 @@ impl KeySym {
     /// The symbol for bytes the core reports.
     #[must_use]
     pub fn from_public(key: &PublicKey, jobs: u8) -> Option<Self> {
-        [Self::Scheduler, Self::Attacker, Self::LowOrder]
+        [Self::Scheduler, Self::Attacker, Self::Client, Self::LowOrder]
             .into_iter()
             .chain((0..jobs).map(Self::Job))
             .find(|k| k.public() == *key)
@@ -55,6 +59,8 @@ pub enum Sender {
     Honest(u8),
     /// The attacker (the network, or the compromised job it controls).
     Attacker,
+    /// The honest UI server.
+    UiServer,
 }
 
 /// The message bodies the attacker may try. Every other body is either one of these for the
@@ -69,25 +75,88 @@ pub enum Body {
     SucceededOutput,
     /// `succeeded`.
     Succeeded,
+    /// A command (`stop *`), which only a UI server's key may carry.
+    Command,
 }
 
 impl Body {
     /// Every body, in a fixed order.
-    pub const ALL: [Self; 4] = [Self::Started, Self::Heartbeat, Self::SucceededOutput, Self::Succeeded];
+    pub const ALL: [Self; 5] = [
+        Self::Started,
+        Self::Heartbeat,
+        Self::SucceededOutput,
+        Self::Succeeded,
+        Self::Command,
+    ];
 
-    /// The real message body.
+    /// The job-message bodies (every body but [`Self::Command`]).
+    pub const JOB: [Self; 4] = [Self::Started, Self::Heartbeat, Self::SucceededOutput, Self::Succeeded];
+
+    /// The real message: a job message claiming `claim`, or a command acting as `claim`'s
+    /// owner.
     #[must_use]
-    pub fn to_job_body(self) -> JobBody {
-        match self {
+    pub fn to_message(self, claim: &JobId, seq: u64) -> Message {
+        let body = match self {
             Self::Started => JobBody::Started,
             Self::Heartbeat => JobBody::Heartbeat,
             Self::SucceededOutput => JobBody::Output(OutputName::new("succeeded").expect("a valid output name")),
             Self::Succeeded => JobBody::Succeeded,
+            Self::Command => {
+                return Message::Command(ClientCommand {
+                    seq,
+                    actor: claim.workflow().owner().clone(),
+                    op: CommandOp::Stop,
+                    target: "*".to_owned(),
+                });
+            }
+        };
+        Message::Job(JobMessage {
+            seq,
+            claim: claim.clone(),
+            body,
+        })
+    }
+}
+
+/// What the person using the UI server asks for: a hold on a task that exists, or on one that
+/// does not (which the scheduler refuses as `invalid-transition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Ask {
+    /// `hold` on the first job's task.
+    HoldExisting,
+    /// `hold` on a task the workflow does not have.
+    HoldMissing,
+}
+
+impl Ask {
+    /// Both, in a fixed order.
+    pub const ALL: [Self; 2] = [Self::HoldExisting, Self::HoldMissing];
+
+    /// The command's target for a workflow whose first job is `first`.
+    #[must_use]
+    pub fn target(self, first: &JobId) -> String {
+        match self {
+            Self::HoldExisting => format!("{}/{}", first.cycle(), first.task()),
+            Self::HoldMissing => format!("{}/no_such_task", first.cycle()),
         }
     }
 }
 
-/// One connection between an honest job and the scheduler, in both directions. Noise keeps
+/// The honest UI server: the real command core, driven as `SchedulerLink` drives it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UiServer {
+    /// The real command core: numbering, one command in flight, retransmission.
+    pub core: CommandCore,
+    /// Its connection, if it has one (replies travel in `to_job`).
+    pub link: Option<Link>,
+    /// Commands people have asked it for.
+    pub asked: u8,
+    /// The acting person.
+    pub actor: Owner,
+}
+
+/// One connection between an honest job (or the UI server) and the scheduler, in both
+/// directions. Noise keeps
 /// each direction in order and unforgeable, so the attacker can only stop it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Link {
@@ -165,6 +234,19 @@ pub enum Happening {
         /// The job.
         job: u8,
     },
+    /// The scheduler answered the honest UI server's command `seq`: applied (or a duplicate of
+    /// an applied one) when `refused` is `None`.
+    CommandAnswered {
+        /// Its sequence number.
+        seq: u64,
+        /// The refusal, if refused.
+        refused: Option<RejectCode>,
+    },
+    /// A command took effect, carried by `key`.
+    Commanded {
+        /// The session key it arrived on.
+        key: Option<KeySym>,
+    },
 }
 
 /// The whole state.
@@ -181,6 +263,8 @@ pub struct State {
     pub answered: Vec<bool>,
     /// The attacker.
     pub attacker: Attacker,
+    /// The honest UI server, if the bound has one.
+    pub ui: Option<UiServer>,
     /// Whether the defender has revoked the compromised job.
     pub revoked: bool,
     /// What happened, in order.

@@ -42,6 +42,37 @@ fn sender_authentication_survives_a_leaked_scheduler_key() {
 }
 
 #[test]
+fn a_refused_command_never_blocks_later_commands_within_the_quick_command_bound() {
+    let report = prove(
+        "channel-commands",
+        ChannelModel::new(Defences::all(), Environment::default(), Bounds::COMMANDS_QUICK),
+    );
+    for p in &report.properties {
+        assert!(p.holds, "{} {} failed: {:#?}", p.kind, p.name, p.trace);
+    }
+    let names: Vec<&str> = report.properties.iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"command-liveness"), "{names:?}");
+    assert!(
+        names.contains(&"a refused command's number is carried by the next command, which is applied"),
+        "{names:?}"
+    );
+    assert_eq!(report.unique_states, 5_088);
+}
+
+#[test]
+fn the_ui_servers_old_numbering_turns_one_refused_command_into_a_gap_for_the_next() {
+    // The design before the fix: the command core consumes the number the scheduler refused.
+    let (report, _) = Variant::Flaw(protocol_core::Flaw::BurnRefusedNumber).find_attack(Bounds::QUICK);
+    assert_eq!(report.property.as_deref(), Some("command-liveness"));
+    let told: Vec<&str> = report.trace.iter().map(|s| s.detail.as_str()).collect();
+    assert!(
+        told.first().is_some_and(|d| d.ends_with("hold 1/no_such_task"))
+            && told.last().is_some_and(|d| d.contains("UI server's next command")),
+        "a hold on a missing task first, the scheduler judging the next command last: {told:#?}"
+    );
+}
+
+#[test]
 fn every_weakened_design_is_broken_and_names_the_property_it_breaks() {
     let expected = [
         ("key-validation", "registration-binding", 1),
@@ -51,10 +82,11 @@ fn every_weakened_design_is_broken_and_names_the_property_it_breaks() {
         ("authenticated-key", "no-acceptance-after-revocation", 3),
         ("bound-identity", "sender-authentication", 3),
         ("fresh-sequence", "injective-agreement", 11),
-        ("allowed-type", "no-acceptance-after-revocation", 3),
+        ("allowed-type", "allow-list", 2),
         ("valid-transition", "allow-list", 3),
         ("dedup-by-session", "injective-agreement", 11),
         ("identity-from-claim", "sender-authentication", 2),
+        ("burn-refused-number", "command-liveness", 8),
         ("cylc7-key-shipping", "key-secrecy", 2),
         ("unauthenticated-bootstrap", "registration-binding", 1),
     ];

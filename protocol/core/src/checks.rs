@@ -96,11 +96,14 @@ pub enum Flaw {
     /// The scheduler takes the job's identity from the message's claim and accepts any key,
     /// as a server that authenticates only itself would.
     IdentityFromClaim,
+    /// The UI server's command client consumes a number the scheduler refused, as it did before
+    /// issue 11: the next command, and every one after it, is then a sequence gap.
+    BurnRefusedNumber,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Self; 2] = [Self::DedupBySession, Self::IdentityFromClaim];
+    pub const ALL: [Self; 3] = [Self::DedupBySession, Self::IdentityFromClaim, Self::BurnRefusedNumber];
 
     /// The stable name.
     #[must_use]
@@ -108,6 +111,7 @@ impl Flaw {
         match self {
             Self::DedupBySession => "dedup-by-session",
             Self::IdentityFromClaim => "identity-from-claim",
+            Self::BurnRefusedNumber => "burn-refused-number",
         }
     }
 }

@@ -3,12 +3,14 @@
 //! Everything here is deterministic and free of I/O: keys and their validation ([`keys`]),
 //! names ([`ids`]), the wire codec ([`wire`]), the bootstrap messages ([`bootstrap`]), Noise
 //! handshake and transport wrappers over snow ([`noise`]), the scheduler's registry, job state
-//! machines and acceptance pipeline ([`scheduler`]), and the job's retransmission logic
-//! ([`job`]). The tokio drivers live in `protocol-net`; the model checker drives these cores
-//! directly. SPEC.md beside this crate is the wire specification.
+//! machines and acceptance pipeline ([`scheduler`]), the job's retransmission logic ([`job`])
+//! and the UI server's command numbering ([`command`]). The tokio drivers live in
+//! `protocol-net` and `protocol-gateway`; the model checker drives these cores directly.
+//! SPEC.md beside this crate is the wire specification.
 
 pub mod bootstrap;
 pub mod checks;
+pub mod command;
 pub mod ids;
 pub mod job;
 pub mod keys;

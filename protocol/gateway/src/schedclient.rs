@@ -1,19 +1,18 @@
-//! The UI server's command channel to one scheduler: a sans-IO [`CommandCore`] (numbering,
-//! unacknowledged commands, retransmission after a reconnect, as `JobCore` does for jobs) and
-//! the [`SchedulerLink`] that drives it over the Noise IK channel with the UI server's client
-//! key.
+//! The UI server's command channel to one scheduler: the [`SchedulerLink`] that drives
+//! `protocol_core::command`'s sans-IO [`CommandCore`] (numbering, one command in flight,
+//! retransmission after a reconnect) over the Noise IK channel with the UI server's client key.
 //!
 //! A command keeps its sequence number and bytes until the scheduler answers it: after any
 //! connection failure it is resent unchanged, so the scheduler's per-client de-duplication
 //! gives it exactly one effect. A command not confirmed before its deadline stays queued and
-//! is resent ahead of the next one.
+//! is sent ahead of the next one.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use protocol_core::command::{CommandCore, CommandOutcome, QueueFull, Ticket, UnexpectedReply};
 use protocol_core::wire::message::MAX_TARGET;
-use protocol_core::wire::{ClientCommand, CommandOp, Message, RejectCode, Reply};
+use protocol_core::wire::{CommandOp, Reply};
 use protocol_core::{Owner, StaticKeypair, WorkflowId};
 use protocol_net::client::{Connection, connect_to};
 use protocol_net::framing::{ConnError, push_frame};
@@ -21,123 +20,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use crate::rundir::RunDir;
-
-/// What the scheduler said about a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CommandOutcome {
-    /// Applied and durable (or a duplicate of one that was).
-    Accepted,
-    /// Refused for good.
-    Rejected(RejectCode),
-}
-
-/// A reply the core did not expect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[error("reply for command {0}, which is not outstanding")]
-pub struct UnexpectedReply(pub u64);
-
-/// Numbering and retransmission of commands, sans-IO.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CommandCore {
-    next_seq: u64,
-    window: usize,
-    queued: VecDeque<ClientCommand>,
-    unacked: BTreeMap<u64, ClientCommand>,
-    outcomes: BTreeMap<u64, CommandOutcome>,
-    connected: bool,
-}
-
-impl CommandCore {
-    /// A core keeping at most `window` commands unacknowledged.
-    #[must_use]
-    pub fn new(window: usize) -> Self {
-        Self {
-            next_seq: 1,
-            window: window.max(1),
-            queued: VecDeque::new(),
-            unacked: BTreeMap::new(),
-            outcomes: BTreeMap::new(),
-            connected: false,
-        }
-    }
-
-    /// Queues a command on behalf of `actor`; returns its sequence number.
-    pub fn send(&mut self, actor: Owner, op: CommandOp, target: String) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.queued.push_back(ClientCommand { seq, actor, op, target });
-        seq
-    }
-
-    /// The connection is up.
-    pub fn handle_connected(&mut self) {
-        self.connected = true;
-    }
-
-    /// The connection dropped: unacknowledged commands go back to the front, in order.
-    pub fn handle_disconnect(&mut self) {
-        self.connected = false;
-        let resend = std::mem::take(&mut self.unacked);
-        for (_, c) in resend.into_iter().rev() {
-            self.queued.push_front(c);
-        }
-    }
-
-    /// The next message to write, if connected and the window allows.
-    pub fn poll_transmit(&mut self) -> Option<Message> {
-        if !self.connected || self.unacked.len() >= self.window {
-            return None;
-        }
-        let c = self.queued.pop_front()?;
-        self.unacked.insert(c.seq, c.clone());
-        Some(Message::Command(c))
-    }
-
-    /// A reply from the scheduler.
-    ///
-    /// # Errors
-    /// [`UnexpectedReply`] for a reply to nothing outstanding.
-    pub fn handle_reply(&mut self, reply: Reply) -> Result<(), UnexpectedReply> {
-        let (seq, outcome) = match reply {
-            Reply::Ack { seq } => (seq, CommandOutcome::Accepted),
-            Reply::Rejected { seq, code } => (seq, CommandOutcome::Rejected(code)),
-        };
-        self.unacked.remove(&seq).ok_or(UnexpectedReply(seq))?;
-        self.outcomes.insert(seq, outcome);
-        // The scheduler consumes a sequence number only when it applies the command: one it
-        // refuses for what it asks (an unknown target, an operation not permitted) leaves the
-        // number unused there, so the next command must carry it again, or it and every
-        // command after it would be a gap. Only the newest number can be handed back; with
-        // later commands already numbered (never, under `SchedLink`'s one-at-a-time lock) the
-        // gap is left for the caller to see.
-        if let CommandOutcome::Rejected(code) = outcome
-            && !matches!(code, RejectCode::SequenceGap | RejectCode::ReplayedSequence)
-            && seq.saturating_add(1) == self.next_seq
-            && self.queued.is_empty()
-            && self.unacked.is_empty()
-        {
-            self.next_seq = seq;
-        }
-        Ok(())
-    }
-
-    /// The outcome of command `seq`, once (it is forgotten when taken).
-    pub fn take_outcome(&mut self, seq: u64) -> Option<CommandOutcome> {
-        self.outcomes.remove(&seq)
-    }
-
-    /// Commands sent but not answered.
-    #[must_use]
-    pub fn unacked(&self) -> usize {
-        self.unacked.len()
-    }
-
-    /// Whether nothing is waiting to be sent or answered.
-    #[must_use]
-    pub fn is_idle(&self) -> bool {
-        self.queued.is_empty() && self.unacked.is_empty()
-    }
-}
 
 /// Why a command did not get an answer.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +36,9 @@ pub enum LinkError {
     /// The scheduler answered something that was not asked.
     #[error(transparent)]
     Unexpected(#[from] UnexpectedReply),
+    /// Too many earlier commands are still waiting for the scheduler.
+    #[error(transparent)]
+    Busy(#[from] QueueFull),
 }
 
 /// Whether `target` is a well-formed command target: `*`, a cycle point or `cycle/task`, at
@@ -197,7 +82,7 @@ impl SchedulerLink {
             run,
             keypair,
             state: Mutex::new(LinkState {
-                core: CommandCore::new(64),
+                core: CommandCore::new(),
                 conn: None,
             }),
         }
@@ -240,7 +125,7 @@ impl SchedulerLink {
         let deadline = tokio::time::Instant::now() + limit;
         let mut guard = self.state.lock().await;
         let state = &mut *guard;
-        let seq = state.core.send(actor, op, target);
+        let ticket = state.core.send(actor, op, target)?;
         let mut backoff = Duration::from_millis(25);
         let mut last = String::from("none");
         loop {
@@ -263,7 +148,7 @@ impl SchedulerLink {
                 }
             }
             let Some(conn) = state.conn.as_mut() else { continue };
-            match tokio::time::timeout(remaining, exchange(&mut state.core, conn, seq)).await {
+            match tokio::time::timeout(remaining, exchange(&mut state.core, conn, ticket)).await {
                 Ok(Ok(Some(outcome))) => return Ok(outcome),
                 Ok(Ok(None)) => {}
                 Ok(Err(ExchangeError::Conn(e))) => {
@@ -298,11 +183,12 @@ impl From<ConnError> for ExchangeError {
     }
 }
 
-/// Writes what the core has to send, then reads replies until `seq` is answered.
+/// Writes what the core has to send, then reads replies until `ticket` is answered or nothing
+/// written is waiting for an answer (an earlier caller's command was; the caller loops).
 async fn exchange(
     core: &mut CommandCore,
     (stream, reader, transport): &mut Connection,
-    seq: u64,
+    ticket: Ticket,
 ) -> Result<Option<CommandOutcome>, ExchangeError> {
     let mut plain = Vec::with_capacity(128);
     let mut sealed = Vec::with_capacity(128);
@@ -317,10 +203,10 @@ async fn exchange(
         stream.write_all(&out).await.map_err(ConnError::from)?;
     }
     loop {
-        if let Some(o) = core.take_outcome(seq) {
+        if let Some(o) = core.take_outcome(ticket) {
             return Ok(Some(o));
         }
-        if core.unacked() == 0 {
+        if !core.awaiting_reply() {
             return Ok(None);
         }
         let frame = reader.read_frame(stream).await?;
@@ -333,77 +219,6 @@ async fn exchange(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn jacintar() -> Owner {
-        Owner::new("jacintar").expect("valid")
-    }
-
-    #[test]
-    fn commands_are_numbered_and_resent_unchanged_after_a_reconnect() {
-        let mut core = CommandCore::new(2);
-        let s1 = core.send(jacintar(), CommandOp::Hold, "1/a".into());
-        let s2 = core.send(jacintar(), CommandOp::Stop, "*".into());
-        let s3 = core.send(jacintar(), CommandOp::Release, "1/a".into());
-        assert_eq!((s1, s2, s3), (1, 2, 3));
-        assert_eq!(core.poll_transmit(), None, "nothing is sent while disconnected");
-        core.handle_connected();
-        let first: Vec<Message> = std::iter::from_fn(|| core.poll_transmit()).collect();
-        assert_eq!(
-            first.iter().map(Message::seq).collect::<Vec<_>>(),
-            [1, 2],
-            "window of 2"
-        );
-        core.handle_reply(Reply::Ack { seq: 1 }).expect("ack");
-        assert_eq!(core.take_outcome(1), Some(CommandOutcome::Accepted));
-        assert_eq!(core.take_outcome(1), None);
-        core.handle_disconnect();
-        core.handle_connected();
-        let again: Vec<Message> = std::iter::from_fn(|| core.poll_transmit()).collect();
-        assert_eq!(again.first(), first.get(1), "command 2 is resent byte for byte");
-        assert_eq!(again.iter().map(Message::seq).collect::<Vec<_>>(), [2, 3]);
-        core.handle_reply(Reply::Rejected {
-            seq: 2,
-            code: RejectCode::InvalidTransition,
-        })
-        .expect("reply");
-        assert_eq!(
-            core.take_outcome(2),
-            Some(CommandOutcome::Rejected(RejectCode::InvalidTransition))
-        );
-        assert_eq!(core.handle_reply(Reply::Ack { seq: 9 }), Err(UnexpectedReply(9)));
-        core.handle_reply(Reply::Ack { seq: 3 }).expect("ack");
-        assert!(core.is_idle());
-    }
-
-    #[test]
-    fn a_refused_command_hands_its_number_to_the_next_one_but_a_sequence_refusal_does_not() {
-        let mut core = CommandCore::new(1);
-        core.handle_connected();
-        let s1 = core.send(jacintar(), CommandOp::Hold, "1/no_such_task".into());
-        assert_eq!(core.poll_transmit().map(|m| m.seq()), Some(s1));
-        core.handle_reply(Reply::Rejected {
-            seq: s1,
-            code: RejectCode::InvalidTransition,
-        })
-        .expect("reply");
-        // The scheduler never applied 1, so it still expects 1.
-        assert_eq!(core.send(jacintar(), CommandOp::Hold, "1/a".into()), s1);
-        assert_eq!(core.poll_transmit().map(|m| m.seq()), Some(s1));
-        core.handle_reply(Reply::Ack { seq: s1 }).expect("ack");
-        let s2 = core.send(jacintar(), CommandOp::Release, "1/a".into());
-        assert_eq!(s2, 2);
-        let _ = core.poll_transmit();
-        core.handle_reply(Reply::Rejected {
-            seq: s2,
-            code: RejectCode::SequenceGap,
-        })
-        .expect("reply");
-        assert_eq!(
-            core.send(jacintar(), CommandOp::Release, "1/a".into()),
-            3,
-            "a refusal of the number itself does not hand it back"
-        );
-    }
 
     #[test]
     fn targets_are_checked_before_anything_is_sent() {

@@ -3,7 +3,6 @@
 
 use attacks::conformance::ConformanceResult;
 use attacks::{HarnessResult as RunResult, Outcome as RunOutcome};
-use model::channel::names;
 use model::run::{ProofReport, VariantReport};
 use model::trace::TraceStep;
 use model::{Catalogue, catalogue};
@@ -39,10 +38,8 @@ fn actions(trace: &[TraceStep]) -> Vec<Action> {
         .collect()
 }
 
-/// The properties of one proof run. `only` limits which properties this run is the evidence
-/// for (the key-compromise run proves `kci-resistance`; its other properties repeat the main
-/// run's and are not reported twice).
-fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str) -> String) -> Vec<PropertyResult> {
+/// The properties of one proof run.
+fn properties(proof: &ProofReport, describe: impl Fn(&str) -> String) -> Vec<PropertyResult> {
     let witnesses: Vec<Witness> = proof
         .properties
         .iter()
@@ -56,7 +53,6 @@ fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str
         .properties
         .iter()
         .filter(|p| p.kind == "always")
-        .filter(|p| only.is_none_or(|names| names.contains(&p.name.as_str())))
         .map(|p| PropertyResult {
             name: p.name.clone(),
             proof: proof.model.clone(),
@@ -79,11 +75,15 @@ fn properties(proof: &ProofReport, only: Option<&[&str]>, describe: impl Fn(&str
 #[must_use]
 pub fn property_results(results: &ModelResults) -> Vec<PropertyResult> {
     let describe = |name: &str| Catalogue::sentence(name).unwrap_or("").to_owned();
-    let mut out = Vec::new();
-    for proof in &results.proofs {
-        match proof.model.as_str() {
-            "channel-kci" => out.extend(properties(proof, Some(&[names::KCI_RESISTANCE]), describe)),
-            _ => out.extend(properties(proof, None, describe)),
+    // A property several runs check (the key-compromise and command-channel runs repeat the
+    // main run's) is reported once: from the first run that checks it, unless a later run
+    // breaks it, whose counterexample then stands for it.
+    let mut out: Vec<PropertyResult> = Vec::new();
+    for result in results.proofs.iter().flat_map(|proof| properties(proof, describe)) {
+        match out.iter_mut().find(|o| o.name == result.name) {
+            Some(o) if o.verdict == PropertyVerdict::Holds && result.verdict != PropertyVerdict::Holds => *o = result,
+            Some(_) => {}
+            None => out.push(result),
         }
     }
     out

@@ -293,16 +293,17 @@ mod weakened {
         let channel = Variant::from_name(check);
         let people = PeopleVariant::from_name(check);
         // The design without the first-payload check matters only with the scheduler's key
-        // leaked: its weakened model is the key-compromise run.
-        let channel_proof = if check == "empty-first-payload" {
-            "channel-kci"
-        } else {
-            "channel"
+        // leaked: its weakened model is the key-compromise run; the UI server's flaw shows in
+        // the command-channel run.
+        let (channel_proof, channel_bounds) = match check {
+            "empty-first-payload" => ("channel-kci", ChannelBounds::QUICK),
+            "burn-refused-number" => ("channel-commands", ChannelBounds::COMMANDS_QUICK),
+            _ => ("channel", ChannelBounds::QUICK),
         };
         for proof in &catalogue.proofs {
             progress(proof.name);
             let report = match (proof.name, channel, people) {
-                (name, Some(v), _) if name == channel_proof => prove(name, v.model(ChannelBounds::QUICK)),
+                (name, Some(v), _) if name == channel_proof => prove(name, v.model(channel_bounds)),
                 ("people", _, Some(v)) => prove("people", v.model(PeopleBounds::QUICK)),
                 _ => proof.run(quick),
             };

@@ -448,8 +448,10 @@ impl Message {
     }
 }
 
-/// Why the scheduler refused a message, as carried on the wire. Codes are stable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Why the scheduler refused a message, as carried on the wire. Codes are stable; serialised as
+/// [`RejectCode::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
 pub enum RejectCode {
     UnknownKey = 1,

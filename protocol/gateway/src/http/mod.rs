@@ -79,7 +79,8 @@ pub enum ApiError {
     /// A component behind this one is not available (a UI server, a scheduler).
     #[error("unavailable")]
     Unavailable,
-    /// Every password worker is busy: try again shortly (`Retry-After: 1`).
+    /// Every password worker is busy, or too many commands wait for the scheduler: try again
+    /// shortly (`Retry-After: 1`).
     #[error("busy")]
     Busy,
     /// The command was sent but its effect is not confirmed yet.

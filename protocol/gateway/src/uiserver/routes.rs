@@ -309,6 +309,10 @@ async fn command(
         Ok(CommandOutcome::Rejected(code)) => Err(ApiError::Rejected { code: code.name() }),
         Err(LinkError::NotRunning) => Err(ApiError::Unavailable),
         Err(LinkError::BadTarget) => Err(ApiError::BadRequest),
+        Err(LinkError::Busy(e)) => {
+            state.log.line(&format!("command to {id} refused: {e}"));
+            Err(ApiError::Busy)
+        }
         Err(e) => {
             state.log.line(&format!("command to {id} unconfirmed: {e}"));
             Err(ApiError::Unconfirmed)
