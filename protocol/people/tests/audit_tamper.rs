@@ -56,6 +56,22 @@ fn bad(record: u64, reason: BadReason) -> Result<usize, AuditVerifyError> {
 }
 
 #[test]
+fn the_log_and_its_head_are_private_to_the_gateways_user_even_if_the_log_was_made_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    let (_d, path) = log_of(2);
+    let head = default_head_path(&path);
+    assert_eq!(mode(&path), 0o600, "a new log");
+    assert_eq!(mode(&head), 0o600, "its head");
+    // A log someone made world-readable is made private again when it is next opened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut w = AuditWriter::open(&path, key()).expect("reopens");
+    let _ = w.append(&stop(3, "climb.3")).expect("appends");
+    assert_eq!(mode(&path), 0o600, "a reopened log");
+    assert_eq!(mode(&head), 0o600, "its rewritten head");
+}
+
+#[test]
 fn an_untouched_log_verifies_and_reads_as_seed_001_says() {
     let (_d, path) = log_of(3);
     assert_eq!(verify(&path, &key()), Ok(3));

@@ -10,7 +10,9 @@
 //! `[A-Za-z0-9._-/:~@+%=,]` pass as they are; a backslash becomes `\\`, other ASCII `\xHH`
 //! (`\n`, `\r`, `\t` by name), anything else `\u{HHHH}`. So no field can end a line, fake a
 //! field boundary with a space, or hide text behind Unicode line separators (U+2028/9),
-//! NEL (U+0085) or bidirectional controls, and the escaping is reversible.
+//! NEL (U+0085) or bidirectional controls, and the escaping is reversible. In an operation's
+//! `owner.workflow.target` the workflow name's own dots are written `\x2e`, so the first two
+//! literal dots always split the three fields.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -255,7 +257,15 @@ impl AuditRecord {
                 target,
                 outcome,
             } => {
-                let mut t = format!("{}.{}", f(workflow.owner().as_str()), f(workflow.name()));
+                // Dots separate owner, workflow and target; account names have none, and the
+                // workflow's own are escaped, so the first two literal dots always split the
+                // three (a workflow `a.b` with target `c` and `a` with `b.c` read differently).
+                let name = if escaped {
+                    f(workflow.name()).replace('.', "\\x2e")
+                } else {
+                    f(workflow.name())
+                };
+                let mut t = format!("{}.{name}", f(workflow.owner().as_str()));
                 if let Some(target) = target {
                     t.push('.');
                     t.push_str(&f(target));
@@ -311,6 +321,37 @@ mod tests {
     }
 
     const AT: Millis = Millis(1_795_341_600_000);
+
+    fn stop_on(workflow: &str, target: &str) -> String {
+        AuditRecord {
+            at: AT,
+            actor: jacintar(),
+            event: AuditEvent::Operation {
+                op: Operation::Stop,
+                workflow: WorkflowId::new("atmosphere_stage", workflow).expect("valid"),
+                target: Some(target.to_owned()),
+                outcome: Outcome::Allowed,
+            },
+        }
+        .render(true)
+    }
+
+    #[test]
+    fn dots_in_a_workflow_name_cannot_be_read_as_the_boundary_with_its_target() {
+        let a = stop_on("winds.", "../../etc/passwd");
+        let b = stop_on("winds", "../../../etc/passwd");
+        assert_ne!(a, b);
+        assert!(
+            a.ends_with("stopped atmosphere_stage.winds\\x2e.../../etc/passwd"),
+            "{a}"
+        );
+        assert!(b.ends_with("stopped atmosphere_stage.winds.../../../etc/passwd"), "{b}");
+        assert_ne!(stop_on("a.b", "c"), stop_on("a", "b.c"));
+        assert!(
+            stop_on("clouds", "climb.1234").ends_with("stopped atmosphere_stage.clouds.climb.1234"),
+            "a name without dots reads as before"
+        );
+    }
 
     #[test]
     fn a_huge_untrusted_field_is_cut_to_a_bounded_marked_length_however_it_escapes() {

@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::chain::{self, AuditKey, Tag};
@@ -75,7 +76,16 @@ fn write_head(head: &Path, text: &str) -> Result<(), AuditError> {
         p.push(".tmp");
         PathBuf::from(p)
     };
-    let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, &e))?;
+    // Private to the gateway's user, like the log (the head reveals the record count).
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| io_err(&tmp, &e))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| io_err(&tmp, &e))?;
     f.write_all(text.as_bytes()).map_err(|e| io_err(&tmp, &e))?;
     f.sync_all().map_err(|e| io_err(&tmp, &e))?;
     std::fs::rename(&tmp, head).map_err(|e| io_err(head, &e))?;
@@ -167,6 +177,7 @@ impl AuditWriter {
                 File::options()
                     .write(true)
                     .create_new(true)
+                    .mode(0o600)
                     .open(path)
                     .map_err(|e| io_err(path, &e))?;
                 write_head(head, &chain::head_text(&key, 0, &[0; 32]))?;
@@ -177,6 +188,10 @@ impl AuditWriter {
         let file = OpenOptions::new()
             .append(true)
             .open(path)
+            .map_err(|e| io_err(path, &e))?;
+        // A log made before logs were created private is made private now: its records name
+        // people and what they did.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(|e| io_err(path, &e))?;
         Ok(Self {
             path: path.to_owned(),
