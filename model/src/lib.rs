@@ -8,8 +8,10 @@
 //! `protocol_people` cores; [`variants`] lists the weakened designs of both (and
 //! [`catalogue`] every proof and variant, for front ends); [`run`] proves and searches;
 //! [`trace`] turns counterexamples into steps a person reads; [`property`] names every
-//! property of both models as one typed [`Property`].
+//! property of both models as one typed [`Property`]; [`assumptions`] says what each model
+//! abstracts and which properties rest on it.
 
+pub mod assumptions;
 pub mod channel;
 pub mod people;
 pub mod property;

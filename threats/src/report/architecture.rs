@@ -80,6 +80,7 @@ pub fn architecture_markdown(res: &Results) -> String {
     }
     components(&mut out, m);
     dependencies(&mut out, m);
+    model_assumptions(&mut out, res);
     interfaces(&mut out, m);
     assets(&mut out, m);
     out.push_str(
@@ -169,6 +170,12 @@ fn dependencies(out: &mut String, m: &ThreatModel) {
         }
         out.push('\n');
     }
+}
+
+/// The model checker's own assumptions (from the model crate), after the system's.
+fn model_assumptions(out: &mut String, res: &Results) {
+    out.push_str("### What the model checker's proofs assume\n\nEach proof holds within its model; this is what the models abstract or leave out, what tests that part instead, and the threats whose property evidence rests on each.\n\n");
+    super::markdown::assumption_table(out, &super::view::View::new(res));
 }
 
 fn interfaces(out: &mut String, m: &ThreatModel) {

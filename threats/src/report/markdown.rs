@@ -61,6 +61,7 @@ pub fn stride_markdown(r: &Results, opts: RenderOptions) -> String {
     stories(&mut out, &v);
     defences(&mut out, r, &v, opts);
     properties(&mut out, r, opts);
+    assumptions(&mut out, &v);
     harnesses(&mut out, r, opts);
     lint(&mut out, r);
     out
@@ -263,6 +264,59 @@ fn defences(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {
             None => out.push_str("Not replayed on the real implementation.\n\n"),
         }
     }
+}
+
+/// What the proofs assume: generated from the model crate, so the report cannot claim more
+/// than the models check.
+pub(super) fn assumption_table(out: &mut String, v: &View<'_>) {
+    header(
+        out,
+        &[
+            "Assumption",
+            "Model",
+            "What is assumed or left out",
+            "Tested instead by",
+            "Properties resting on it",
+            "Threats resting on it",
+        ],
+    );
+    for line in &v.assumptions {
+        let a = line.assumption;
+        let properties = a
+            .properties
+            .iter()
+            .map(|p| code(p.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row(
+            out,
+            &[
+                code(a.name),
+                a.model.name().to_owned(),
+                md(a.statement),
+                if a.covered_by.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    md(a.covered_by)
+                },
+                properties,
+                if line.threats.is_empty() {
+                    "none".to_owned()
+                } else {
+                    line.threats.iter().map(|t| md(t)).collect::<Vec<_>>().join(", ")
+                },
+            ],
+        );
+    }
+    out.push('\n');
+}
+
+fn assumptions(out: &mut String, v: &View<'_>) {
+    out.push_str("## What the proofs assume\n\n");
+    out.push_str(
+        "A property that holds, holds within its model: these are what each model abstracts or leaves out, what tests that part instead, and the threats whose property evidence rests on it.\n\n",
+    );
+    assumption_table(out, v);
 }
 
 fn properties(out: &mut String, r: &Results, opts: RenderOptions) {

@@ -29,6 +29,38 @@ pub struct StoryRow<'a> {
     pub evidence: Vec<&'a EvidenceRef>,
 }
 
+/// One model assumption with the threats that rest on it.
+#[derive(Debug)]
+pub struct AssumptionRow<'a> {
+    /// The assumption, from the model crate.
+    pub assumption: &'static model::assumptions::Assumption,
+    /// Threats citing a property that rests on it, sorted, each once.
+    pub threats: Vec<&'a str>,
+}
+
+/// Every model assumption with the threats of `cited_by` that rest on it.
+fn assumption_rows<'a>(cited_by: &BTreeMap<&'a EvidenceRef, Vec<&'a str>>) -> Vec<AssumptionRow<'a>> {
+    model::assumptions::ALL
+        .iter()
+        .map(|a| {
+            let threats: BTreeSet<&str> = a
+                .properties
+                .iter()
+                .flat_map(|p| {
+                    cited_by
+                        .iter()
+                        .filter(move |(e, _)| e.kind == crate::model::EvidenceKind::Property && e.name == p.name())
+                        .flat_map(|(_, ts)| ts.iter().copied())
+                })
+                .collect();
+            AssumptionRow {
+                assumption: a,
+                threats: threats.into_iter().collect(),
+            }
+        })
+        .collect()
+}
+
 /// Everything the Markdown and HTML writers need beyond [`Results`] itself.
 #[derive(Debug)]
 pub struct View<'a> {
@@ -42,6 +74,8 @@ pub struct View<'a> {
     pub priorities: Vec<(&'a Threat, Option<&'a ThreatOutcome>)>,
     /// Which threats cite each evidence item.
     pub cited_by: BTreeMap<&'a EvidenceRef, Vec<&'a str>>,
+    /// What the models assume, and which threats rest on each assumption.
+    pub assumptions: Vec<AssumptionRow<'a>>,
 }
 
 impl<'a> View<'a> {
@@ -98,12 +132,14 @@ impl<'a> View<'a> {
                 cited_by.entry(e).or_default().push(t.id.as_str());
             }
         }
+        let assumptions = assumption_rows(&cited_by);
         Self {
             entities,
             orphans,
             stories,
             priorities,
             cited_by,
+            assumptions,
         }
     }
 }

@@ -85,6 +85,7 @@ pub fn stride_html(r: &Results, opts: RenderOptions) -> String {
     diagrams(&mut out, r);
     defences(&mut out, r, &v, opts);
     properties(&mut out, r, &v, opts);
+    assumptions(&mut out, &v);
     harnesses(&mut out, r, &v, opts);
     lint(&mut out, r);
     out.push_str("</body>\n</html>\n");
@@ -108,6 +109,7 @@ fn contents(out: &mut String, v: &View<'_>) {
         ("diagrams", "Block diagram and sequences"),
         ("defences", "Defences and the attacks they stop"),
         ("properties", "Properties"),
+        ("assumptions", "What the proofs assume"),
         ("harnesses", "Attack harnesses"),
         ("lint", "Lint findings"),
     ] {
@@ -472,6 +474,48 @@ fn properties(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) 
             trace_table(out, trace, &format!("counterexample to {}", p.name));
         }
     }
+}
+
+fn assumptions(out: &mut String, v: &View<'_>) {
+    out.push_str(
+        "<h2 id=\"assumptions\">What the proofs assume</h2>\n<p>A property that holds, holds within its model: these are what \
+         each model abstracts or leaves out, what tests that part instead, and the threats whose property evidence rests on \
+         it.</p>\n<table>\n<colgroup><col style=\"width:12%\"><col style=\"width:6%\"><col style=\"width:32%\">\
+         <col style=\"width:24%\"><col style=\"width:12%\"><col></colgroup>\n<tr><th>Assumption</th><th>Model</th>\
+         <th>What is assumed or left out</th><th>Tested instead by</th><th>Properties resting on it</th><th>Threats resting \
+         on it</th></tr>\n",
+    );
+    for row in &v.assumptions {
+        let a = row.assumption;
+        let properties = a
+            .properties
+            .iter()
+            .map(|p| format!("<code>{}</code>", html(p.name())))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let threats = if row.threats.is_empty() {
+            "none".to_owned()
+        } else {
+            row.threats
+                .iter()
+                .map(|t| links::to(&links::threat(t), t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{properties}</td><td>{threats}</td></tr>",
+            html(a.name),
+            html(a.model.name()),
+            html(a.statement),
+            html(if a.covered_by.is_empty() {
+                "nothing"
+            } else {
+                a.covered_by
+            }),
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn harnesses(out: &mut String, r: &Results, v: &View<'_>, opts: RenderOptions) {

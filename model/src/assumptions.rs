@@ -1,0 +1,162 @@
+//! What the models abstract, as data: each assumption a proof rests on, in words a reviewer can
+//! check against the model's code, what covers the abstracted part instead, and the properties
+//! (and so, through the threat model's citations, the threats) that rest on it. The reports
+//! print this beside the proofs, so a property's "holds" is never read as more than it is.
+
+use crate::property::Property;
+use crate::variants::ModelKind;
+
+/// One assumption of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assumption {
+    /// Its stable name.
+    pub name: &'static str,
+    /// The model that makes it.
+    pub model: ModelKind,
+    /// What the model takes for granted, or leaves out.
+    pub statement: &'static str,
+    /// What tests the abstracted part instead (empty: nothing does).
+    pub covered_by: &'static str,
+    /// The properties whose proof rests on it.
+    pub properties: &'static [Property],
+}
+
+use Property as P;
+
+const CHANNEL_SESSION_PROPERTIES: &[Property] = &[
+    P::SenderAuthentication,
+    P::InjectiveAgreement,
+    P::JobIsolation,
+    P::AllowList,
+    P::NoAcceptanceAfterRevocation,
+    P::NoTruncation,
+    P::CommandLiveness,
+];
+
+/// Every assumption, the job channel's first.
+pub const ALL: [Assumption; 10] = [
+    Assumption {
+        name: "noise-ik-as-authenticated-channels",
+        model: ModelKind::Channel,
+        statement: "Noise IK is symbolic: a completed handshake is one atomic step that gives both sides a channel bound to the peer's static key, and nobody without that session's keys can read, alter, replay, reorder or inject its messages; the attacker can only cut it. Connecting needs the private half of a registered key (or a low-order point).",
+        covered_by: "The SPEC test vectors, the noise_responder and wire_decode fuzz targets, and the live harnesses (s15-bit-flip, s01-garbage-frames) against real snow sessions.",
+        properties: CHANNEL_SESSION_PROPERTIES,
+    },
+    Assumption {
+        name: "message-1-replay-and-kci",
+        model: ModelKind::Channel,
+        statement: "Noise IK's first message is replayable and, to whoever holds the scheduler's private key, forgeable for any job's key (key-compromise impersonation), as the Noise specification grades it. The model gives that forging power only in the channel-kci run and never lets a replayed first message become a session; in reality a replay is answered with message 2 and a half-open connection.",
+        covered_by: "Harnesses s01-replayed-first-message and s01-held-handshakes (half-open connections are bounded and evicted), and the empty-first-payload variant replayed live.",
+        properties: &[P::KciResistance, P::SenderAuthentication],
+    },
+    Assumption {
+        name: "confidential-transport",
+        model: ModelKind::Channel,
+        statement: "What crosses the network is confidential and the model derives no knowledge from it: the attacker holds exactly the keys it starts with, plus the job host's key files in the Cylc 7 variant. So key-secrecy can fail only where a design ships a private key, which is what it is evidence about.",
+        covered_by: "The cylc7-key-shipping counterpart scan (no private key in any file, bootstrap line or packet the real system writes) and the secrets tests (zeroised, never in Debug, logs or errors).",
+        properties: &[P::KeySecrecy],
+    },
+    Assumption {
+        name: "authenticated-launch-channel",
+        model: ModelKind::Channel,
+        statement: "The launch channel (the job's standard input and output through the job runner) is authenticated and private: only the launched job writes its key reply, except in the unauthenticated-bootstrap variant. Time has two values, before and after every launch deadline.",
+        covered_by: "Harnesses s15-key-substitution and s12-late-key against the real launcher.",
+        properties: &[P::RegistrationBinding],
+    },
+    Assumption {
+        name: "no-crash-in-the-channel-model",
+        model: ModelKind::Channel,
+        statement: "The scheduler never crashes or restarts in the model, and every event the core emits is durable at once: the driver's group commit, restore from the event log and a restarted scheduler's new key are not modelled.",
+        covered_by: "Harness s01-scheduler-restart, the server's restart test (kill -9 at three random points among 100 jobs: nothing acknowledged lost, nothing accepted twice) and the driver test that a revocation is answered only once it is durable.",
+        properties: &[P::InjectiveAgreement, P::NoAcceptanceAfterRevocation],
+    },
+    Assumption {
+        name: "small-channel-bounds",
+        model: ModelKind::Channel,
+        statement: "The proofs are bounded: at most one honest job with three messages, one compromised job, three forged messages and two cut connections (channel); one cut connection with the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person, two cut connections, no honest job (channel-commands). The attacker's sequence numbers are the next one of the claimed job and of the job bound to its key; stale numbers are refused without effect and left out. The de-duplication window (64) is never filled.",
+        covered_by: "The scheduler_ops fuzz target (long random sequences of launches, replies, messages, commands, revocations and restarts against the core's invariants) and the live harnesses, among them s01-scheduler-restart's 502 messages per job.",
+        properties: &[
+            P::SenderAuthentication,
+            P::InjectiveAgreement,
+            P::JobIsolation,
+            P::AllowList,
+            P::RegistrationBinding,
+            P::NoAcceptanceAfterRevocation,
+            P::NoTruncation,
+            P::KciResistance,
+            P::CommandLiveness,
+        ],
+    },
+    Assumption {
+        name: "one-ui-server-one-command-at-a-time",
+        model: ModelKind::Channel,
+        statement: "The command channel is checked with the UI server's real command core and the real scheduler core, but the HTTP side (authorisation, audit, the hub's assertion) is not in this model, and the scheduler is not restarted under a UI server.",
+        covered_by: "The gateway test that a command the scheduler rejects does not block the next command from anyone, on a live hub, UI server and scheduler.",
+        properties: &[P::CommandLiveness],
+    },
+    Assumption {
+        name: "gate-not-hub-assertion",
+        model: ModelKind::People,
+        statement: "The people model drives the real session manager, authoriser and audit chain through Gate::authorize with a token; production runs the hub's authentication, a hub-signed assertion, the UI server's verification and replay guard, then authorize_vouched. That assertion protocol between two processes is not modelled.",
+        covered_by: "The gateway's assertion tests (signed for one request, stale and replayed assertions refused, and the weakened UI servers that believe anyone or a replay), the live hub harnesses, and the people conformance replays on a live hub and UI server.",
+        properties: &[
+            P::ElevationRequired,
+            P::AuditBeforeEffect,
+            P::TokenConfinement,
+            P::FailClosed,
+        ],
+    },
+    Assumption {
+        name: "one-policy-one-person",
+        model: ModelKind::People,
+        statement: "Authorisation is checked over one fixed three-layer policy, one honest person and one attacker; a bug that needs a different policy, not a longer trace, is outside the proof.",
+        covered_by: "The authoriser's property tests over generated policies (never above the site limit, a negation never adds a right, nothing outside every grant, nothing above the session's level) and the Cylc policy tests.",
+        properties: &[
+            P::SiteLimitRespected,
+            P::NegationRespected,
+            P::FailClosed,
+            P::ElevationRequired,
+        ],
+    },
+    Assumption {
+        name: "ten-minute-ticks",
+        model: ModelKind::People,
+        statement: "Time moves in 10-minute steps against a 15-minute elevation, a 20-minute idle expiry and a 30-minute lifetime: every boundary is crossed in every order, but no step lands exactly on one, so an off-by-one at a boundary is not caught by the model.",
+        covered_by: "The session manager's tests (an elevation lapses at the exact millisecond its window ends; idle and absolute expiry) and a property test that an elevation never outlives its window; idle and absolute expiry are not tested at their exact millisecond.",
+        properties: &[P::ElevationRequired, P::TokenConfinement],
+    },
+];
+
+/// Every assumption of `model`.
+pub fn of(model: ModelKind) -> impl Iterator<Item = &'static Assumption> {
+    ALL.iter().filter(move |a| a.model == model)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn assumption_names_are_unique_and_each_names_properties_of_its_own_model() {
+        let names: BTreeSet<&str> = ALL.iter().map(|a| a.name).collect();
+        assert_eq!(names.len(), ALL.len());
+        for a in ALL {
+            assert!(!a.properties.is_empty(), "{}", a.name);
+            for p in a.properties {
+                assert_eq!(p.model(), a.model, "{}: {p}", a.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_channel_property_rests_on_some_assumption() {
+        for p in Property::ALL.into_iter().filter(|p| p.model() == ModelKind::Channel) {
+            assert!(
+                of(ModelKind::Channel).any(|a| a.properties.contains(&p)),
+                "{p} rests on nothing stated"
+            );
+        }
+    }
+}
