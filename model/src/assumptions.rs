@@ -73,7 +73,7 @@ pub const ALL: [Assumption; 10] = [
     Assumption {
         name: "small-channel-bounds",
         model: ModelKind::Channel,
-        statement: "The proofs are bounded: at most one honest job with three messages, one compromised job, three forged messages and two cut connections (channel); one cut connection with the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person, two cut connections, no honest job (channel-commands). The attacker's sequence numbers are the next one of the claimed job and of the job bound to its key; stale numbers are refused without effect and left out. The de-duplication window (64) is never filled.",
+        statement: "The proofs are bounded: at most one honest job with three messages, one compromised job, three forged messages and two cut connections (channel); one cut connection with the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person, two cut connections, one forged message and no honest job (channel-commands). A forged message is any job-message kind (message is left out: like heartbeat it is allowed only while running and changes nothing) with the claimed job's last, next, next-but-one or a far-ahead sequence number, or the next of the job bound to its key. The de-duplication window, and a job's limit on unacknowledged messages, is 2 instead of 64, so it evicts.",
         covered_by: "The scheduler_ops fuzz target (long random sequences of launches, replies, messages, commands, revocations and restarts against the core's invariants) and the live harnesses, among them s01-scheduler-restart's 502 messages per job.",
         properties: &[
             P::SenderAuthentication,

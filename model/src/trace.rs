@@ -39,6 +39,9 @@ fn body_name(body: Body) -> &'static str {
         Body::Heartbeat => "heartbeat",
         Body::SucceededOutput => "output(succeeded)",
         Body::Succeeded => "succeeded",
+        Body::Failed => "failed",
+        Body::DeclaredOutput => "output(file-ready)",
+        Body::UndeclaredOutput => "output(never-declared)",
         Body::Command => "a command (stop *)",
     }
 }

@@ -7,7 +7,10 @@ use protocol_core::wire::{Message, Reply};
 use serde::Serialize;
 
 use super::ChannelModel;
-use super::state::{Ask, Body, Happening, KeySym, Link, Sender, State};
+use super::state::{Ask, Body, Happening, KeySym, Link, Refusal, Sender, State};
+
+/// How far ahead the attacker's "far ahead" sequence number is.
+const FAR_AHEAD: u64 = 1_000;
 
 /// One step of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -93,12 +96,18 @@ impl ChannelModel {
             .collect()
     }
 
-    /// Fresh sequence numbers worth trying for a message claiming `claim` on `key`'s session:
-    /// the next one of the claimed job and of the job bound to the key. Stale numbers are
-    /// refused by `fresh-sequence` without effect, so they add nothing.
-    fn fresh_seqs(&self, state: &State, key: KeySym, claim: u8) -> Vec<u64> {
+    /// Sequence numbers worth trying for a message claiming `claim` on `key`'s session, as
+    /// SPEC.md lets anyone write any number: the claimed job's last (a replay with other bytes),
+    /// next, the one after (a gap) and one far ahead, and the next one of the job bound to the
+    /// key. A refused number changes nothing but the attacker's tally, so the extra numbers
+    /// cost few states.
+    fn seqs(&self, state: &State, key: KeySym, claim: u8) -> Vec<u64> {
         let last = |id: &protocol_core::JobId| state.core.job(id).map_or(0, |r| r.last_seq());
-        let mut seqs = vec![last(&self.ids()[usize::from(claim)]) + 1];
+        let l = last(&self.ids()[usize::from(claim)]);
+        let mut seqs = vec![l + 1, l + 2, l + FAR_AHEAD];
+        if l > 0 {
+            seqs.push(l);
+        }
         if let Some((bound, _)) = state.core.binding(&key.public()) {
             let s = last(bound) + 1;
             if !seqs.contains(&s) {
@@ -177,7 +186,7 @@ impl ChannelModel {
         if state.attacker.forged < self.bounds.forgeries {
             for key in self.usable_keys(state) {
                 for claim in 0..jobs {
-                    for seq in self.fresh_seqs(state, key, claim) {
+                    for seq in self.seqs(state, key, claim) {
                         for body in Body::JOB {
                             actions.push(Action::Forge { key, claim, body, seq });
                         }
@@ -197,7 +206,7 @@ impl ChannelModel {
                     .filter(|k| state.core.binding(&k.public()).is_some())
                 {
                     for claim in 0..jobs {
-                        for seq in self.fresh_seqs(state, key, claim) {
+                        for seq in self.seqs(state, key, claim) {
                             for body in Body::JOB {
                                 actions.push(Action::ForgeFirstPayload { key, claim, body, seq });
                             }
@@ -331,20 +340,26 @@ impl ChannelModel {
                         .handle_message(next.now, &key.public(), self.message(claim, body, seq)),
                     Err(rejected) => Err(rejected),
                 };
-                if verdict.is_err() {
+                if let Err(rejected) = &verdict {
                     next.attacker.refused += 1;
+                    next.attacker.refusals.extend(Refusal::witnessed(rejected));
                 }
                 self.record(&mut next, Sender::Attacker, Some(key));
             }
             Action::ForgeFirstPayload { key, claim, body, seq } => {
                 next.attacker.forged += 1;
                 let payload = self.message(claim, body, seq).to_bytes();
-                let accepted = match next.core.handle_handshake(next.now, &key.public(), &payload) {
-                    Ok(session) => matches!(session.first_payload, Some(Ok(_))),
-                    Err(_) => false,
+                let refusal = match next.core.handle_handshake(next.now, &key.public(), &payload) {
+                    Ok(session) => match session.first_payload {
+                        Some(Ok(_)) => None,
+                        Some(Err(rejected)) => Some(Refusal::witnessed(&rejected)),
+                        None => Some(None),
+                    },
+                    Err(rejected) => Some(Refusal::witnessed(&rejected)),
                 };
-                if !accepted {
+                if let Some(refusal) = refusal {
                     next.attacker.refused += 1;
+                    next.attacker.refusals.extend(refusal);
                 }
                 self.record(&mut next, Sender::Attacker, Some(key));
             }

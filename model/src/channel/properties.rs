@@ -6,7 +6,7 @@ use protocol_core::wire::{JobBody, RejectCode};
 use stateright::Property;
 
 use super::ChannelModel;
-use super::state::{Happening, KeySym, Sender, State};
+use super::state::{Happening, KeySym, Refusal, Sender, State};
 
 fn accepted(state: &State) -> impl Iterator<Item = (u8, u64, &JobBody, Sender, Option<KeySym>)> {
     state.history.iter().filter_map(|h| match h {
@@ -246,6 +246,40 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
         props.push(Property::sometimes(
             "the scheduler refuses an attacker's message",
             |_, s: &State| s.attacker.refused > 0,
+        ));
+    }
+    if model.bounds.forgeries > 0 && model.bounds.compromised_job {
+        props.push(Property::sometimes(
+            "a message skipping a sequence number is refused as a gap",
+            |_, s: &State| s.attacker.refusals.contains(&Refusal::Gap),
+        ));
+    }
+    if model.bounds.forgeries > 1 && model.bounds.compromised_job {
+        // Both need an earlier accepted message (`started`) first.
+        props.push(Property::sometimes(
+            "an earlier sequence number with other bytes is refused as a replay",
+            |_, s: &State| s.attacker.refusals.contains(&Refusal::Replay),
+        ));
+        props.push(Property::sometimes(
+            "an output the task never declared is refused",
+            |_, s: &State| s.attacker.refusals.contains(&Refusal::UndeclaredOutput),
+        ));
+    }
+    if model.bounds.forgeries > 2 && model.bounds.compromised_job {
+        // started, the output, the output again: three messages.
+        props.push(Property::sometimes(
+            "an output completed twice is refused",
+            |_, s: &State| s.attacker.refusals.contains(&Refusal::CompletedOutput),
+        ));
+    }
+    if model.bounds.honest_jobs > 0 {
+        props.push(Property::sometimes(
+            "a job's de-duplication window evicts its oldest message",
+            |m: &ChannelModel, s: &State| {
+                m.ids()
+                    .iter()
+                    .any(|id| s.core.job(id).is_some_and(|r| r.last_seq() > super::DEDUP_WINDOW))
+            },
         ));
     }
     if model.bounds.commands > 0 {

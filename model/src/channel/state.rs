@@ -8,7 +8,9 @@ use protocol_core::command::CommandCore;
 use protocol_core::job::JobCore;
 use protocol_core::keys::LOW_ORDER_POINTS;
 use protocol_core::scheduler::SchedulerCore;
-use protocol_core::wire::{ClientCommand, CommandOp, JobBody, JobMessage, Message, OutputName, RejectCode, Reply};
+use protocol_core::wire::{
+    ClientCommand, CommandOp, FailReason, JobBody, JobMessage, Message, OutputName, RejectCode, Reply,
+};
 use protocol_core::{JobId, Millis, Owner, PublicKey};
 use serde::Serialize;
 
@@ -75,22 +77,40 @@ pub enum Body {
     SucceededOutput,
     /// `succeeded`.
     Succeeded,
+    /// `failed` (exit status 1).
+    Failed,
+    /// `output` naming the task's declared output `file-ready`.
+    DeclaredOutput,
+    /// `output` naming an output the task never declared.
+    UndeclaredOutput,
     /// A command (`stop *`), which only a UI server's key may carry.
     Command,
 }
 
 impl Body {
     /// Every body, in a fixed order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::Started,
         Self::Heartbeat,
         Self::SucceededOutput,
         Self::Succeeded,
+        Self::Failed,
+        Self::DeclaredOutput,
+        Self::UndeclaredOutput,
         Self::Command,
     ];
 
-    /// The job-message bodies (every body but [`Self::Command`]).
-    pub const JOB: [Self; 4] = [Self::Started, Self::Heartbeat, Self::SucceededOutput, Self::Succeeded];
+    /// The job-message bodies: every kind a job may send (`message` is `heartbeat`'s twin for
+    /// the core: allowed while running, no effect on state), and each branch of `output`.
+    pub const JOB: [Self; 7] = [
+        Self::Started,
+        Self::Heartbeat,
+        Self::SucceededOutput,
+        Self::Succeeded,
+        Self::Failed,
+        Self::DeclaredOutput,
+        Self::UndeclaredOutput,
+    ];
 
     /// The real message: a job message claiming `claim`, or a command acting as `claim`'s
     /// owner.
@@ -101,6 +121,9 @@ impl Body {
             Self::Heartbeat => JobBody::Heartbeat,
             Self::SucceededOutput => JobBody::Output(OutputName::new("succeeded").expect("a valid output name")),
             Self::Succeeded => JobBody::Succeeded,
+            Self::Failed => JobBody::Failed(FailReason::Exit(1)),
+            Self::DeclaredOutput => JobBody::Output(OutputName::new("file-ready").expect("a valid output name")),
+            Self::UndeclaredOutput => JobBody::Output(OutputName::new("never-declared").expect("a valid output name")),
             Self::Command => {
                 return Message::Command(ClientCommand {
                     seq,
@@ -179,6 +202,41 @@ pub struct HonestJob {
     pub stopped: bool,
 }
 
+/// A refusal branch of the pipeline that a witness must see reached. Other refusals are not
+/// told apart (keeping them out keeps the state space small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Refusal {
+    /// A sequence number beyond the next (`fresh-sequence`).
+    Gap,
+    /// An earlier sequence number that is not a byte-identical retransmission.
+    Replay,
+    /// An output the task never declared (`valid-transition`).
+    UndeclaredOutput,
+    /// An output already completed (`valid-transition`).
+    CompletedOutput,
+}
+
+impl Refusal {
+    /// The witnessed branch a core's refusal took, if it is one.
+    #[must_use]
+    pub fn witnessed(rejected: &protocol_core::scheduler::Rejected) -> Option<Self> {
+        use protocol_core::scheduler::{Rejected as R, TransitionError as T};
+        match rejected {
+            R::SequenceGap { .. } => Some(Self::Gap),
+            R::ReplayedSequence { .. } => Some(Self::Replay),
+            R::InvalidTransition {
+                reason: T::UndeclaredOutput(_),
+                ..
+            } => Some(Self::UndeclaredOutput),
+            R::InvalidTransition {
+                reason: T::OutputAlreadyCompleted(_),
+                ..
+            } => Some(Self::CompletedOutput),
+            _ => None,
+        }
+    }
+}
+
 /// What the attacker holds and has done.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Attacker {
@@ -190,6 +248,9 @@ pub struct Attacker {
     pub refused: u8,
     /// Connections it has cut.
     pub severed: u8,
+    /// Which refusals its messages have met, for the witnesses that every branch of the
+    /// pipeline is reached.
+    pub refusals: BTreeSet<Refusal>,
     /// Whether it has read the job host's files (Cylc 7 variant).
     pub read_files: bool,
 }
