@@ -162,6 +162,23 @@ async fn revoking_a_session_takes_effect_at_once() {
         hub.iter()
             .any(|l| l.ends_with("User oceans_stage revoked every session of mallory"))
     );
+    // A person who is not an operator trying either is recorded as asking for what they asked.
+    let mut lazy = w.login("jacintar").await;
+    for (body, line) in [
+        (
+            json!({ "session": session }),
+            format!("User jacintar was denied revoke-session on s{session} (not-an-operator)"),
+        ),
+        (
+            json!({ "user": "mallory" }),
+            "User jacintar was denied revoke-user-sessions on mallory (not-an-operator)".to_owned(),
+        ),
+    ] {
+        let r = lazy.post("/operator/revoke-session", &body).await.expect("post");
+        assert_eq!(r.status, 403, "{}", r.text());
+        let hub = w.audit_lines("hub.log");
+        assert!(hub.iter().any(|l| l.ends_with(&line)), "{line}: {hub:?}");
+    }
     w.stop().await;
 }
 

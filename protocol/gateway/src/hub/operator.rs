@@ -169,10 +169,13 @@ pub(super) async fn revoke_session(
         (None, Some(u)) => u.clone(),
         _ => return Err(ApiError::BadRequest),
     };
-    let action_for_user = DefenceAction::RevokeUserSessions;
-    let authed = state
-        .operator(&headers, &Method::POST, Some((action_for_user, &shown)))
-        .await?;
+    // A refused attempt is recorded as what it asked: one session, or every session of a user.
+    let asked = if req.session.is_some() {
+        DefenceAction::RevokeSession
+    } else {
+        DefenceAction::RevokeUserSessions
+    };
+    let authed = state.operator(&headers, &Method::POST, Some((asked, &shown))).await?;
     let revoked = if let Some(s) = req.session {
         let id = SessionId(s);
         let worker = Arc::clone(&state);
@@ -189,7 +192,7 @@ pub(super) async fn revoke_session(
         .map_err(|_| ApiError::Internal)??
     } else {
         let user = Owner::new(&shown).map_err(|_| ApiError::BadRequest)?;
-        state.record_action(&authed, action_for_user, user.as_str()).await?;
+        state.record_action(&authed, asked, user.as_str()).await?;
         state
             .sessions
             .lock()

@@ -137,6 +137,8 @@ pub enum DefenceAction {
     RevokeClientKey,
     /// Revoke every session of a user.
     RevokeUserSessions,
+    /// Revoke one session, by id.
+    RevokeSession,
 }
 
 impl DefenceAction {
@@ -149,6 +151,7 @@ impl DefenceAction {
             Self::RevokeJobKey => "revoke-job-key",
             Self::RevokeClientKey => "revoke-client-key",
             Self::RevokeUserSessions => "revoke-user-sessions",
+            Self::RevokeSession => "revoke-session",
         }
     }
 
@@ -161,6 +164,7 @@ impl DefenceAction {
             Self::RevokeJobKey => "revoked the job key of",
             Self::RevokeClientKey => "revoked client key",
             Self::RevokeUserSessions => "revoked every session of",
+            Self::RevokeSession => "revoked session",
         }
     }
 }
