@@ -244,6 +244,19 @@ mod tests {
     }
 
     #[test]
+    fn a_line_of_exactly_the_limit_is_read_and_one_byte_more_is_too_long() {
+        let key = StaticKeypair::generate_from_os().public();
+        let reply = encode_line(&KeyReply::new(key));
+        // JSON allows spaces before the newline: pad the reply to exactly the limit.
+        let pad = |n: usize| format!("{}{}\n", reply.trim_end(), " ".repeat(n - reply.len()));
+        let exact = pad(MAX_BOOTSTRAP_LINE);
+        assert_eq!(exact.len(), MAX_BOOTSTRAP_LINE);
+        assert_eq!(decode_key_reply(exact.as_bytes()), Ok(*key.as_bytes()));
+        let over = pad(MAX_BOOTSTRAP_LINE + 1);
+        assert_eq!(decode_key_reply(over.as_bytes()), Err(BootstrapError::TooLong));
+    }
+
+    #[test]
     fn garbage_oversize_and_unknown_fields_are_refused() {
         assert!(matches!(
             decode_key_reply(b"hello\n"),

@@ -220,6 +220,22 @@ mod tests {
     }
 
     #[test]
+    fn checks_display_as_their_names_and_flaws_have_unique_kebab_case_names() {
+        for c in Check::ALL {
+            assert_eq!(c.to_string(), c.name());
+        }
+        let flaws: BTreeSet<&str> = Flaw::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(flaws.len(), Flaw::ALL.len());
+        assert_eq!(Flaw::DedupBySession.name(), "dedup-by-session");
+        assert_eq!(Flaw::BurnRefusedNumber.name(), "burn-refused-number");
+        assert!(
+            flaws
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        );
+    }
+
+    #[test]
     fn production_defences_have_every_check_on() {
         let d = Defences::all();
         assert!(d.is_complete());

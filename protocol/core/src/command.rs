@@ -248,6 +248,26 @@ mod tests {
     }
 
     #[test]
+    fn the_core_reports_whether_it_is_idle_or_awaiting_a_reply_at_each_step() {
+        let mut core = CommandCore::new();
+        assert!(core.is_idle() && !core.awaiting_reply());
+        core.send(jacintar(), CommandOp::Hold, "1/a".into()).expect("queued");
+        assert!(!core.is_idle() && !core.awaiting_reply(), "queued");
+        core.handle_connected();
+        let _ = core.poll_transmit();
+        assert!(!core.is_idle() && core.awaiting_reply(), "in flight, nothing queued");
+        core.handle_disconnect();
+        assert!(
+            !core.is_idle() && !core.awaiting_reply(),
+            "in flight, to be written again"
+        );
+        core.handle_connected();
+        let _ = core.poll_transmit();
+        core.handle_reply(Reply::Ack { seq: 1 }).expect("ack");
+        assert!(core.is_idle() && !core.awaiting_reply());
+    }
+
+    #[test]
     fn a_reply_before_the_command_was_written_on_this_connection_is_unexpected() {
         let mut core = CommandCore::new();
         core.send(jacintar(), CommandOp::Hold, "1/a".into()).expect("queued");

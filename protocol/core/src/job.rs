@@ -169,6 +169,25 @@ mod tests {
     }
 
     #[test]
+    fn the_job_reports_what_is_unacknowledged_idle_and_finished_at_each_step() {
+        let mut job = core();
+        assert!(job.is_idle() && !job.is_finished() && job.unacked() == 0);
+        job.send(JobBody::Started);
+        job.send(JobBody::Succeeded);
+        assert!(!job.is_idle(), "queued, not sent");
+        job.handle_connected();
+        assert_eq!(job.poll_transmit().map(|m| m.seq()), Some(1));
+        assert_eq!(job.unacked(), 1);
+        assert_eq!(job.poll_transmit().map(|m| m.seq()), Some(2));
+        assert_eq!(job.unacked(), 2);
+        assert!(!job.is_idle(), "sent, not acknowledged");
+        job.handle_reply(Reply::Ack { seq: 1 }).expect("ack");
+        assert!(!job.is_finished(), "started is not final");
+        job.handle_reply(Reply::Ack { seq: 2 }).expect("ack");
+        assert!(job.is_finished() && job.is_idle() && job.unacked() == 0);
+    }
+
+    #[test]
     fn job_refuses_an_ack_for_a_message_it_did_not_send() {
         let mut job = core();
         assert_eq!(

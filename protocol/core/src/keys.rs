@@ -383,6 +383,13 @@ mod tests {
     }
 
     #[test]
+    fn a_public_key_displays_as_its_hex_and_debugs_as_a_short_prefix() {
+        let key = PublicKey::from_trusted_bytes([0xab; KEY_LEN]);
+        assert_eq!(key.to_string(), "ab".repeat(KEY_LEN));
+        assert_eq!(format!("{key:?}"), "PublicKey(abababababab…)");
+    }
+
+    #[test]
     fn keypair_debug_output_never_contains_the_secret() {
         let keypair = StaticKeypair::generate_from_os();
         let debug = format!("{keypair:?}");

@@ -368,6 +368,70 @@ mod tests {
     }
 
     #[test]
+    fn a_first_message_outside_its_length_bounds_is_refused_by_length_alone() {
+        let sched = StaticKeypair::generate_from_os();
+        let mut resp = Responder::new(&sched, &prologue(&wf("wf"))).expect("resp");
+        for len in [0, FIRST_MESSAGE_LEN - 1, MAX_FRAME + 1, MAX_FRAME + 2] {
+            // A valid ephemeral in front, so only the length can be what refuses it.
+            let mut msg = vec![0x09u8; len];
+            if let Some(b) = msg.get_mut(31) {
+                *b = 0x10;
+            }
+            assert_eq!(
+                resp.read_first(&msg),
+                Err(NoiseError::HandshakeLength {
+                    got: len,
+                    expected: FIRST_MESSAGE_LEN
+                }),
+                "{len} bytes"
+            );
+        }
+        // At the bounds the length passes and the handshake itself fails.
+        for len in [FIRST_MESSAGE_LEN, MAX_FRAME] {
+            let mut msg = vec![0x09u8; len];
+            msg[31] = 0x10;
+            assert_eq!(resp.read_first(&msg), Err(NoiseError::Handshake), "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn noise_states_debug_as_their_names_and_nothing_secret() {
+        let job = StaticKeypair::generate_from_os();
+        let sched = StaticKeypair::generate_from_os();
+        let init = Initiator::new(&job, &sched.public(), &prologue(&wf("wf"))).expect("init");
+        let resp = Responder::new(&sched, &prologue(&wf("wf"))).expect("resp");
+        let (j, _, _) = handshake(&job, &sched, "wf", "wf").expect("handshake");
+        for (debug, name) in [
+            (format!("{init:?}"), "Initiator"),
+            (format!("{resp:?}"), "Responder"),
+            (format!("{j:?}"), "Transport"),
+        ] {
+            assert!(debug.starts_with(name), "{debug}");
+            for secret in [job.secret_bytes(), sched.secret_bytes()] {
+                assert!(!debug.contains(&hex::encode(&secret[..6])), "{debug}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_largest_plaintexts_round_trip_and_one_byte_more_is_too_large() {
+        let job = StaticKeypair::generate_from_os();
+        let sched = StaticKeypair::generate_from_os();
+        let (mut j, mut s, _) = handshake(&job, &sched, "wf", "wf").expect("handshake");
+        let (mut frame, mut plain) = (Vec::new(), Vec::new());
+        for len in [0, 1, MAX_PLAINTEXT] {
+            let sent = vec![0x5a; len];
+            j.encrypt(&sent, &mut frame).expect("encrypt");
+            assert_eq!(frame.len(), len + TAG_LEN);
+            s.decrypt(&frame, &mut plain).expect("decrypt");
+            assert_eq!(plain, sent, "{len} bytes");
+        }
+        for len in [MAX_PLAINTEXT + 1, MAX_PLAINTEXT + 2] {
+            assert_eq!(j.encrypt(&vec![0; len], &mut frame), Err(NoiseError::TooLarge(len)));
+        }
+    }
+
+    #[test]
     fn responder_refuses_a_low_order_ephemeral_before_any_dh() {
         let sched = StaticKeypair::generate_from_os();
         let mut resp = Responder::new(&sched, &prologue(&wf("wf"))).expect("resp");

@@ -986,3 +986,103 @@ fn a_client_sequence_ahead_is_a_gap_and_one_behind_or_equal_is_a_replay() {
     assert_eq!(code(3, 3), RejectCode::ReplayedSequence);
     assert_eq!(code(2, 3), RejectCode::ReplayedSequence);
 }
+
+#[test]
+fn a_command_target_must_name_a_jobs_cycle_and_task_together() {
+    let (mut f, ui) = with_ui_server();
+    // Jobs a and b run in cycle 1.
+    let mut seq = 0;
+    let mut try_target = |f: &mut Fixture, target: &str| {
+        let verdict = f
+            .core
+            .handle_message(T0, &ui, command(seq + 1, CommandOp::Hold, target));
+        if verdict.is_ok() {
+            seq += 1;
+        }
+        verdict
+    };
+    for target in ["1/a", "1", "*"] {
+        assert!(
+            matches!(try_target(&mut f, target), Ok(Accepted::Command { .. })),
+            "{target}"
+        );
+    }
+    for target in ["2/a", "1/c", "2/c", "a", "1/"] {
+        assert!(
+            matches!(try_target(&mut f, target), Err(Rejected::UnknownTarget { target: t, .. }) if t == target),
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn a_ui_servers_window_keeps_exactly_its_size_the_oldest_kept_is_a_duplicate_the_next_older_a_replay() {
+    let mut f = fixture();
+    let window = f.core.config().dedup_window;
+    let ui = StaticKeypair::generate_from_os().public();
+    f.core
+        .register_client(*ui.as_bytes(), Owner::new("alice").expect("valid"))
+        .expect("client");
+    for seq in 1..=window + 1 {
+        f.core
+            .handle_message(T0, &ui, command(seq, CommandOp::Hold, "1/a"))
+            .expect("applied");
+    }
+    assert!(
+        matches!(
+            f.core.handle_message(T0, &ui, command(2, CommandOp::Hold, "1/a")),
+            Ok(Accepted::CommandDuplicate { seq: 2, .. })
+        ),
+        "the oldest command still in the window"
+    );
+    assert!(
+        matches!(
+            f.core.handle_message(T0, &ui, command(1, CommandOp::Hold, "1/a")),
+            Err(Rejected::ClientSequence { got: 1, .. })
+        ),
+        "evicted"
+    );
+}
+
+#[test]
+fn the_client_lookup_says_whose_key_it_is_and_whether_it_is_still_usable() {
+    let (mut f, ui) = with_ui_server();
+    let alice = Owner::new("alice").expect("valid");
+    assert_eq!(f.core.client(&ui), Some((&alice, true)));
+    assert!(f.core.revoke_client(&ui));
+    assert_eq!(f.core.client(&ui), Some((&alice, false)));
+    assert_eq!(f.core.client(&f.ka), None, "a job's key is no client's");
+}
+
+#[test]
+fn records_report_their_last_sequence_and_the_core_lists_every_job() {
+    let mut f = fixture();
+    let (ka, a) = (f.ka, f.a.clone());
+    assert_eq!(f.core.job(&a).map(JobRecord::last_seq), Some(0));
+    for (seq, body) in [(1, JobBody::Started), (2, JobBody::Heartbeat), (3, JobBody::Heartbeat)] {
+        assert_eq!(f.send(ka, &a, seq, body).map(|ok| ok.seq()), Ok(seq));
+    }
+    assert_eq!(f.core.job(&a).map(JobRecord::last_seq), Some(3));
+    assert_eq!(
+        f.send(ka, &a, 3, JobBody::Heartbeat).map(|ok| ok.seq()),
+        Ok(3),
+        "a duplicate's acknowledgement carries its number"
+    );
+    let ids: Vec<&JobId> = f.core.jobs().map(|(id, _)| id).collect();
+    assert_eq!(ids, [&f.a, &f.b]);
+}
+
+#[test]
+fn states_and_transition_refusals_read_as_their_names() {
+    for (state, name) in [
+        (JobState::Launching, "launching"),
+        (JobState::Submitted, "submitted"),
+        (JobState::Running, "running"),
+        (JobState::Succeeded, "succeeded"),
+        (JobState::LaunchFailed, "launch-failed"),
+    ] {
+        assert_eq!((state.name(), state.to_string()), (name, name.to_owned()));
+    }
+    let undeclared = TransitionError::UndeclaredOutput(OutputName::new("x").expect("valid"));
+    assert!(undeclared.to_string().contains("x"), "{undeclared}");
+}

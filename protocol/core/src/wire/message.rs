@@ -767,6 +767,94 @@ mod tests {
         );
     }
 
+    fn text_of(len: usize) -> Result<Message, DecodeError> {
+        Message::decode(
+            &Message::Job(JobMessage {
+                seq: 1,
+                claim: claim(),
+                body: JobBody::Message {
+                    severity: Severity::Info,
+                    text: "a".repeat(len),
+                },
+            })
+            .to_bytes(),
+        )
+    }
+
+    fn target_of(len: usize) -> Result<Message, DecodeError> {
+        Message::decode(
+            &Message::Command(ClientCommand {
+                seq: 1,
+                actor: Owner::new("alice").expect("valid"),
+                op: CommandOp::Hold,
+                target: "t".repeat(len),
+            })
+            .to_bytes(),
+        )
+    }
+
+    #[test]
+    fn message_text_and_command_targets_of_exactly_their_limits_decode_and_longer_ones_do_not() {
+        assert!(text_of(MAX_MESSAGE_TEXT).is_ok_and(|m| m.seq() == 1));
+        assert!(
+            target_of(MAX_TARGET).is_ok_and(|m| m.kind_name() == "hold"),
+            "a command reads as its operation"
+        );
+        for extra in [1, 2] {
+            assert_eq!(
+                text_of(MAX_MESSAGE_TEXT + extra),
+                Err(DecodeError::TooLong {
+                    field: "message text",
+                    len: MAX_MESSAGE_TEXT + extra,
+                    max: MAX_MESSAGE_TEXT
+                })
+            );
+            assert_eq!(
+                target_of(MAX_TARGET + extra),
+                Err(DecodeError::TooLong {
+                    field: "target",
+                    len: MAX_TARGET + extra,
+                    max: MAX_TARGET
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_operations_and_output_names_read_as_spec_md_spells_them() {
+        let job = |body| {
+            Message::Job(JobMessage {
+                seq: 1,
+                claim: claim(),
+                body,
+            })
+        };
+        assert_eq!(job(JobBody::Started).kind_name(), "started");
+        assert_eq!(job(JobBody::Heartbeat).kind_name(), "heartbeat");
+        let ops: Vec<&str> = (1..=11)
+            .map(|b| CommandOp::from_u8(b).map(CommandOp::name).unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                "hold",
+                "release",
+                "pause",
+                "resume",
+                "stop",
+                "kill",
+                "trigger",
+                "poll",
+                "broadcast",
+                "reload",
+                "edit-trigger"
+            ]
+        );
+        let name = OutputName::new("file-ready").expect("valid");
+        assert_eq!(name.to_string(), "file-ready");
+        assert_eq!(String::from(name), "file-ready");
+    }
+
     #[test]
     fn a_failure_with_exit_status_zero_is_refused() {
         let mut bytes = Message::Job(JobMessage {

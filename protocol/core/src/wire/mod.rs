@@ -112,6 +112,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_largest_plaintext_is_the_65519_bytes_spec_md_names() {
+        // SPEC.md §4: a Noise message is at most 65,535 bytes, of which 16 are the AEAD tag.
+        assert_eq!(MAX_FRAME, 65_535);
+        assert_eq!(MAX_PLAINTEXT, 65_519);
+    }
+
+    #[test]
+    fn a_partial_frame_is_no_frame_yet_and_one_of_exactly_the_limit_is_read() {
+        let mut decoder = FrameDecoder::new(1024);
+        assert_eq!(decoder.poll_frame(), Ok(None), "nothing yet");
+        decoder.handle_bytes(&[0x00]);
+        assert_eq!(decoder.poll_frame(), Ok(None), "half a header");
+        decoder.handle_bytes(&[0x03, 1, 2]);
+        assert_eq!(decoder.poll_frame(), Ok(None), "a header and part of its body");
+        decoder.handle_bytes(&[3]);
+        assert_eq!(decoder.poll_frame(), Ok(Some(vec![1, 2, 3])));
+        assert_eq!(decoder.poll_frame(), Ok(None), "nothing left");
+        let mut stream = Vec::new();
+        encode_frame(&[7u8; 1024], &mut stream).expect("frame");
+        decoder.handle_bytes(&stream);
+        assert_eq!(decoder.poll_frame(), Ok(Some(vec![7u8; 1024])), "exactly the limit");
+        assert_eq!(frame_length(1024u16.to_be_bytes(), 1024), Ok(1024));
+        assert_eq!(
+            frame_length(1025u16.to_be_bytes(), 1024),
+            Err(FrameError::Oversize { len: 1025, max: 1024 })
+        );
+    }
+
+    #[test]
     fn frames_split_across_arbitrary_reads_are_reassembled() {
         let mut stream = Vec::new();
         encode_frame(b"hello", &mut stream).expect("frame");
