@@ -319,6 +319,23 @@ pub enum EvidenceError {
     HoldsWithCounterexample(String),
 }
 
+/// Property results of several proof runs as one list: a property several runs check (the
+/// key-compromise and command-channel runs repeat the main run's) is kept once, from the first
+/// run that checks it, unless a later run breaks it, whose result then stands for it. A single
+/// run and the merge of its shards both go through here, so they agree.
+#[must_use]
+pub fn one_per_property(results: impl IntoIterator<Item = PropertyResult>) -> Vec<PropertyResult> {
+    let mut out: Vec<PropertyResult> = Vec::new();
+    for result in results {
+        match out.iter_mut().find(|o| o.name == result.name) {
+            Some(o) if o.verdict == PropertyVerdict::Holds && result.verdict != PropertyVerdict::Holds => *o = result,
+            Some(_) => {}
+            None => out.push(result),
+        }
+    }
+    out
+}
+
 impl Evidence {
     /// Whether a result with this reference is present.
     #[must_use]
@@ -436,5 +453,48 @@ impl Evidence {
             check(EvidenceKind::Harness, &h.id, h.timing)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, proof: &str, verdict: PropertyVerdict) -> PropertyResult {
+        PropertyResult {
+            name: name.to_owned(),
+            proof: proof.to_owned(),
+            description: String::new(),
+            verdict,
+            unique_states: 1,
+            max_depth: 1,
+            witnesses: Vec::new(),
+            counterexample: None,
+            timing: Timing::seconds(0.0),
+        }
+    }
+
+    #[test]
+    fn a_property_checked_by_several_runs_is_reported_once_and_failing_if_any_run_breaks_it() {
+        use PropertyVerdict::{Fails, Holds};
+        let merged = one_per_property([
+            result("allow-list", "channel", Holds),
+            result("injective-agreement", "channel", Holds),
+            result("allow-list", "channel-commands", Fails),
+            result("injective-agreement", "channel-commands", Holds),
+            result("command-liveness", "channel-commands", Holds),
+        ]);
+        let seen: Vec<(&str, &str, PropertyVerdict)> = merged
+            .iter()
+            .map(|p| (p.name.as_str(), p.proof.as_str(), p.verdict))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("allow-list", "channel-commands", Fails),
+                ("injective-agreement", "channel", Holds),
+                ("command-liveness", "channel-commands", Holds),
+            ]
+        );
     }
 }

@@ -248,6 +248,7 @@ pub fn merge(shards: &[Results]) -> Result<Results, MergeError> {
             .harnesses
             .extend(e.harnesses.iter().filter(|x| harness_unit(&x.id) == *unit).cloned());
     }
+    evidence.properties = crate::evidence::one_per_property(std::mem::take(&mut evidence.properties));
     Ok(Results::new(
         first.tool.clone(),
         first.as_of,

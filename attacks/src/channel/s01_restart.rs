@@ -74,7 +74,10 @@ async fn restart(w: Weakening) -> Result<Outcome, HarnessError> {
     let target = target.crash_and_restart(&config).await?;
     let mut breaches = Vec::new();
     let mut recontacts = 0;
-    for (job, report) in running.join_all().await {
+    let mut reports = running.join_all().await;
+    // In job order, not the order they ended in, so the evidence reads the same every run.
+    reports.sort_by(|a, b| a.0.cmp(&b.0));
+    for (job, report) in reports {
         match report {
             Ok(report) => recontacts += report.recontacts,
             Err(e) => breaches.push(format!("{job} never reached the restarted scheduler: {e}")),

@@ -75,18 +75,7 @@ fn properties(proof: &ProofReport, describe: impl Fn(&str) -> String) -> Vec<Pro
 #[must_use]
 pub fn property_results(results: &ModelResults) -> Vec<PropertyResult> {
     let describe = |name: &str| Catalogue::sentence(name).unwrap_or("").to_owned();
-    // A property several runs check (the key-compromise and command-channel runs repeat the
-    // main run's) is reported once: from the first run that checks it, unless a later run
-    // breaks it, whose counterexample then stands for it.
-    let mut out: Vec<PropertyResult> = Vec::new();
-    for result in results.proofs.iter().flat_map(|proof| properties(proof, describe)) {
-        match out.iter_mut().find(|o| o.name == result.name) {
-            Some(o) if o.verdict == PropertyVerdict::Holds && result.verdict != PropertyVerdict::Holds => *o = result,
-            Some(_) => {}
-            None => out.push(result),
-        }
-    }
-    out
+    threats::evidence::one_per_property(results.proofs.iter().flat_map(|proof| properties(proof, describe)))
 }
 
 /// Variant evidence from the attack searches, with the replays of their counterexamples on
