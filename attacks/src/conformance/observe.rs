@@ -85,28 +85,11 @@ impl Observer {
                 _ => None,
             };
             self.history.extend(happening);
-            let translated = match event {
-                Event::Registered { job, key } => Event::Registered {
-                    job: job.clone(),
-                    key: self.symbolic(key),
-                },
-                Event::Commanded {
-                    key,
-                    client,
-                    actor,
-                    op,
-                    target,
-                    seq,
-                } => Event::Commanded {
-                    key: self.symbolic(key),
-                    client: client.clone(),
-                    actor: actor.clone(),
-                    op: *op,
-                    target: target.clone(),
-                    seq: *seq,
-                },
-                other => other.clone(),
-            };
+            // Real keys become the model's symbols; everything else is as logged.
+            let mut translated = event.clone();
+            if let Event::Registered { key, .. } | Event::Commanded { key, .. } = &mut translated {
+                *key = self.symbolic(key);
+            }
             self.translated.push(translated);
         }
     }

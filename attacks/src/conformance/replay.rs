@@ -30,7 +30,7 @@ use protocol_core::command::CommandCore;
 use protocol_core::job::JobCore;
 use protocol_core::noise::{Transport, prologue};
 use protocol_core::scheduler::Event;
-use protocol_core::wire::{CommandOp, JobBody, RejectCode, Reply};
+use protocol_core::wire::{CommandOp, JobBody, Message, RejectCode, Reply};
 use protocol_core::{JobId, PublicKey, StaticKeypair};
 use protocol_net::StatsSnapshot;
 use protocol_net::client::connect_to;
@@ -128,6 +128,36 @@ fn delta(before: &StatsSnapshot, after: &StatsSnapshot) -> Vec<String> {
         })
         .map(|(name, _)| (*name).to_owned())
         .collect()
+}
+
+/// `message` encrypted for the wire.
+fn seal(transport: &mut Transport, message: &Message) -> Result<Vec<u8>, HarnessError> {
+    let mut sealed = Vec::new();
+    transport
+        .encrypt(&message.to_bytes(), &mut sealed)
+        .map_err(HarnessError::setup)?;
+    Ok(sealed)
+}
+
+/// A reply frame decrypted and decoded.
+fn open_reply(transport: &mut Transport, frame: &[u8]) -> Result<Reply, HarnessError> {
+    let mut plain = Vec::new();
+    transport.decrypt(frame, &mut plain).map_err(HarnessError::setup)?;
+    Reply::decode(&plain).map_err(HarnessError::setup)
+}
+
+/// Writes `frame` to the scheduler and reads the frame it answers with; `who` names the sender.
+async fn round_trip(
+    stream: &mut TcpStream,
+    reader: &mut FrameReader,
+    frame: &[u8],
+    who: &str,
+) -> Result<Vec<u8>, HarnessError> {
+    write_frame(stream, frame).await.map_err(HarnessError::setup)?;
+    tokio::time::timeout(STEP_LIMIT, reader.read_frame(stream))
+        .await
+        .map_err(|_| HarnessError::setup(format!("no reply to {who}'s message")))?
+        .map_err(|e| HarnessError::setup(format!("{who}'s connection failed: {e}")))
 }
 
 fn reply_text(reply: &Reply) -> String {
@@ -365,11 +395,7 @@ impl Replayer {
                     .link
                     .as_mut()
                     .ok_or_else(|| HarnessError::setup(format!("job {n} has no connection")))?;
-                let mut sealed = Vec::new();
-                link.transport
-                    .encrypt(&message.to_bytes(), &mut sealed)
-                    .map_err(HarnessError::setup)?;
-                link.to_scheduler.push_back(sealed);
+                link.to_scheduler.push_back(seal(&mut link.transport, &message)?);
                 record.seen = format!("#{} on the wire", message.seq());
             }
             Action::Deliver(n) => {
@@ -378,13 +404,7 @@ impl Replayer {
                     .to_scheduler
                     .pop_front()
                     .ok_or_else(|| HarnessError::setup(format!("nothing in flight from job {n}")))?;
-                write_frame(&mut link.stream, &frame)
-                    .await
-                    .map_err(HarnessError::setup)?;
-                let reply = tokio::time::timeout(STEP_LIMIT, link.reader.read_frame(&mut link.stream))
-                    .await
-                    .map_err(|_| HarnessError::setup(format!("no reply to job {n}'s message")))?
-                    .map_err(|e| HarnessError::setup(format!("job {n}'s connection failed: {e}")))?;
+                let reply = round_trip(&mut link.stream, &mut link.reader, &frame, &format!("job {n}")).await?;
                 link.to_job.push_back(reply);
                 record.seen = "delivered; the reply is on the wire".to_owned();
             }
@@ -398,11 +418,7 @@ impl Replayer {
                     .to_job
                     .pop_front()
                     .ok_or_else(|| HarnessError::setup(format!("no reply in flight to job {n}")))?;
-                let mut plain = Vec::new();
-                link.transport
-                    .decrypt(&frame, &mut plain)
-                    .map_err(HarnessError::setup)?;
-                let reply = Reply::decode(&plain).map_err(HarnessError::setup)?;
+                let reply = open_reply(&mut link.transport, &frame)?;
                 record.seen = reply_text(&reply);
                 if honest.core.handle_reply(reply).is_err() {
                     honest.link = None;
@@ -494,11 +510,7 @@ impl Replayer {
                     .link
                     .as_mut()
                     .ok_or_else(|| HarnessError::setup("the UI server has no connection"))?;
-                let mut sealed = Vec::new();
-                link.transport
-                    .encrypt(&message.to_bytes(), &mut sealed)
-                    .map_err(HarnessError::setup)?;
-                link.to_scheduler.push_back(sealed);
+                link.to_scheduler.push_back(seal(&mut link.transport, &message)?);
                 record.seen = format!("command #{} on the wire", message.seq());
             }
             Action::ClientDeliver => {
@@ -507,18 +519,9 @@ impl Replayer {
                     .to_scheduler
                     .pop_front()
                     .ok_or_else(|| HarnessError::setup("nothing in flight from the UI server"))?;
-                write_frame(&mut link.stream, &frame)
-                    .await
-                    .map_err(HarnessError::setup)?;
-                let sealed = tokio::time::timeout(STEP_LIMIT, link.reader.read_frame(&mut link.stream))
-                    .await
-                    .map_err(|_| HarnessError::setup("no reply to the UI server's command"))?
-                    .map_err(|e| HarnessError::setup(format!("the UI server's connection failed: {e}")))?;
-                let mut plain = Vec::new();
-                link.transport
-                    .decrypt(&sealed, &mut plain)
-                    .map_err(HarnessError::setup)?;
-                let reply = Reply::decode(&plain).map_err(HarnessError::setup)?;
+                let sealed = round_trip(&mut link.stream, &mut link.reader, &frame, "the UI server").await?;
+                // Opened at delivery: the verdict is the scheduler's, whenever the UI server reads it.
+                let reply = open_reply(&mut link.transport, &sealed)?;
                 record.seen = format!("command {}", reply_text(&reply));
                 link.replies.push_back(reply);
                 self.observer.command_answered(reply);
