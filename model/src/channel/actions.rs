@@ -349,15 +349,17 @@ impl ChannelModel {
             Action::ForgeFirstPayload { key, claim, body, seq } => {
                 next.attacker.forged += 1;
                 let payload = self.message(claim, body, seq).to_bytes();
-                let refusal = match next.core.handle_handshake(next.now, &key.public(), &payload) {
+                // Refused, with the witnessed branch if it is one (none for a session that never
+                // read the payload).
+                let verdict = match next.core.handle_handshake(next.now, &key.public(), &payload) {
                     Ok(session) => match session.first_payload {
-                        Some(Ok(_)) => None,
-                        Some(Err(rejected)) => Some(Refusal::witnessed(&rejected)),
-                        None => Some(None),
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(rejected)) => Err(Refusal::witnessed(&rejected)),
+                        None => Err(None),
                     },
-                    Err(rejected) => Some(Refusal::witnessed(&rejected)),
+                    Err(rejected) => Err(Refusal::witnessed(&rejected)),
                 };
-                if let Some(refusal) = refusal {
+                if let Err(refusal) = verdict {
                     next.attacker.refused += 1;
                     next.attacker.refusals.extend(refusal);
                 }
@@ -370,9 +372,9 @@ impl ChannelModel {
             }
             Action::Ask(ask) => {
                 let target = ask.target(&self.ids()[0]);
+                let actor = self.config.workflow.owner().clone();
                 let ui = next.ui.as_mut()?;
                 ui.asked += 1;
-                let actor = ui.actor.clone();
                 ui.core.send(actor, protocol_core::wire::CommandOp::Hold, target).ok()?;
             }
             Action::ClientConnect => {

@@ -238,12 +238,11 @@ impl ChannelModel {
         let ui = (self.bounds.commands > 0).then(|| {
             let owner = self.config.workflow.owner().clone();
             // A fresh, valid, unique key: registration cannot fail.
-            let _ = core.register_client(*KeySym::Client.public().as_bytes(), owner.clone());
+            let _ = core.register_client(*KeySym::Client.public().as_bytes(), owner);
             UiServer {
                 core: CommandCore::with_defences(self.defences.clone()),
                 link: None,
                 asked: 0,
-                actor: owner,
             }
         });
         while core.poll_event().is_some() {}

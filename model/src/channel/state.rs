@@ -11,7 +11,7 @@ use protocol_core::scheduler::SchedulerCore;
 use protocol_core::wire::{
     ClientCommand, CommandOp, FailReason, JobBody, JobMessage, Message, OutputName, RejectCode, Reply,
 };
-use protocol_core::{JobId, Millis, Owner, PublicKey};
+use protocol_core::{JobId, Millis, PublicKey};
 use serde::Serialize;
 
 /// A key, symbolically: the attacker can use a key exactly when it holds the private half
@@ -88,18 +88,6 @@ pub enum Body {
 }
 
 impl Body {
-    /// Every body, in a fixed order.
-    pub const ALL: [Self; 8] = [
-        Self::Started,
-        Self::Heartbeat,
-        Self::SucceededOutput,
-        Self::Succeeded,
-        Self::Failed,
-        Self::DeclaredOutput,
-        Self::UndeclaredOutput,
-        Self::Command,
-    ];
-
     /// The job-message bodies: every kind a job may send (`message` is `heartbeat`'s twin for
     /// the core: allowed while running, no effect on state), and each branch of `output`.
     pub const JOB: [Self; 7] = [
@@ -172,10 +160,8 @@ pub struct UiServer {
     pub core: CommandCore,
     /// Its connection, if it has one (replies travel in `to_job`).
     pub link: Option<Link>,
-    /// Commands people have asked it for.
+    /// Commands people have asked it for (the workflow's owner is the acting person).
     pub asked: u8,
-    /// The acting person.
-    pub actor: Owner,
 }
 
 /// One connection between an honest job (or the UI server) and the scheduler, in both

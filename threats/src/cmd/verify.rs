@@ -295,9 +295,11 @@ mod weakened {
         // The design without the first-payload check matters only with the scheduler's key
         // leaked: its weakened model is the key-compromise run; the UI server's flaw shows in
         // the command-channel run.
-        let (channel_proof, channel_bounds) = match check {
-            "empty-first-payload" => ("channel-kci", ChannelBounds::QUICK),
-            "burn-refused-number" => ("channel-commands", ChannelBounds::COMMANDS_QUICK),
+        let (channel_proof, channel_bounds) = match channel {
+            Some(Variant::Without(protocol_core::Check::EmptyFirstPayload)) => ("channel-kci", ChannelBounds::QUICK),
+            Some(Variant::Flaw(protocol_core::Flaw::BurnRefusedNumber)) => {
+                ("channel-commands", ChannelBounds::COMMANDS_QUICK)
+            }
             _ => ("channel", ChannelBounds::QUICK),
         };
         for proof in &catalogue.proofs {
