@@ -21,7 +21,7 @@ pub const DISTRIBUTED_GUESSING: Harness = Harness {
         id: "s03-distributed-guessing",
         story: "S03",
         target: "hub",
-        title: "guesses jacintar's password 12 times from 12 addresses and then sends the right one from a 13th; with mallory's stolen read-only token guesses mallory's password 12 times through /elevate and then sends the right one; jacintar logs in from her usual address meanwhile",
+        title: "guesses jacintar's password 12 times from 12 addresses and then sends the right one from a 13th; with mallory's stolen read-only token guesses mallory's password 12 times through /elevate and then sends the right one; jacintar logs in from her usual address meanwhile; sends 24 guesses at oceans_stage's password at once from 24 addresses",
         defences: &[Defence::Gateway(GatewayCheck::AccountBackoff)],
         control: Control::WithoutEach,
         note: "",
@@ -30,6 +30,8 @@ pub const DISTRIBUTED_GUESSING: Harness = Harness {
 };
 
 const GUESSES: usize = 12;
+/// Guesses sent at once: more than the free failures plus the password pool's capacity.
+const BURST: usize = 24;
 const OWNER_ADDRESS: &str = "127.0.0.71";
 
 async fn guessing(w: Weakening) -> Result<Outcome, HarnessError> {
@@ -109,12 +111,35 @@ async fn attack(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
         "429 rate-limited" => backed_off += 1,
         other => return Err(HarnessError::setup(format!("the right elevation was answered {other}"))),
     }
+    // A burst at once: the hub's clock does not move, so the back-off lets through the free
+    // failures and the one that starts the wait, however many arrive while they are checked.
+    let allowed = BackoffPolicy::default().free_failures as usize + 1;
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 0..BURST {
+        let mut guesser = world.client_from(&format!("127.0.72.{n}"))?;
+        burst.spawn(async move { guesser.login("oceans_stage", &format!("burst-{n}")).await });
+    }
+    let mut checked = 0usize;
+    for answer in burst.join_all().await {
+        let r = answer.map_err(|e| HarnessError::setup(format!("a burst guess got no answer: {e}")))?;
+        match code(&r).as_str() {
+            "401 login-failed" => checked += 1,
+            "429 rate-limited" => backed_off += 1,
+            other => return Err(HarnessError::setup(format!("a burst guess was answered {other}"))),
+        }
+    }
+    if checked > allowed {
+        breaches.push(format!(
+            "{checked} of {BURST} guesses sent at once had their password checked (the back-off allows {allowed})"
+        ));
+    }
     Ok(Outcome::judge(
         breaches,
         &Fired::count(GatewayCheck::AccountBackoff, backed_off),
         format!(
             "account-backoff refused the guesses past the first {} for jacintar and for the stolen session with 429 rate-limited, \
-             the right password included, while jacintar logged in from her usual address",
+             the right password included, while jacintar logged in from her usual address; of {BURST} guesses sent at once, \
+             {checked} were checked (the back-off allows {allowed})",
             BackoffPolicy::default().free_failures
         ),
     ))

@@ -11,11 +11,20 @@
 //! owner in from an address they have logged in from before, so guessing at someone's name
 //! cannot lock them out of their own account.
 //!
+//! A check is counted as a failure when it is let through ([`Backoff::attempt`]: the wait is
+//! checked and the failure counted in one step), and a success clears it afterwards. Checking
+//! first and counting when the password work is done, as this once did, let every attempt
+//! that arrived while earlier ones were still being hashed through the same open door: a
+//! flood of 64 parallel logins got a burst of the password pool's whole capacity past every
+//! wait instead of one check.
+//!
 //! Memory is bounded: at most `max_keys` keys; when full, the key whose last failure is
 //! oldest is forgotten (failing open for that one key rather than refusing to track new
-//! ones, which would let a name spray switch the defence off for everyone).
+//! ones, which would let a name spray switch the defence off for everyone). Keys are also
+//! indexed by last failure, so making room costs `O(log max_keys)`, not a scan of the table
+//! per new name a spray sends.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -92,6 +101,8 @@ pub struct Backoff<K: Ord> {
     policy: BackoffPolicy,
     max_keys: usize,
     entries: BTreeMap<K, Entry>,
+    /// Every key by its last failure, oldest first.
+    by_last: BTreeSet<(Millis, K)>,
 }
 
 impl<K: Ord + Clone> Backoff<K> {
@@ -102,6 +113,7 @@ impl<K: Ord + Clone> Backoff<K> {
             policy,
             max_keys,
             entries: BTreeMap::new(),
+            by_last: BTreeSet::new(),
         }
     }
 
@@ -122,6 +134,16 @@ impl<K: Ord + Clone> Backoff<K> {
         }
     }
 
+    /// Lets a check of `key` through at `now`, counting it as a failure at once (a
+    /// [`Backoff::success`] after it clears the count), or refuses it while `key` waits.
+    ///
+    /// # Errors
+    /// [`Limited`] with the rest of the wait.
+    pub fn attempt(&mut self, now: Millis, key: &K) -> Result<Failed, Limited> {
+        self.check(now, key)?;
+        Ok(self.failure(now, key))
+    }
+
     /// Counts a failed check of `key` at `now`.
     pub fn failure(&mut self, now: Millis, key: &K) -> Failed {
         let previous = self
@@ -135,14 +157,15 @@ impl<K: Ord + Clone> Backoff<K> {
         let failures = previous.saturating_add(1);
         let wait = self.policy.wait_after(failures);
         let until = now.after(wait);
-        self.entries.insert(
-            key.clone(),
-            Entry {
-                failures,
-                last: now,
-                until,
-            },
-        );
+        let entry = Entry {
+            failures,
+            last: now,
+            until,
+        };
+        if let Some(old) = self.entries.insert(key.clone(), entry) {
+            self.by_last.remove(&(old.last, key.clone()));
+        }
+        self.by_last.insert((now, key.clone()));
         if wait.is_zero() {
             Failed::Counted { failures }
         } else {
@@ -156,16 +179,26 @@ impl<K: Ord + Clone> Backoff<K> {
 
     /// A successful check: `key` starts again from zero.
     pub fn success(&mut self, key: &K) {
-        self.entries.remove(key);
+        if let Some(old) = self.entries.remove(key) {
+            self.by_last.remove(&(old.last, key.clone()));
+        }
     }
 
+    /// Forgets every key past the forget time; if none is, the one whose last failure is
+    /// oldest.
     fn make_room(&mut self, now: Millis) {
         let forget = self.policy.forget;
-        self.entries.retain(|_, e| now < e.last.after(forget));
-        if self.entries.len() >= self.max_keys
-            && let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| k.clone())
-        {
-            self.entries.remove(&oldest);
+        while self.by_last.first().is_some_and(|(last, _)| now >= last.after(forget)) {
+            self.forget_oldest();
+        }
+        if self.entries.len() >= self.max_keys {
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some((_, k)) = self.by_last.pop_first() {
+            self.entries.remove(&k);
         }
     }
 
@@ -357,5 +390,64 @@ mod tests {
         assert!(!k.contains(&"a", ip(3)), "the oldest account was forgotten");
         assert!(k.contains(&"b", ip(1)) && k.contains(&"c", ip(1)));
         assert!(!k.contains(&"b", ip(2)));
+    }
+
+    #[test]
+    fn attempts_let_through_together_are_counted_together_so_a_burst_gets_no_more_than_the_policy() {
+        let p = BackoffPolicy::default();
+        let mut b = Backoff::new(p, 10);
+        let k = "alice".to_owned();
+        // 64 attempts at the same instant, none of them finished: the five free ones and the
+        // sixth (which starts the wait) pass, every other is refused with the whole wait.
+        let passed: Vec<Failed> = (0..64).filter_map(|_| b.attempt(at(0), &k).ok()).collect();
+        assert_eq!(passed.len(), 6);
+        assert_eq!(
+            passed[5],
+            Failed::BackingOff {
+                failures: 6,
+                wait: Duration::from_secs(1),
+                first: true
+            }
+        );
+        assert_eq!(
+            b.attempt(at(999), &k),
+            Err(Limited {
+                retry_after: Duration::from_millis(1)
+            })
+        );
+        // After the wait, one more, then two seconds.
+        assert!(matches!(b.attempt(at(1000), &k), Ok(Failed::BackingOff { failures: 7, .. })));
+        assert_eq!(
+            b.attempt(at(1000), &k),
+            Err(Limited {
+                retry_after: Duration::from_secs(2)
+            })
+        );
+        // A success clears the count the attempt made.
+        b.success(&k);
+        assert_eq!(b.attempt(at(1001), &k), Ok(Failed::Counted { failures: 1 }));
+    }
+
+    #[test]
+    fn a_spray_of_names_keeps_the_table_bounded_and_its_index_whole() {
+        let p = BackoffPolicy::default();
+        let mut b = Backoff::new(p, 16);
+        for _ in 0..6 {
+            b.failure(at(0), &0u32);
+        }
+        for n in 1..=5_000u32 {
+            b.failure(at(u64::from(n)), &n);
+            assert!(b.len() <= 16);
+            assert_eq!(b.by_last.len(), b.len());
+        }
+        for (k, e) in &b.entries {
+            assert!(b.by_last.contains(&(e.last, *k)));
+        }
+        assert_eq!(b.failure(at(5_002), &5_000), Failed::Counted { failures: 2 }, "the newest key is held");
+        assert_eq!(
+            b.failure(at(5_003), &0),
+            Failed::Counted { failures: 1 },
+            "the oldest key was forgotten for room"
+        );
     }
 }

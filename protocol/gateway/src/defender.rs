@@ -14,9 +14,12 @@
 //! is full, quiet series are forgotten first and then the least suspicious one (fewest events
 //! in the window, oldest last); each series forgotten that way is counted in
 //! [`Defender::overflow`]. A spray of new sources therefore cannot keep a new source from
-//! alerting (it once could: a full table counted new sources only in `overflow`).
+//! alerting (it once could: a full table counted new sources only in `overflow`). Both are
+//! found through indexes kept beside the table, so counting costs `O(log max_sources)` however
+//! many sources a flood rotates through (a scan of the whole table per new source, as this
+//! once did, was most of the hub's cost per request under a rotating-address login flood).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -182,6 +185,10 @@ pub struct Defender {
     thresholds: Thresholds,
     max_sources: usize,
     series: BTreeMap<(Source, Signal), Series>,
+    /// Every series by its last event, oldest first (quiet ones are forgotten first).
+    by_last: BTreeSet<(Option<Millis>, (Source, Signal))>,
+    /// Every series by suspicion, least first: events held, then last event.
+    by_suspicion: BTreeSet<(usize, Option<Millis>, (Source, Signal))>,
     /// Last totals reported by schedulers, to turn totals into increments.
     reported: BTreeMap<(Source, Signal), u64>,
     /// Blocked addresses: until when (automatic blocks), or `None` (an operator's).
@@ -197,6 +204,8 @@ impl Defender {
             thresholds,
             max_sources,
             series: BTreeMap::new(),
+            by_last: BTreeSet::new(),
+            by_suspicion: BTreeSet::new(),
             reported: BTreeMap::new(),
             blocked: BTreeMap::new(),
             overflow: 0,
@@ -228,7 +237,7 @@ impl Defender {
         }
         let threshold = u64::from(self.thresholds.of(signal));
         let window = self.thresholds.window;
-        let series = self.series.entry(key.clone()).or_default();
+        let mut series = self.take(&key).unwrap_or_default();
         series.total = series.total.saturating_add(n);
         let keep = usize::try_from(threshold.max(1)).unwrap_or(usize::MAX);
         for _ in 0..n.min(threshold.max(1)) {
@@ -242,10 +251,14 @@ impl Defender {
         }
         let count = series.recent.len() as u64;
         let quiet = series.last_alert.is_none_or(|t| now >= t.after(window));
-        if threshold == 0 || count < threshold || !quiet {
+        let alerts = threshold != 0 && count >= threshold && quiet;
+        if alerts {
+            series.last_alert = Some(now);
+        }
+        self.put(key.clone(), series);
+        if !alerts {
             return None;
         }
-        series.last_alert = Some(now);
         let (source, signal) = key;
         let blocked = match &source {
             Source::Addr(ip) if self.thresholds.auto_block => {
@@ -280,24 +293,41 @@ impl Defender {
         self.record_n(now, key.0, key.1, increase)
     }
 
+    /// Takes `key`'s series out of the table and its indexes.
+    fn take(&mut self, key: &(Source, Signal)) -> Option<Series> {
+        let series = self.series.remove(key)?;
+        let last = series.recent.back().copied();
+        self.by_last.remove(&(last, key.clone()));
+        self.by_suspicion.remove(&(series.recent.len(), last, key.clone()));
+        Some(series)
+    }
+
+    /// Puts `key`'s series into the table and its indexes.
+    fn put(&mut self, key: (Source, Signal), series: Series) {
+        let last = series.recent.back().copied();
+        self.by_last.insert((last, key.clone()));
+        self.by_suspicion.insert((series.recent.len(), last, key.clone()));
+        self.series.insert(key, series);
+    }
+
     /// Forgets the series with the fewest events in its window (the oldest last event among
     /// those), counting it in `overflow`.
     fn forget_least_suspicious(&mut self) {
-        let least = self
-            .series
-            .iter()
-            .min_by_key(|(_, s)| (s.recent.len(), s.recent.back().copied()))
-            .map(|(k, _)| k.clone());
+        let least = self.by_suspicion.first().map(|(_, _, k)| k.clone());
         if let Some(k) = least {
-            self.series.remove(&k);
+            self.take(&k);
             self.overflow = self.overflow.saturating_add(1);
         }
     }
 
+    /// Forgets every series with no event in the window.
     fn forget_quiet(&mut self, now: Millis) {
         let window = self.thresholds.window;
-        self.series
-            .retain(|_, s| s.recent.back().is_some_and(|t| now < t.after(window)));
+        while let Some((last, k)) = self.by_last.first().cloned()
+            && last.is_none_or(|t| now >= t.after(window))
+        {
+            self.take(&k);
+        }
     }
 
     /// Blocks an address until an operator lifts it (an IPv4-mapped IPv6 address is its IPv4
@@ -522,5 +552,32 @@ mod tests {
         assert!(!d.block(plain), "already blocked");
         assert!(d.unblock(plain));
         assert!(!d.is_blocked(T0, mapped));
+    }
+
+    #[test]
+    fn a_flood_of_rotating_sources_keeps_the_table_bounded_its_indexes_whole_and_a_busy_source_counted() {
+        let mut d = Defender::new(thresholds(), 8);
+        let busy = ip("10.9.9.9");
+        for _ in 0..3 {
+            d.record(T0, busy.clone(), Signal::AuthFailure);
+        }
+        for i in 0..2_000u32 {
+            let at = T0.after(Duration::from_millis(u64::from(i)));
+            let [_, _, a, b] = i.to_be_bytes();
+            d.record(at, Source::Addr(IpAddr::from([10, 1, a, b])), Signal::RateLimited);
+            if i % 100 == 0 {
+                d.record(at, busy.clone(), Signal::AuthFailure);
+            }
+            assert!(d.series.len() <= 8);
+            assert_eq!(d.by_last.len(), d.series.len());
+            assert_eq!(d.by_suspicion.len(), d.series.len());
+        }
+        for (key, s) in &d.series {
+            let last = s.recent.back().copied();
+            assert!(d.by_last.contains(&(last, key.clone())));
+            assert!(d.by_suspicion.contains(&(s.recent.len(), last, key.clone())));
+        }
+        assert_eq!(d.total(&busy, Signal::AuthFailure), 23, "the busiest series was never forgotten");
+        assert_eq!(d.overflow(), 2_000 - 7, "every flood series but the last seven made room");
     }
 }

@@ -6,14 +6,17 @@
 //! request costs 60 000 units and a bucket gains `per_minute` units per millisecond.
 //!
 //! Memory is bounded: at most `max_keys` buckets. When full, buckets that have refilled
-//! completely (indistinguishable from new ones) are dropped; if none has, the least recently
-//! used bucket is. A spray of fresh addresses therefore evicts its own oldest addresses first
+//! completely (indistinguishable from new ones) are dropped; if none has, the bucket nearest
+//! to refilled (the least limited) is. Both are found through an index ordered by the time
+//! each bucket is full again, so a request costs `O(log max_keys)` however many sources a
+//! flood rotates through (a scan of the table per new source, as this once did, made every
+//! request of a rotating-address flood cost the whole table). A spray of fresh addresses therefore evicts its own oldest addresses first
 //! and never locks a new legitimate source out (refusing every new key, as this once did,
 //! let a login flood from rotating addresses refuse every newcomer's login); what a spray
 //! gains is a fresh bucket per address it uses, which it had anyway. Password guessing across
 //! addresses is bounded per account instead ([`crate::backoff`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use protocol_core::time::Millis;
@@ -81,6 +84,8 @@ pub struct RateLimiter<K: Ord> {
     limit: RateLimit,
     max_keys: usize,
     buckets: BTreeMap<K, Bucket>,
+    /// Every bucket by the time it is full again: `(full_at, key)`.
+    by_full: BTreeSet<(Millis, K)>,
 }
 
 impl<K: Ord + Clone> RateLimiter<K> {
@@ -91,6 +96,7 @@ impl<K: Ord + Clone> RateLimiter<K> {
             limit,
             max_keys,
             buckets: BTreeMap::new(),
+            by_full: BTreeSet::new(),
         }
     }
 
@@ -130,49 +136,54 @@ impl<K: Ord + Clone> RateLimiter<K> {
     /// [`Limited`] with the wait until the next request would pass.
     pub fn check(&mut self, now: Millis, key: &K) -> Result<(), Limited> {
         if !self.buckets.contains_key(key) && self.buckets.len() >= self.max_keys {
-            let capacity = self.limit.capacity();
-            let full: Vec<K> = self
-                .buckets
-                .iter()
-                .filter(|(_, b)| self.level(b, now) >= capacity)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in full {
-                self.buckets.remove(&k);
-            }
-            if self.buckets.len() >= self.max_keys
-                && let Some(oldest) = self.buckets.iter().min_by_key(|(_, b)| b.at).map(|(k, _)| k.clone())
-            {
-                self.buckets.remove(&oldest);
-            }
+            self.make_room(now);
         }
-        let fresh = Bucket {
-            units: self.limit.capacity(),
-            at: now,
+        let current = self
+            .buckets
+            .get(key)
+            .map_or(self.limit.capacity(), |b| self.level(b, now));
+        let (units, verdict) = match current.checked_sub(COST) {
+            Some(left) => (left, Ok(())),
+            None => (
+                current,
+                Err(Limited {
+                    retry_after: Duration::from_millis((COST - current).div_ceil(self.limit.refill())),
+                }),
+            ),
         };
-        let current = self.buckets.get(key).map_or(fresh.units, |b| self.level(b, now));
-        if current < COST {
-            let missing = COST - current;
-            let ms = missing.div_ceil(self.limit.refill());
-            self.buckets.insert(
-                key.clone(),
-                Bucket {
-                    units: current,
-                    at: now,
-                },
-            );
-            return Err(Limited {
-                retry_after: Duration::from_millis(ms),
-            });
+        self.put(key, Bucket { units, at: now });
+        verdict
+    }
+
+    /// The time `b` is full again.
+    fn full_at(&self, b: &Bucket) -> Millis {
+        let missing = self.limit.capacity().saturating_sub(b.units);
+        Millis(b.at.0.saturating_add(missing.div_ceil(self.limit.refill())))
+    }
+
+    fn put(&mut self, key: &K, bucket: Bucket) {
+        let full_at = self.full_at(&bucket);
+        if let Some(old) = self.buckets.insert(key.clone(), bucket) {
+            let was = self.full_at(&old);
+            self.by_full.remove(&(was, key.clone()));
         }
-        self.buckets.insert(
-            key.clone(),
-            Bucket {
-                units: current - COST,
-                at: now,
-            },
-        );
-        Ok(())
+        self.by_full.insert((full_at, key.clone()));
+    }
+
+    fn remove_first(&mut self) {
+        if let Some((_, k)) = self.by_full.pop_first() {
+            self.buckets.remove(&k);
+        }
+    }
+
+    /// Drops every bucket that has refilled; if none has, the one nearest to refilled.
+    fn make_room(&mut self, now: Millis) {
+        while self.by_full.first().is_some_and(|(full_at, _)| *full_at <= now) {
+            self.remove_first();
+        }
+        if self.buckets.len() >= self.max_keys {
+            self.remove_first();
+        }
     }
 
     /// Buckets held.
@@ -230,11 +241,11 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded_and_a_new_source_evicts_the_least_recently_used_bucket() {
+    fn memory_is_bounded_and_a_new_source_evicts_the_bucket_nearest_to_refilled() {
         let mut l = RateLimiter::new(RateLimit::per_second(1, 1), 2);
         l.check(T0, &1).expect("one");
         l.check(T0.after(Duration::from_millis(10)), &2).expect("two");
-        // Full, nothing refilled: the least recently used (1) makes room; 2 keeps its history.
+        // Full, nothing refilled: the one nearest to refilled (1) makes room; 2 keeps its history.
         l.check(T0.after(Duration::from_millis(20)), &3)
             .expect("a newcomer is not refused");
         assert_eq!(l.len(), 2);
@@ -248,5 +259,42 @@ mod tests {
         // Once the others have refilled completely, they are forgotten to make room.
         l.check(T0.after(Duration::from_secs(5)), &4).expect("room made");
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn a_drained_source_keeps_its_limit_while_a_spray_of_fresh_sources_evicts_its_own() {
+        let mut l = RateLimiter::new(RateLimit::per_second(3, 1), 4);
+        for _ in 0..3 {
+            l.check(T0, &0).expect("the burst");
+        }
+        assert!(l.check(T0, &0).is_err_and(|e| e.retry_after == Duration::from_secs(1)));
+        // A spray of 1,000 fresh sources, one request each: each is nearer to refilled
+        // (1 s) than the drained source (3 s), so the spray evicts its own entries.
+        for k in 1..=1000 {
+            l.check(T0.after(Duration::from_millis(1)), &k).expect("a fresh source passes");
+            assert!(l.len() <= 4, "bounded");
+            assert_eq!(l.by_full.len(), l.len(), "one index entry per bucket");
+        }
+        assert_eq!(
+            l.check(T0.after(Duration::from_millis(2)), &0),
+            Err(Limited {
+                retry_after: Duration::from_millis(998)
+            }),
+            "the drained source is still limited"
+        );
+    }
+
+    #[test]
+    fn the_index_follows_every_bucket_it_holds() {
+        let mut l = RateLimiter::new(RateLimit::per_second(2, 1), 3);
+        for (i, k) in [1, 2, 1, 3, 1, 4, 2, 5, 5, 5].iter().enumerate() {
+            let _ = l.check(T0.after(Duration::from_millis(100 * i as u64)), k);
+            let keys: BTreeSet<i32> = l.buckets.keys().copied().collect();
+            let indexed: BTreeSet<i32> = l.by_full.iter().map(|(_, k)| *k).collect();
+            assert_eq!(keys, indexed);
+            for (full_at, k) in &l.by_full {
+                assert_eq!(*full_at, l.full_at(&l.buckets[k]));
+            }
+        }
     }
 }

@@ -129,9 +129,9 @@ pub(super) async fn login(
     let LoginBody { user, password, bearer } = parse_json(&bytes)?;
     let password = Zeroizing::new(password);
     let account = account_key(&user);
-    state.check_account_backoff(&account, ip)?;
+    let counted = state.begin_account_attempt(&account, ip)?;
     let result = check_and_finish_login(&state, user, password).await?;
-    state.count_login(&account, ip, &result);
+    state.count_login(&account, ip, &result, counted);
     match result {
         Ok((token, session)) => {
             let carrier = if bearer { Carrier::Bearer } else { Carrier::Cookie };
@@ -179,17 +179,19 @@ async fn check_and_finish_login(
 
 impl HubState {
     /// Refuses a login for an account that is backing off, unless it comes from an address
-    /// the account has logged in from before.
-    fn check_account_backoff(&self, account: &str, ip: IpAddr) -> Result<(), ApiError> {
+    /// the account has logged in from before; a login let through is counted as a failure
+    /// at once (the returned count), so logins arriving while it is checked meet the wait
+    /// it may have started. `None`: not counted yet (a known address, or the defence off).
+    fn begin_account_attempt(&self, account: &str, ip: IpAddr) -> Result<Option<Failed>, ApiError> {
         if !self.settings.defences.is_on(GatewayCheck::AccountBackoff) {
-            return Ok(());
+            return Ok(None);
         }
         let account = account.to_owned();
         if self.known_sources.lock().is_ok_and(|k| k.contains(&account, ip)) {
-            return Ok(());
+            return Ok(None);
         }
-        let backoff = self.account_backoff.lock().map_err(|_| ApiError::Internal)?;
-        backoff.check(self.now(), &account).map_err(|limited| {
+        let mut backoff = self.account_backoff.lock().map_err(|_| ApiError::Internal)?;
+        backoff.attempt(self.now(), &account).map(Some).map_err(|limited| {
             self.backoff_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ApiError::RateLimited {
                 retry_after_secs: limited.retry_after_secs(),
@@ -197,8 +199,15 @@ impl HubState {
         })
     }
 
-    /// Counts a login's outcome for its account's back-off (and alerts when it starts).
-    fn count_login(&self, account: &str, ip: IpAddr, result: &Result<(Token, AuthSession), GateError>) {
+    /// Counts a login's outcome for its account's back-off (and alerts when it starts);
+    /// `counted` is what [`HubState::begin_account_attempt`] already counted.
+    fn count_login(
+        &self,
+        account: &str,
+        ip: IpAddr,
+        result: &Result<(Token, AuthSession), GateError>,
+        counted: Option<Failed>,
+    ) {
         let account = account.to_owned();
         match result {
             Ok(_) => {
@@ -210,8 +219,15 @@ impl HubState {
                 }
             }
             Err(GateError::Session(SessionError::BadCredentials | SessionError::UnknownUser { .. })) => {
-                let failed = self.account_backoff.lock().map(|mut b| b.failure(self.now(), &account));
-                if let Ok(Failed::BackingOff {
+                let failed = match counted {
+                    Some(failed) => Some(failed),
+                    None => self
+                        .account_backoff
+                        .lock()
+                        .ok()
+                        .map(|mut b| b.failure(self.now(), &account)),
+                };
+                if let Some(Failed::BackingOff {
                     failures, first: true, ..
                 }) = failed
                     && self.settings.defences.is_on(GatewayCheck::AccountBackoff)
@@ -219,6 +235,7 @@ impl HubState {
                     self.backoff_alert(format!("account:{account}"), failures);
                 }
             }
+            // A check that ended without a verdict stays counted: an attempt is an attempt.
             Err(_) => {}
         }
     }
@@ -244,15 +261,19 @@ pub(super) async fn elevate(
     let password = Zeroizing::new(password);
     let to: Level = level.parse().map_err(|_| ApiError::BadRequest)?;
     let session = authed.session.id;
-    if state.settings.defences.is_on(GatewayCheck::AccountBackoff) {
-        let backoff = state.session_backoff.lock().map_err(|_| ApiError::Internal)?;
-        backoff.check(state.now(), &session).map_err(|limited| {
+    // As for logins: counted as a failure when let through, cleared by a success.
+    let counted = if state.settings.defences.is_on(GatewayCheck::AccountBackoff) {
+        let mut backoff = state.session_backoff.lock().map_err(|_| ApiError::Internal)?;
+        let counted = backoff.attempt(state.now(), &session).map_err(|limited| {
             state.backoff_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ApiError::RateLimited {
                 retry_after_secs: limited.retry_after_secs(),
             }
         })?;
-    }
+        Some(counted)
+    } else {
+        None
+    };
     let result = check_and_finish_elevation(&state, authed.token.clone(), to, password).await?;
     match &result {
         Ok(_) => {
@@ -261,11 +282,15 @@ pub(super) async fn elevate(
             }
         }
         Err(GateError::Session(SessionError::ReauthFailed)) => {
-            let failed = state
-                .session_backoff
-                .lock()
-                .map(|mut b| b.failure(state.now(), &session));
-            if let Ok(Failed::BackingOff {
+            let failed = match counted {
+                Some(failed) => Some(failed),
+                None => state
+                    .session_backoff
+                    .lock()
+                    .ok()
+                    .map(|mut b| b.failure(state.now(), &session)),
+            };
+            if let Some(Failed::BackingOff {
                 failures, first: true, ..
             }) = failed
                 && state.settings.defences.is_on(GatewayCheck::AccountBackoff)
