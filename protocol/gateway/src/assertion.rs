@@ -17,7 +17,7 @@
 //! that skew ([`ReplayGuard`]), so a captured request cannot be replayed or altered. The
 //! person and level it acts on come only from a valid assertion.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -262,12 +262,15 @@ pub fn verify_with(
     Ok(a)
 }
 
-/// Nonces seen within the skew window; anything older is refused as stale anyway.
+/// Nonces seen within the skew window; anything older is refused as stale anyway. Nonces are
+/// also indexed by time, so forgetting the old ones costs only what is forgotten (a sweep of
+/// every nonce in the window on every request, as this once did, grew with the request rate).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReplayGuard {
     window: Duration,
     max: usize,
     seen: BTreeMap<[u8; 16], Millis>,
+    by_at: BTreeSet<(Millis, [u8; 16])>,
 }
 
 impl ReplayGuard {
@@ -278,6 +281,7 @@ impl ReplayGuard {
             window,
             max,
             seen: BTreeMap::new(),
+            by_at: BTreeSet::new(),
         }
     }
 
@@ -289,11 +293,17 @@ impl ReplayGuard {
     pub fn check(&mut self, a: &Assertion, now: Millis) -> Result<(), AssertionError> {
         let window = self.window;
         // An assertion is valid until `at + window`; forget it after that.
-        self.seen.retain(|_, at| now <= at.after(window));
+        while let Some((at, nonce)) = self.by_at.first().copied()
+            && now > at.after(window)
+        {
+            self.by_at.pop_first();
+            self.seen.remove(&nonce);
+        }
         if self.seen.contains_key(&a.nonce) || self.seen.len() >= self.max {
             return Err(AssertionError::Replayed);
         }
         self.seen.insert(a.nonce, a.at);
+        self.by_at.insert((a.at, a.nonce));
         Ok(())
     }
 }
@@ -393,6 +403,33 @@ mod tests {
         assert_eq!(full.check(&b, T0), Err(AssertionError::Replayed), "full: fail closed");
         full.check(&b, T0.after(Duration::from_secs(31)))
             .expect("the old nonce has aged out");
+    }
+
+    #[test]
+    fn a_nonce_is_remembered_to_the_end_of_its_window_and_forgotten_just_after() {
+        let a = Assertion {
+            nonce: [9; 16],
+            ..assertion()
+        };
+        let mut guard = ReplayGuard::new(SKEW, 1_000);
+        guard.check(&a, T0).expect("first");
+        for n in 0..500u16 {
+            let [hi, lo] = n.to_be_bytes();
+            let mut nonce = [0; 16];
+            nonce[..2].copy_from_slice(&[hi, lo]);
+            let other = Assertion {
+                nonce,
+                at: T0.after(Duration::from_millis(u64::from(n))),
+                ..a.clone()
+            };
+            guard.check(&other, other.at).expect("a fresh nonce");
+        }
+        assert_eq!(guard.check(&a, T0.after(SKEW)), Err(AssertionError::Replayed), "the window's last instant");
+        guard
+            .check(&a, T0.after(SKEW).after(Duration::from_millis(1)))
+            .expect("forgotten just after its window");
+        assert_eq!(guard.seen.len(), guard.by_at.len());
+        assert!(guard.seen.iter().all(|(nonce, at)| guard.by_at.contains(&(*at, *nonce))));
     }
 
     #[test]
