@@ -585,6 +585,7 @@ fn audit_verify() {
         AuditRecord {
             at,
             actor: Actor::User(jacintar.clone()),
+            source: None,
             event: AuditEvent::Login {
                 audience: Audience::new("hub").expect("valid"),
                 outcome: Outcome::Allowed,
@@ -593,6 +594,7 @@ fn audit_verify() {
         AuditRecord {
             at,
             actor: Actor::User(jacintar.clone()),
+            source: None,
             event: AuditEvent::Elevation {
                 to: Level::Execute,
                 outcome: Outcome::Allowed,
@@ -601,6 +603,7 @@ fn audit_verify() {
         AuditRecord {
             at,
             actor: Actor::User(jacintar),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Stop,
                 workflow: clouds.clone(),
@@ -611,6 +614,7 @@ fn audit_verify() {
         AuditRecord {
             at,
             actor: Actor::Claimed("mallory\n2026-11-22T10:00:00Z User root stopped x [#9 00]".into()),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Trigger,
                 workflow: clouds,

@@ -203,6 +203,7 @@ fn record(r: &RecordSel) -> AuditRecord {
     AuditRecord {
         at: Millis(r.at % 253_402_300_800_000),
         actor,
+        source: None,
         event,
     }
 }

@@ -113,6 +113,7 @@ fn one_audit_line(actor: Actor, event: AuditEvent) {
     let line = AuditRecord {
         at: Millis(1_795_341_600_000),
         actor,
+        source: None,
         event,
     }
     .render(true);

@@ -256,6 +256,7 @@ impl PeopleModel {
             authorizer: self.authorizer(policy),
             groups: &self.groups,
             audit: log,
+            source: None,
         }
     }
 
@@ -525,6 +526,7 @@ impl PeopleModel {
                 let _receipt = next.log.push(&AuditRecord {
                     at: next.now,
                     actor: Actor::User(self.person.clone()),
+                    source: None,
                     event: AuditEvent::Logout {
                         session: SessionId(session),
                     },

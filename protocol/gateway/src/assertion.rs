@@ -424,12 +424,21 @@ mod tests {
             };
             guard.check(&other, other.at).expect("a fresh nonce");
         }
-        assert_eq!(guard.check(&a, T0.after(SKEW)), Err(AssertionError::Replayed), "the window's last instant");
+        assert_eq!(
+            guard.check(&a, T0.after(SKEW)),
+            Err(AssertionError::Replayed),
+            "the window's last instant"
+        );
         guard
             .check(&a, T0.after(SKEW).after(Duration::from_millis(1)))
             .expect("forgotten just after its window");
         assert_eq!(guard.seen.len(), guard.by_at.len());
-        assert!(guard.seen.iter().all(|(nonce, at)| guard.by_at.contains(&(*at, *nonce))));
+        assert!(
+            guard
+                .seen
+                .iter()
+                .all(|(nonce, at)| guard.by_at.contains(&(*at, *nonce)))
+        );
     }
 
     #[test]

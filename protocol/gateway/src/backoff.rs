@@ -416,7 +416,10 @@ mod tests {
             })
         );
         // After the wait, one more, then two seconds.
-        assert!(matches!(b.attempt(at(1000), &k), Ok(Failed::BackingOff { failures: 7, .. })));
+        assert!(matches!(
+            b.attempt(at(1000), &k),
+            Ok(Failed::BackingOff { failures: 7, .. })
+        ));
         assert_eq!(
             b.attempt(at(1000), &k),
             Err(Limited {
@@ -443,7 +446,11 @@ mod tests {
         for (k, e) in &b.entries {
             assert!(b.by_last.contains(&(e.last, *k)));
         }
-        assert_eq!(b.failure(at(5_002), &5_000), Failed::Counted { failures: 2 }, "the newest key is held");
+        assert_eq!(
+            b.failure(at(5_002), &5_000),
+            Failed::Counted { failures: 2 },
+            "the newest key is held"
+        );
         assert_eq!(
             b.failure(at(5_003), &0),
             Failed::Counted { failures: 1 },

@@ -577,7 +577,15 @@ mod tests {
             assert!(d.by_last.contains(&(last, key.clone())));
             assert!(d.by_suspicion.contains(&(s.recent.len(), last, key.clone())));
         }
-        assert_eq!(d.total(&busy, Signal::AuthFailure), 23, "the busiest series was never forgotten");
-        assert_eq!(d.overflow(), 2_000 - 7, "every flood series but the last seven made room");
+        assert_eq!(
+            d.total(&busy, Signal::AuthFailure),
+            23,
+            "the busiest series was never forgotten"
+        );
+        assert_eq!(
+            d.overflow(),
+            2_000 - 7,
+            "every flood series but the last seven made room"
+        );
     }
 }

@@ -271,7 +271,8 @@ mod tests {
         // A spray of 1,000 fresh sources, one request each: each is nearer to refilled
         // (1 s) than the drained source (3 s), so the spray evicts its own entries.
         for k in 1..=1000 {
-            l.check(T0.after(Duration::from_millis(1)), &k).expect("a fresh source passes");
+            l.check(T0.after(Duration::from_millis(1)), &k)
+                .expect("a fresh source passes");
             assert!(l.len() <= 4, "bounded");
             assert_eq!(l.by_full.len(), l.len(), "one index entry per bucket");
         }

@@ -118,10 +118,10 @@ async fn login_failures_are_uniform_whether_or_not_the_account_exists() {
     );
     let lines = w.audit_lines("hub.log");
     assert!(
-        lines[0].ends_with("User nosuchuser failed to log in to threatcheck-hub (bad-credentials)"),
+        lines[0].ends_with("User nosuchuser from 127.0.0.1 failed to log in to threatcheck-hub (bad-credentials)"),
         "{lines:?}"
     );
-    assert!(lines[1].ends_with("User jacintar failed to log in to threatcheck-hub (bad-credentials)"));
+    assert!(lines[1].ends_with("User jacintar from 127.0.0.1 failed to log in to threatcheck-hub (bad-credentials)"));
     w.stop().await;
 }
 

@@ -149,7 +149,7 @@ async fn logins_beyond_the_password_queue_are_refused_at_once_and_other_requests
     let recorded = w
         .audit_lines("hub")
         .iter()
-        .filter(|l| l.contains("User jacintar failed to log in"))
+        .filter(|l| l.contains("User jacintar from 127.0.2.") && l.contains(" failed to log in"))
         .count();
     assert_eq!(recorded, failed, "{:?}", w.audit_lines("hub"));
 }

@@ -102,19 +102,20 @@ async fn a_read_only_session_is_denied_until_elevated_and_again_once_the_elevati
             "User jacintar read atmosphere_stage.clouds",
             "User jacintar was denied stop on atmosphere_stage.clouds.1234/climb (needs-elevation)",
             "User jacintar stopped atmosphere_stage.clouds.1234/climb",
+            "User jacintar had stop on atmosphere_stage.clouds.1234/climb (record 3) applied by the scheduler",
             "User jacintar was denied stop on atmosphere_stage.clouds.1234/climb (needs-elevation)",
         ]
     );
     let hub: Vec<String> = w.audit_lines("hub.log");
     assert!(
         hub.iter()
-            .any(|l| l.ends_with("User jacintar raised privileges to execute")),
+            .any(|l| l.ends_with("User jacintar from 127.0.0.1 raised privileges to execute")),
         "{hub:?}"
     );
     let audit = w.dir().join("audit");
     assert_eq!(
         verify(&audit.join("uiserver-atmosphere_stage.log"), w.audit_key()),
-        Ok(4)
+        Ok(5)
     );
     assert_eq!(verify(&audit.join("hub.log"), w.audit_key()), Ok(2));
     w.stop().await;
@@ -276,6 +277,34 @@ async fn a_command_the_scheduler_rejects_does_not_block_the_next_command_from_an
         .await
         .expect("hold");
     assert_eq!(r.status, 200, "after a rejected command: {}", r.text());
+    // The UI server's audit log has each allowed hold, then what the scheduler made of it,
+    // naming the allowing record by number.
+    let lines = w.audit_lines("atmosphere_stage");
+    let refused_at = lines
+        .iter()
+        .position(|l| {
+            l.contains("User jacintar had hold on atmosphere_stage.clouds.1234/no_such_task (record ")
+                && l.ends_with(") rejected by the scheduler (invalid-transition)")
+        })
+        .unwrap_or_else(|| panic!("no verdict for the refused hold: {lines:#?}"));
+    let allowing: usize = lines[refused_at]
+        .split("(record ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a record number");
+    assert!(allowing >= 1 && allowing - 1 < refused_at, "{lines:#?}");
+    assert!(
+        lines[allowing - 1].ends_with("User jacintar held atmosphere_stage.clouds.1234/no_such_task"),
+        "record {allowing} is the allowing one: {lines:#?}"
+    );
+    let applied = r.json()["record"].as_u64().expect("the hold's record");
+    assert!(
+        lines.iter().any(|l| l.ends_with(&format!(
+            "User jacintar had hold on atmosphere_stage.clouds.1234/climb (record {applied}) applied by the scheduler"
+        ))),
+        "{lines:#?}"
+    );
     let mut owner = w.login("atmosphere_stage").await;
     owner
         .elevate(&password("atmosphere_stage"), "execute")

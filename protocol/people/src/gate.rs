@@ -140,6 +140,9 @@ pub struct Gate<'a, G: GroupProvider + ?Sized, S: AuditSink> {
     pub groups: &'a G,
     /// The audit log.
     pub audit: &'a mut S,
+    /// The address the attempt came from, written on every record this gate makes (`None`
+    /// where there is no peer: the model, the cores' conformance).
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl<G: GroupProvider + ?Sized, S: AuditSink> fmt::Debug for Gate<'_, G, S> {
@@ -152,7 +155,12 @@ impl<G: GroupProvider + ?Sized, S: AuditSink> fmt::Debug for Gate<'_, G, S> {
 
 impl<G: GroupProvider + ?Sized, S: AuditSink> Gate<'_, G, S> {
     fn record(&mut self, at: Millis, actor: Actor, event: AuditEvent) -> Result<Receipt, AuditError> {
-        self.audit.append(&AuditRecord { at, actor, event })
+        self.audit.append(&AuditRecord {
+            at,
+            actor,
+            source: self.source,
+            event,
+        })
     }
 
     /// Records an attempt that has no effect to follow (a refusal).
@@ -381,6 +389,7 @@ pub fn authorize_vouched<G: GroupProvider + ?Sized, S: AuditSink>(
         audit.append(&AuditRecord {
             at: now,
             actor,
+            source: None,
             event: event(outcome),
         })
     };

@@ -19,6 +19,7 @@ pub fn stop(n: u64, target: &str) -> AuditRecord {
     AuditRecord {
         at: Millis(T0.0 + n * 1000),
         actor: Actor::User(owner("jacintar")),
+        source: None,
         event: AuditEvent::Operation {
             op: Operation::Stop,
             workflow: wid("atmosphere_stage/clouds"),
@@ -316,6 +317,7 @@ fn every_attempt_including_denials_and_elevations_is_one_record() {
         AuditRecord {
             at: T0,
             actor: Actor::User(owner("jacintar")),
+            source: None,
             event: AuditEvent::Elevation {
                 to: Level::Execute,
                 outcome: Outcome::Allowed,
@@ -324,6 +326,7 @@ fn every_attempt_including_denials_and_elevations_is_one_record() {
         AuditRecord {
             at: T0,
             actor: mallory,
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Trigger,
                 workflow: wid("atmosphere_stage/clouds"),

@@ -35,6 +35,7 @@ impl Fixture {
             authorizer: &self.authz,
             groups: &self.groups,
             audit: &mut self.log,
+            source: None,
         }
     }
 }
@@ -158,6 +159,7 @@ fn nothing_happens_when_the_record_cannot_be_written() {
         authorizer: &f.authz,
         groups: &f.groups,
         audit: &mut full,
+        source: None,
     };
     let e = gate
         .login(T0, "jacintar", &password("jacintar"), &gw, &mut rng)
@@ -172,6 +174,7 @@ fn nothing_happens_when_the_record_cannot_be_written() {
         authorizer: &f.authz,
         groups: &f.groups,
         audit: &mut full,
+        source: None,
     };
     let e = gate
         .elevate(mins(1), &t, &gw, &password("jacintar"), Level::Execute, &mut rng)
@@ -195,6 +198,7 @@ fn nothing_happens_when_the_record_cannot_be_written() {
         authorizer: &f.authz,
         groups: &f.groups,
         audit: &mut full,
+        source: None,
     };
     assert!(matches!(gate.authorize(mins(2), &req), Err(GateError::Audit(_))));
 }

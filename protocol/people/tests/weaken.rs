@@ -43,6 +43,7 @@ fn record(n: u64, target: &str) -> AuditRecord {
     AuditRecord {
         at: Millis(T0.0 + n * 1000),
         actor: Actor::User(owner("jacintar")),
+        source: None,
         event: AuditEvent::Operation {
             op: Operation::Stop,
             workflow: wid("atmosphere_stage/clouds"),

@@ -278,8 +278,21 @@ async fn the_people_side_runs_for_real_from_login_to_lapsed_elevation_and_idle_r
         })
         .collect();
     assert_eq!(acted, [("jacintar".to_owned(), CommandOp::Hold)]);
-    assert!(audit("uiserver-atmosphere_stage.log").contains("User jacintar held atmosphere_stage.clouds.1234/climb"));
-    assert!(audit("hub.log").contains("User jacintar raised privileges to execute"));
+    let ui_log = audit("uiserver-atmosphere_stage.log");
+    assert!(
+        ui_log.contains("User jacintar held atmosphere_stage.clouds.1234/climb"),
+        "{ui_log}"
+    );
+    assert!(
+        ui_log.contains("User jacintar had hold on atmosphere_stage.clouds.1234/climb (record ")
+            && ui_log.contains(") applied by the scheduler"),
+        "{ui_log}"
+    );
+    let hub_log = audit("hub.log");
+    assert!(
+        hub_log.contains("User jacintar from 127.0.0.1 raised privileges to execute"),
+        "{hub_log}"
+    );
 
     // Keep-alives every 0.5 s hold a watched view's UI server open past its 1.5 s timeout.
     for _ in 0..4 {

@@ -328,6 +328,7 @@ fn audit_fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let record = AuditRecord {
             at: Millis(1_795_341_600_000 + i * 1000),
             actor: Actor::User(protocol_core::ids::Owner::new("jacintar").expect("owner")),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Stop,
                 workflow: "atmosphere_stage/clouds".parse().expect("workflow"),

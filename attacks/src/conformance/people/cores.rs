@@ -125,6 +125,7 @@ impl Cores {
             authorizer: &self.authorizer,
             groups: &self.groups,
             audit: &mut self.audit,
+            source: None,
         }
     }
 
@@ -189,6 +190,7 @@ impl Cores {
                     .append(&AuditRecord {
                         at: self.now,
                         actor: Actor::User(person),
+                        source: None,
                         event: AuditEvent::Logout {
                             session: protocol_people::session::SessionId(session),
                         },

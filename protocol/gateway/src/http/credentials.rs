@@ -409,7 +409,9 @@ mod tests {
                 .chunks(4)
                 .enumerate()
                 .map(|(i, c)| format!("p{i}={}", String::from_utf8_lossy(c)))
-                .fold("/scan?".to_owned(), |q, p| if q.ends_with('?') { q + &p } else { q + "&" + &p }),
+                .fold("/scan?".to_owned(), |q, p| {
+                    if q.ends_with('?') { q + &p } else { q + "&" + &p }
+                }),
             format!("/scan?{}={}", &t[..8], &t[8..16]),
             format!("/scan?a={}-{}", &t[..8], &t[8..16]),
             format!("/scan?TOKEN%20={t}"),

@@ -130,7 +130,7 @@ pub(super) async fn login(
     let password = Zeroizing::new(password);
     let account = account_key(&user);
     let counted = state.begin_account_attempt(&account, ip)?;
-    let result = check_and_finish_login(&state, user, password).await?;
+    let result = check_and_finish_login(&state, ip, user, password).await?;
     state.count_login(&account, ip, &result, counted);
     match result {
         Ok((token, session)) => {
@@ -154,12 +154,13 @@ fn account_key(user: &str) -> String {
 /// the password is checked.
 async fn check_and_finish_login(
     state: &Arc<HubState>,
+    ip: IpAddr,
     user: String,
     password: Zeroizing<String>,
 ) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
     #[cfg(feature = "weaken")]
     if !state.settings.defences.is_on(GatewayCheck::PasswordPool) {
-        return super::weakened::login_under_lock(state, user, password).await;
+        return super::weakened::login_under_lock(state, ip, user, password).await;
     }
     let attempt = state
         .sessions
@@ -173,7 +174,9 @@ async fn check_and_finish_login(
         .map_err(|_| ApiError::Busy)?;
     // Opening the session and the fsync of its record happen off the async workers.
     state
-        .with_gate(move |gate, now, hub| gate.finish_login(now, checked, &hub.audience, &mut rand_core::OsRng))
+        .with_gate(ip, move |gate, now, hub| {
+            gate.finish_login(now, checked, &hub.audience, &mut rand_core::OsRng)
+        })
         .await
 }
 
@@ -255,7 +258,8 @@ pub(super) async fn elevate(
     body: Body,
 ) -> Result<Response, ApiError> {
     let authed = state.authenticate(&headers, &Method::POST)?;
-    state.limit_login(peer.ip().to_canonical())?;
+    let ip = peer.ip().to_canonical();
+    state.limit_login(ip)?;
     let bytes = Zeroizing::new(read_body(body).await?.to_vec());
     let ElevateBody { password, level } = parse_json(&bytes)?;
     let password = Zeroizing::new(password);
@@ -274,7 +278,7 @@ pub(super) async fn elevate(
     } else {
         None
     };
-    let result = check_and_finish_elevation(&state, authed.token.clone(), to, password).await?;
+    let result = check_and_finish_elevation(&state, ip, authed.token.clone(), to, password).await?;
     match &result {
         Ok(_) => {
             if let Ok(mut b) = state.session_backoff.lock() {
@@ -317,17 +321,20 @@ pub(super) async fn elevate(
 /// The two halves of an elevation around a password check on the pool.
 async fn check_and_finish_elevation(
     state: &Arc<HubState>,
+    ip: IpAddr,
     token: Token,
     to: Level,
     password: Zeroizing<String>,
 ) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
     #[cfg(feature = "weaken")]
     if !state.settings.defences.is_on(GatewayCheck::PasswordPool) {
-        return super::weakened::elevate_under_lock(state, token, to, password).await;
+        return super::weakened::elevate_under_lock(state, ip, token, to, password).await;
     }
     // A refusal here is recorded (an fsync), so off the async workers.
     let begun = state
-        .with_gate(move |gate, now, hub| gate.begin_elevation(now, &token, &hub.audience, to))
+        .with_gate(ip, move |gate, now, hub| {
+            gate.begin_elevation(now, &token, &hub.audience, to)
+        })
         .await?;
     let attempt = match begun {
         Ok(attempt) => attempt,
@@ -339,11 +346,17 @@ async fn check_and_finish_elevation(
         .await
         .map_err(|_| ApiError::Busy)?;
     state
-        .with_gate(move |gate, now, _| gate.finish_elevation(now, checked, &mut rand_core::OsRng))
+        .with_gate(ip, move |gate, now, _| {
+            gate.finish_elevation(now, checked, &mut rand_core::OsRng)
+        })
         .await
 }
 
-pub(super) async fn logout(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(super) async fn logout(
+    State(state): State<Arc<HubState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let authed = state.authenticate(&headers, &Method::POST)?;
     let worker = Arc::clone(&state);
     let token = authed.token.clone();
@@ -355,7 +368,7 @@ pub(super) async fn logout(State(state): State<Arc<HubState>>, headers: HeaderMa
             .map_err(|_| ApiError::Internal)?
             .logout(&token)
             .map_err(|_| ApiError::Unauthenticated)?;
-        worker.record(Actor::User(user), AuditEvent::Logout { session });
+        worker.record(Actor::User(user), Some(peer.ip()), AuditEvent::Logout { session });
         Ok::<_, ApiError>(())
     })
     .await

@@ -264,10 +264,11 @@ impl HubState {
     }
 
     /// Appends an audit record (blocking the caller for the fsync); logs a failure.
-    fn record(&self, actor: Actor, event: AuditEvent) -> bool {
+    fn record(&self, actor: Actor, source: Option<IpAddr>, event: AuditEvent) -> bool {
         let record = AuditRecord {
             at: self.now(),
             actor,
+            source,
             event,
         };
         match self.audit.lock().map(|mut a| a.append(&record)) {
@@ -286,6 +287,7 @@ impl HubState {
     /// control that puts the check under these locks on purpose.
     pub(crate) async fn with_gate<T: Send + 'static>(
         self: &Arc<Self>,
+        source: IpAddr,
         f: impl FnOnce(&mut Gate<'_, FileGroups, DynSink>, Millis, &Self) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let hub = Arc::clone(self);
@@ -298,6 +300,7 @@ impl HubState {
                 authorizer: &hub.no_policy,
                 groups: &hub.no_groups,
                 audit: &mut *audit,
+                source: Some(source),
             };
             Ok(f(&mut gate, now, &hub))
         })
@@ -340,6 +343,7 @@ impl HubState {
         ));
         self.record(
             Actor::Defender,
+            None,
             AuditEvent::Alert {
                 source,
                 signal: GatewayCheck::AccountBackoff.name().to_owned(),
@@ -360,6 +364,7 @@ impl HubState {
         ));
         self.record(
             Actor::Defender,
+            None,
             AuditEvent::Alert {
                 source: alert.source.to_string(),
                 signal: alert.signal.name().to_owned(),

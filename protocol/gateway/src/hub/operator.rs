@@ -51,7 +51,7 @@ impl HubState {
     /// Records off the async workers; `false` if the record could not be made durable.
     async fn record_blocking(self: &Arc<Self>, actor: Actor, event: AuditEvent) -> bool {
         let worker = Arc::clone(self);
-        tokio::task::spawn_blocking(move || worker.record(actor, event))
+        tokio::task::spawn_blocking(move || worker.record(actor, None, event))
             .await
             .unwrap_or(false)
     }
@@ -182,7 +182,7 @@ pub(super) async fn revoke_session(
         let user = authed.session.user.clone();
         tokio::task::spawn_blocking(move || {
             // The revocation is recorded first; a record that cannot be made means no effect.
-            if !worker.record(Actor::User(user), AuditEvent::Revocation { session: id }) {
+            if !worker.record(Actor::User(user), None, AuditEvent::Revocation { session: id }) {
                 return Err(ApiError::Internal);
             }
             let mut sessions = worker.sessions.lock().map_err(|_| ApiError::Internal)?;

@@ -5,10 +5,11 @@
 //! workflow name a valid workflow name, and the path is rebuilt from them; the request's
 //! cookies and headers are not forwarded, only its body and the hub's signed assertion.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use protocol_core::{Owner, WorkflowId};
@@ -174,6 +175,7 @@ struct LooseCommand {
 
 pub(super) async fn command(
     State(state): State<Arc<HubState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Body,
@@ -198,7 +200,9 @@ pub(super) async fn command(
                         reason: "unauthenticated".into(),
                     },
                 };
-                let _ = tokio::task::spawn_blocking(move || worker.record(Actor::Unauthenticated, event)).await;
+                let _ =
+                    tokio::task::spawn_blocking(move || worker.record(Actor::Unauthenticated, Some(peer.ip()), event))
+                        .await;
             }
             return Err(e);
         }

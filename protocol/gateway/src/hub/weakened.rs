@@ -53,22 +53,28 @@ pub(super) fn careless_unavailable(
 /// authenticated request waits behind it).
 pub(super) async fn login_under_lock(
     state: &Arc<HubState>,
+    ip: std::net::IpAddr,
     user: String,
     password: Zeroizing<String>,
 ) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
     state
-        .with_gate(move |gate, now, hub| gate.login(now, &user, &password, &hub.audience, &mut rand_core::OsRng))
+        .with_gate(ip, move |gate, now, hub| {
+            gate.login(now, &user, &password, &hub.audience, &mut rand_core::OsRng)
+        })
         .await
 }
 
 /// Without `password-pool`: an elevation's password checked as [`login_under_lock`] does.
 pub(super) async fn elevate_under_lock(
     state: &Arc<HubState>,
+    ip: std::net::IpAddr,
     token: Token,
     to: Level,
     password: Zeroizing<String>,
 ) -> Result<Result<(Token, AuthSession), GateError>, ApiError> {
     state
-        .with_gate(move |gate, now, hub| gate.elevate(now, &token, &hub.audience, &password, to, &mut rand_core::OsRng))
+        .with_gate(ip, move |gate, now, hub| {
+            gate.elevate(now, &token, &hub.audience, &password, to, &mut rand_core::OsRng)
+        })
         .await
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol_core::wire::CommandOp;
 use protocol_core::{Owner, WorkflowId};
+use protocol_people::audit::{Actor, AuditEvent, AuditRecord, AuditSink as _, CommandVerdict};
 use protocol_people::gate::{GateError, Vouched, authorize_vouched};
 use protocol_people::groups::Person;
 use protocol_people::ops::{Level, Operation};
@@ -131,6 +132,45 @@ impl UiState {
 
     fn find(&self, id: &WorkflowId) -> Option<RunDir> {
         self.workflows().into_iter().find(|(w, _)| w == id).map(|(_, r)| r)
+    }
+
+    /// Records what the scheduler made of an operation record `allowed` let through (after
+    /// its answer; the effect, if any, has happened, so a failing log is reported, not
+    /// answered).
+    async fn record_verdict(
+        self: &Arc<Self>,
+        user: Owner,
+        id: &WorkflowId,
+        op: Operation,
+        target: String,
+        allowed: u64,
+        verdict: CommandVerdict,
+    ) {
+        let state = Arc::clone(self);
+        let record = AuditRecord {
+            at: state.clock.now(),
+            actor: Actor::User(user),
+            source: None,
+            event: AuditEvent::Verdict {
+                op,
+                workflow: id.clone(),
+                target: Some(target),
+                allowed,
+                verdict,
+            },
+        };
+        let written = tokio::task::spawn_blocking(move || {
+            let result = state.audit.lock().map(|mut a| a.append(&record).map(drop));
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => state.log.line(&format!("audit write failed for a verdict: {e}")),
+                Err(_) => state.log.line("audit write failed for a verdict: the log is poisoned"),
+            }
+        })
+        .await;
+        if written.is_err() {
+            self.log.line("audit write failed for a verdict: the writer panicked");
+        }
     }
 
     /// Authorises and records `op` (blocking: the record is fsynced before this returns).
@@ -285,8 +325,24 @@ async fn command(
         Err(_) if !readable => return Err(ApiError::NotFound),
         Err(_) => return Err(ApiError::Forbidden),
     };
-    let run = state.find(&id).ok_or(ApiError::NotFound)?;
-    let link = state.link(&id, &run).ok_or(ApiError::Internal)?;
+    let allowed = permit.receipt().record;
+    let not_sent = |reason: &str| CommandVerdict::NotSent {
+        reason: reason.to_owned(),
+    };
+    let Some(run) = state.find(&id) else {
+        let verdict = not_sent("no-run-directory");
+        state
+            .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+            .await;
+        return Err(ApiError::NotFound);
+    };
+    let Some(link) = state.link(&id, &run) else {
+        let verdict = not_sent("no-scheduler-link");
+        state
+            .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+            .await;
+        return Err(ApiError::Internal);
+    };
     let outcome = link
         .command(
             permit.user().clone(),
@@ -294,6 +350,19 @@ async fn command(
             body.target.clone(),
             state.settings.command_timeout,
         )
+        .await;
+    let verdict = match &outcome {
+        Ok(CommandOutcome::Accepted) => CommandVerdict::Applied,
+        Ok(CommandOutcome::Rejected(code)) => CommandVerdict::Rejected {
+            code: code.name().to_owned(),
+        },
+        Err(LinkError::NotRunning) => not_sent("not-running"),
+        Err(LinkError::BadTarget) => not_sent("bad-target"),
+        Err(LinkError::Busy(_)) => not_sent("busy"),
+        Err(LinkError::Unconfirmed(..) | LinkError::Unexpected(_)) => CommandVerdict::Unconfirmed,
+    };
+    state
+        .record_verdict(permit.user().clone(), &id, op, body.target.clone(), allowed, verdict)
         .await;
     match outcome {
         Ok(CommandOutcome::Accepted) => Ok(json(

@@ -34,7 +34,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 pub use chain::{AuditKey, AuditKeyError};
-pub use record::{Actor, AuditEvent, AuditRecord, DefenceAction, Outcome, escape};
+pub use record::{Actor, AuditEvent, AuditRecord, CommandVerdict, DefenceAction, Outcome, escape};
 pub use time::rfc3339;
 pub use writer::{AuditError, AuditSink, AuditWriter, MemoryLog, Receipt};
 

@@ -4,7 +4,11 @@
 //! 2026-11-22T10:00:00Z User jacintar stopped atmosphere_stage.clouds.climb.1234
 //! 2026-11-22T10:00:00Z User jacintar raised privileges to execute
 //! 2026-11-22T10:00:00Z User mallory was denied trigger on atmosphere_stage.clouds (negated)
+//! 2026-11-22T10:00:00Z User jacintar had hold on atmosphere_stage.clouds.nope.1 (record 7) rejected by the scheduler (no-such-task)
 //! ```
+//!
+//! An allowed operation is recorded before it is sent; what the scheduler made of it is a
+//! second record, after its answer ([`AuditEvent::Verdict`]), naming the first by number.
 //!
 //! Every variable field goes through [`escape`] (check `audit-escaping`): only
 //! `[A-Za-z0-9._-/:~@+%=,]` pass as they are; a backslash becomes `\\`, other ASCII `\xHH`
@@ -16,6 +20,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use protocol_core::ids::{Owner, WorkflowId};
 use protocol_core::time::Millis;
@@ -77,6 +82,19 @@ pub enum AuditEvent {
         /// Allowed or denied.
         outcome: Outcome,
     },
+    /// What became of an operation this log allowed, once the scheduler answered (or did not).
+    Verdict {
+        /// The operation.
+        op: Operation,
+        /// The workflow.
+        workflow: WorkflowId,
+        /// As the allowing record named it (untrusted).
+        target: Option<String>,
+        /// The number of the record that allowed it.
+        allowed: u64,
+        /// What the scheduler did.
+        verdict: CommandVerdict,
+    },
     /// Raising a session's privileges.
     Elevation {
         /// The level asked for.
@@ -122,6 +140,25 @@ pub enum AuditEvent {
         /// Allowed or denied.
         outcome: Outcome,
     },
+}
+
+/// What the scheduler made of an allowed operation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CommandVerdict {
+    /// Accepted and applied.
+    Applied,
+    /// Refused, with the scheduler's code (`no-such-task`, `sequence-gap`…).
+    Rejected {
+        /// The code.
+        code: String,
+    },
+    /// Never sent (`not-running`, `busy`, `bad-target`…): nothing was done.
+    NotSent {
+        /// Why.
+        reason: String,
+    },
+    /// Sent, but no answer came in time: it may or may not have been applied.
+    Unconfirmed,
 }
 
 /// A defender's action on the running system.
@@ -182,6 +219,9 @@ pub struct AuditRecord {
     pub at: Millis,
     /// Who.
     pub actor: Actor,
+    /// The address the attempt came from, where a server saw one (`None` for what the model
+    /// and the defender record without a peer).
+    pub source: Option<IpAddr>,
     /// What.
     pub event: AuditEvent,
 }
@@ -225,6 +265,24 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// An operation's `owner.workflow[.target]`, each field through `f`. Dots separate the
+/// three; account names have none, and (escaped) the workflow's own are written `\x2e`, so
+/// the first two literal dots always split them (a workflow `a.b` with target `c` and `a`
+/// with `b.c` read differently).
+fn operation_target(workflow: &WorkflowId, target: Option<&str>, escaped: bool, f: &impl Fn(&str) -> String) -> String {
+    let name = if escaped {
+        f(workflow.name()).replace('.', "\\x2e")
+    } else {
+        f(workflow.name())
+    };
+    let mut t = format!("{}.{name}", f(workflow.owner().as_str()));
+    if let Some(target) = target {
+        t.push('.');
+        t.push_str(&f(target));
+    }
+    t
+}
+
 impl AuditRecord {
     /// The human line, without a newline. `escaped: false` is the weakened form, used only
     /// when `audit-escaping` is removed.
@@ -244,12 +302,17 @@ impl AuditRecord {
             }
             out
         };
-        let who = match &self.actor {
+        let mut who = match &self.actor {
             Actor::User(u) => format!("User {}", f(u.as_str())),
             Actor::Claimed(name) => format!("User {}", f(name)),
             Actor::Unauthenticated => "An unauthenticated client".to_owned(),
             Actor::Defender => "Defender".to_owned(),
         };
+        if let Some(ip) = self.source {
+            // An address is its canonical form (an IPv4-mapped one as IPv4): one source, one
+            // spelling. It has no space, so the line's fields stay where they are.
+            let _ = write!(who, " from {}", ip.to_canonical());
+        }
         let denied = |o: &Outcome| match o {
             Outcome::Allowed => None,
             Outcome::Denied { reason } => Some(f(reason)),
@@ -261,22 +324,26 @@ impl AuditRecord {
                 target,
                 outcome,
             } => {
-                // Dots separate owner, workflow and target; account names have none, and the
-                // workflow's own are escaped, so the first two literal dots always split the
-                // three (a workflow `a.b` with target `c` and `a` with `b.c` read differently).
-                let name = if escaped {
-                    f(workflow.name()).replace('.', "\\x2e")
-                } else {
-                    f(workflow.name())
-                };
-                let mut t = format!("{}.{name}", f(workflow.owner().as_str()));
-                if let Some(target) = target {
-                    t.push('.');
-                    t.push_str(&f(target));
-                }
+                let t = operation_target(workflow, target.as_deref(), escaped, &f);
                 match denied(outcome) {
                     None => format!("{} {t}", op.past_tense()),
                     Some(r) => format!("was denied {op} on {t} ({r})"),
+                }
+            }
+            AuditEvent::Verdict {
+                op,
+                workflow,
+                target,
+                allowed,
+                verdict,
+            } => {
+                let t = operation_target(workflow, target.as_deref(), escaped, &f);
+                let what = format!("had {op} on {t} (record {allowed})");
+                match verdict {
+                    CommandVerdict::Applied => format!("{what} applied by the scheduler"),
+                    CommandVerdict::Rejected { code } => format!("{what} rejected by the scheduler ({})", f(code)),
+                    CommandVerdict::NotSent { reason } => format!("{what} not sent ({})", f(reason)),
+                    CommandVerdict::Unconfirmed => format!("{what} unconfirmed by the scheduler"),
                 }
             }
             AuditEvent::Elevation { to, outcome } => match denied(outcome) {
@@ -330,6 +397,7 @@ mod tests {
         AuditRecord {
             at: AT,
             actor: jacintar(),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Stop,
                 workflow: WorkflowId::new("atmosphere_stage", workflow).expect("valid"),
@@ -362,6 +430,7 @@ mod tests {
         let r = AuditRecord {
             at: AT,
             actor: jacintar(),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Stop,
                 workflow: clouds(),
@@ -376,6 +445,7 @@ mod tests {
         assert!(line.contains("\u{2026}(+16128 bytes)"), "{line}");
         assert!(!line.contains('\n'));
         let short = AuditRecord {
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Stop,
                 workflow: clouds(),
@@ -392,6 +462,7 @@ mod tests {
         let r = AuditRecord {
             at: AT,
             actor: jacintar(),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Stop,
                 workflow: clouds(),
@@ -410,6 +481,7 @@ mod tests {
         let up = AuditRecord {
             at: AT,
             actor: jacintar(),
+            source: None,
             event: AuditEvent::Elevation {
                 to: Level::Execute,
                 outcome: Outcome::Allowed,
@@ -422,6 +494,7 @@ mod tests {
         let no = AuditRecord {
             at: AT,
             actor: Actor::User(Owner::new("mallory").expect("valid")),
+            source: None,
             event: AuditEvent::Operation {
                 op: Operation::Trigger,
                 workflow: clouds(),
@@ -442,6 +515,7 @@ mod tests {
         let alert = AuditRecord {
             at: AT,
             actor: Actor::Defender,
+            source: None,
             event: AuditEvent::Alert {
                 source: "127.0.0.2".into(),
                 signal: "auth-failure".into(),
@@ -456,6 +530,7 @@ mod tests {
         let block = AuditRecord {
             at: AT,
             actor: jacintar(),
+            source: None,
             event: AuditEvent::Defence {
                 action: DefenceAction::BlockSource,
                 target: "127.0.0.2\n2026 User x".into(),
@@ -469,6 +544,7 @@ mod tests {
         let refused = AuditRecord {
             at: AT,
             actor: Actor::User(Owner::new("mallory").expect("valid")),
+            source: None,
             event: AuditEvent::Defence {
                 action: DefenceAction::RevokeJobKey,
                 target: "~a/b//1/c/01".into(),
@@ -493,5 +569,39 @@ mod tests {
         );
         assert!(e.chars().all(|c| c.is_ascii_graphic()));
         assert_eq!(escape("climb.1234"), Cow::Borrowed("climb.1234"));
+    }
+
+    #[test]
+    fn a_verdict_names_the_record_that_allowed_the_operation_and_what_the_scheduler_did() {
+        let line = |verdict| {
+            AuditRecord {
+                at: AT,
+                actor: jacintar(),
+                source: None,
+                event: AuditEvent::Verdict {
+                    op: Operation::Hold,
+                    workflow: clouds(),
+                    target: Some("nope.1".to_owned()),
+                    allowed: 7,
+                    verdict,
+                },
+            }
+            .render(true)
+        };
+        let head = "User jacintar had hold on atmosphere_stage.clouds.nope.1 (record 7)";
+        assert!(line(CommandVerdict::Applied).ends_with(&format!("{head} applied by the scheduler")));
+        assert!(
+            line(CommandVerdict::Rejected {
+                code: "no-such-task".to_owned()
+            })
+            .ends_with(&format!("{head} rejected by the scheduler (no-such-task)"))
+        );
+        assert!(
+            line(CommandVerdict::NotSent {
+                reason: "not running\n".to_owned()
+            })
+            .ends_with(&format!("{head} not sent (not\\x20running\\n)"))
+        );
+        assert!(line(CommandVerdict::Unconfirmed).ends_with(&format!("{head} unconfirmed by the scheduler")));
     }
 }
