@@ -4,6 +4,7 @@
 
 mod common;
 
+mod audit;
 mod defender;
 mod http_security;
 mod limits;

@@ -6,6 +6,7 @@
 //! A failed login says `login-failed` whether the account exists or not; reading a workflow
 //! one may not read says `not-found`, exactly as for a workflow that does not exist.
 
+pub mod audited;
 pub mod client;
 pub mod credentials;
 pub mod serve;
@@ -124,6 +125,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = json_response(self.status(), self.body());
+        // The guard reads which refusal this was (for its audit record), not the body.
+        r.extensions_mut().insert(self);
         let retry_after = match self {
             Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
             Self::Busy => Some(1),

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use super::HubState;
 use crate::backoff::Failed;
 use crate::checks::GatewayCheck;
+use crate::http::audited::{Refusal, audited};
 use crate::http::credentials::{Carrier, check_login_header, credential, is_unsafe};
 use crate::http::{ApiError, json, parse_json, read_body};
 
@@ -119,7 +120,7 @@ pub(super) async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     if state.settings.defences.is_on(GatewayCheck::LoginHeader) {
         check_login_header(&headers)?;
     }
@@ -132,16 +133,17 @@ pub(super) async fn login(
     let counted = state.begin_account_attempt(&account, ip)?;
     let result = check_and_finish_login(&state, ip, user, password).await?;
     state.count_login(&account, ip, &result, counted);
+    // The gate recorded the login either way (unless its record is what failed).
     match result {
         Ok((token, session)) => {
             let carrier = if bearer { Carrier::Bearer } else { Carrier::Cookie };
-            Ok(issue(&state, &session, &token, carrier))
+            Ok(audited(issue(&state, &session, &token, carrier)))
         }
         Err(GateError::Audit(e)) => {
             state.log.line(&format!("audit write failed, login refused: {e}"));
-            Err(ApiError::Internal)
+            Err(ApiError::Internal.into())
         }
-        Err(_) => Err(ApiError::LoginFailed),
+        Err(_) => Err(ApiError::LoginFailed.recorded()),
     }
 }
 
@@ -256,7 +258,7 @@ pub(super) async fn elevate(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let authed = state.authenticate(&headers, &Method::POST)?;
     let ip = peer.ip().to_canonical();
     state.limit_login(ip)?;
@@ -304,17 +306,19 @@ pub(super) async fn elevate(
         }
         Err(_) => {}
     }
+    // The gate recorded the elevation either way (unless its record is what failed).
     match result {
-        Ok((token, session)) => Ok(issue(&state, &session, &token, authed.carrier)),
-        Err(GateError::Session(SessionError::NotAnElevation { .. })) => Err(ApiError::BadRequest),
-        Err(GateError::Session(SessionError::ReauthFailed)) => {
-            Ok(acting(ApiError::LoginFailed.into_response(), &authed.session.user))
-        }
+        Ok((token, session)) => Ok(audited(issue(&state, &session, &token, authed.carrier))),
+        Err(GateError::Session(SessionError::NotAnElevation { .. })) => Err(ApiError::BadRequest.recorded()),
+        Err(GateError::Session(SessionError::ReauthFailed)) => Ok(audited(acting(
+            ApiError::LoginFailed.into_response(),
+            &authed.session.user,
+        ))),
         Err(GateError::Audit(e)) => {
             state.log.line(&format!("audit write failed, elevation refused: {e}"));
-            Err(ApiError::Internal)
+            Err(ApiError::Internal.into())
         }
-        Err(_) => Err(ApiError::Unauthenticated),
+        Err(_) => Err(ApiError::Unauthenticated.recorded()),
     }
 }
 
@@ -379,7 +383,7 @@ pub(super) async fn logout(
             r.headers_mut().append(header::SET_COOKIE, v);
         }
     }
-    Ok(acting(r, &authed.session.user))
+    Ok(audited(acting(r, &authed.session.user)))
 }
 
 pub(super) async fn me(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {

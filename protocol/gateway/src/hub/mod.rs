@@ -20,6 +20,7 @@
 
 mod auth;
 pub mod config;
+mod guard;
 mod operator;
 mod passwords;
 mod proxy;
@@ -34,9 +35,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol_core::Owner;
 use protocol_core::time::Millis;
@@ -58,7 +56,7 @@ use crate::clock::SharedClock;
 use crate::conns::ConnLimits;
 use crate::defender::{Alert, Defender, Signal, Source, Thresholds};
 use crate::http::ApiError;
-use crate::http::credentials::{CookieSettings, CsrfKey, check_origin, is_unsafe, refuse_token_in_query};
+use crate::http::credentials::{CookieSettings, CsrfKey};
 use crate::http::serve::ConnStats;
 use crate::limits::{RateLimit, RateLimiter};
 use crate::logging::Log;
@@ -210,8 +208,8 @@ pub enum HubError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The password worker threads could not be started.
-    #[error("cannot start the password workers: {0}")]
+    /// The password worker threads or the refusal records' writer could not be started.
+    #[error("cannot start the hub's worker threads: {0}")]
     Workers(std::io::Error),
 }
 
@@ -232,6 +230,11 @@ pub(crate) struct HubState {
     refusals: Mutex<RateLimiter<Owner>>,
     /// The access log's rate, and the lines not written since the last one.
     access_log: Mutex<(RateLimiter<()>, u64)>,
+    /// Unauthenticated refusals recorded one by one, and how many were over that rate since
+    /// the last record (see `guard`).
+    unauthenticated_records: Mutex<(RateLimiter<()>, u64)>,
+    /// The queue of refusal records to their one writer (see `guard`).
+    refusal_records: std::sync::mpsc::SyncSender<guard::RefusalBatch>,
     passwords: PasswordPool,
     /// Failed logins per claimed account name.
     account_backoff: Mutex<Backoff<String>>,
@@ -265,13 +268,22 @@ impl HubState {
 
     /// Appends an audit record (blocking the caller for the fsync); logs a failure.
     fn record(&self, actor: Actor, source: Option<IpAddr>, event: AuditEvent) -> bool {
-        let record = AuditRecord {
+        self.append(&self.audit_record(actor, source, event))
+    }
+
+    /// A record of now.
+    fn audit_record(&self, actor: Actor, source: Option<IpAddr>, event: AuditEvent) -> AuditRecord {
+        AuditRecord {
             at: self.now(),
             actor,
             source,
             event,
-        };
-        match self.audit.lock().map(|mut a| a.append(&record)) {
+        }
+    }
+
+    /// Appends `record` (blocking: fsynced before this returns); `false` if it failed.
+    fn append(&self, record: &AuditRecord) -> bool {
+        match self.audit.lock().map(|mut a| a.append(record)) {
             Ok(Ok(_)) => true,
             Ok(Err(e)) => {
                 self.log.line(&format!("audit write failed: {e}"));
@@ -404,6 +416,7 @@ impl Hub {
             .unwrap_or_else(|| format!("http://{address}"));
         let uis = registry(&parts);
         let s = &parts.settings;
+        let (refusal_records, refusal_batches) = std::sync::mpsc::sync_channel(guard::REFUSAL_QUEUE);
         let state = Arc::new(HubState {
             audience: parts.audience,
             sessions: Mutex::new(parts.sessions),
@@ -417,6 +430,8 @@ impl Hub {
             logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
             refusals: Mutex::new(RateLimiter::new(s.refusals, s.max_sources)),
             access_log: Mutex::new((RateLimiter::new(ACCESS_LOG_RATE, 1), 0)),
+            unauthenticated_records: Mutex::new((RateLimiter::new(guard::UNAUTHENTICATED_RECORDS, 1), 0)),
+            refusal_records,
             passwords: PasswordPool::new(s.password_workers, s.password_queue).map_err(HubError::Workers)?,
             account_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
             session_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
@@ -433,6 +448,11 @@ impl Hub {
             log: parts.log,
             settings: parts.settings,
         });
+        let writer = Arc::downgrade(&state);
+        std::thread::Builder::new()
+            .name("hub-refusal-records".into())
+            .spawn(move || guard::refusal_writer(writer, refusal_batches))
+            .map_err(HubError::Workers)?;
         let app = router(Arc::clone(&state));
         let (stop, mut stop_rx) = watch::channel(false);
         let background = Arc::clone(&state);
@@ -520,124 +540,6 @@ fn router(state: Arc<HubState>) -> Router {
         .route("/operator/revoke-client", post(operator::revoke_client))
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), guard))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), guard::guard))
         .with_state(state)
-}
-
-/// Before every handler: refuse blocked sources, credentials in URLs, excess rates and
-/// cross-origin state changes. After it: the access log line and the defender's counters.
-async fn guard(
-    State(state): State<Arc<HubState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    // An IPv4 peer may arrive as `::ffff:a.b.c.d` on a dual-stack socket: one source, one key.
-    let ip = peer.ip().to_canonical();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
-    let on = |c| state.settings.defences.is_on(c);
-    // The person behind the request, if its credential is valid (not marked used here).
-    let person = if on(GatewayCheck::AuditRateLimit) {
-        state.peek_person(req.headers())
-    } else {
-        None
-    };
-    let mut audit_limited = false;
-    let refusal = if on(GatewayCheck::SourceBlock) && state.defender.lock().is_ok_and(|d| d.is_blocked(state.now(), ip))
-    {
-        Some(ApiError::Blocked)
-    } else if let (true, Err(e)) = (on(GatewayCheck::TokenInUrl), refuse_token_in_query(req.uri())) {
-        Some(e)
-    } else if let Err(limited) = state
-        .requests
-        .lock()
-        .map_err(|_| crate::limits::Limited {
-            retry_after: Duration::from_secs(1),
-        })
-        .and_then(|mut l| {
-            if on(GatewayCheck::RateLimit) {
-                l.check(state.now(), &ip)
-            } else {
-                Ok(())
-            }
-        })
-    {
-        Some(ApiError::RateLimited {
-            retry_after_secs: limited.retry_after_secs(),
-        })
-    } else if let Some(limited) = person.as_ref().and_then(|p| state.refusals_exhausted(p)) {
-        audit_limited = true;
-        Some(limited)
-    } else if is_unsafe(&method) && on(GatewayCheck::OriginCheck) {
-        check_origin(req.headers(), state.origin()).err()
-    } else {
-        None
-    };
-    let response = match refusal {
-        Some(e) => e.into_response(),
-        None => next.run(req).await,
-    };
-    let status = response.status().as_u16();
-    let user = response
-        .extensions()
-        .get::<auth::ActingUser>()
-        .map_or_else(String::new, |u| format!(" user={}", u.0));
-    state.access_line(&format!("{ip} {method} {route} {status}{user}"));
-    let signal = match status {
-        401 => Some(Signal::AuthFailure),
-        403 | 404 if refusal != Some(ApiError::Blocked) => Some(Signal::Denial),
-        429 => Some(Signal::RateLimited),
-        _ => None,
-    };
-    if let Some(p) = &person
-        && refusal.is_none()
-        && is_refusal(status)
-        && let Ok(mut r) = state.refusals.lock()
-    {
-        // Spent whatever the answer: the bucket only says whether the next one is recorded.
-        let _ = r.check(state.now(), p);
-    }
-    // Counting is in memory; only an alert it raises costs an fsync, off the async workers
-    // (a task per refused request, as this once spawned, made a flood of refusals a flood of
-    // blocking threads).
-    let mut alerts = Vec::new();
-    if let Some(signal) = signal {
-        alerts.extend(state.count(Source::Addr(ip), signal));
-    }
-    if let Some(user) = person.filter(|_| audit_limited) {
-        alerts.extend(state.count(Source::User(user), Signal::AuditRateLimited));
-    }
-    if !alerts.is_empty() {
-        let state = Arc::clone(&state);
-        let _ = tokio::task::spawn_blocking(move || alerts.iter().for_each(|a| state.alert(a))).await;
-    }
-    response
-}
-
-/// A refusal that may have cost an audit record (everything 4xx but the limiter's own 429).
-fn is_refusal(status: u16) -> bool {
-    (400..500).contains(&status) && status != 429
-}
-
-impl HubState {
-    /// The person a request's credential belongs to, without marking the session used.
-    fn peek_person(&self, headers: &axum::http::HeaderMap) -> Option<Owner> {
-        let (token, _) = crate::http::credentials::credential(headers, self.settings.cookies).ok()??;
-        let sessions = self.sessions.lock().ok()?;
-        sessions.peek(self.now(), &token, &self.audience).ok().map(|s| s.user)
-    }
-
-    /// `Some(429)` if `person` has used up their recorded refusals for now.
-    fn refusals_exhausted(&self, person: &Owner) -> Option<ApiError> {
-        let refusals = self.refusals.lock().ok()?;
-        let limited = refusals.peek(self.now(), person).err()?;
-        self.audit_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(ApiError::RateLimited {
-            retry_after_secs: limited.retry_after_secs(),
-        })
-    }
 }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use super::HubState;
 use super::auth::{Authed, acting};
 use crate::defender::{Signal, Source};
+use crate::http::audited::{Refusal, audited};
 use crate::http::{ApiError, json, parse_json, read_body};
 use crate::rundir::{Revocation, RunDir, discover};
 
@@ -29,7 +30,7 @@ impl HubState {
         headers: &HeaderMap,
         method: &Method,
         attempt: Option<(DefenceAction, &str)>,
-    ) -> Result<Authed, ApiError> {
+    ) -> Result<Authed, Refusal> {
         let authed = self.authenticate(headers, method)?;
         if self.is_operator(&authed) {
             return Ok(authed);
@@ -42,10 +43,14 @@ impl HubState {
                     reason: "not-an-operator".into(),
                 },
             };
-            self.record_blocking(Actor::User(authed.session.user.clone()), event)
-                .await;
+            if self
+                .record_blocking(Actor::User(authed.session.user.clone()), event)
+                .await
+            {
+                return Err(ApiError::Forbidden.recorded());
+            }
         }
-        Err(ApiError::Forbidden)
+        Err(ApiError::Forbidden.into())
     }
 
     /// Records off the async workers; `false` if the record could not be made durable.
@@ -83,7 +88,7 @@ async fn body<T: serde::de::DeserializeOwned>(b: Body) -> Result<T, ApiError> {
     parse_json(&read_body(b).await?)
 }
 
-pub(super) async fn status(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(super) async fn status(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Result<Response, Refusal> {
     let authed = state.operator(&headers, &Method::GET, None).await?;
     let (counters, blocked, overflow) = {
         let d = state.defender.lock().map_err(|_| ApiError::Internal)?;
@@ -111,7 +116,7 @@ struct SourceBody {
     source: String,
 }
 
-async fn set_block(state: Arc<HubState>, headers: HeaderMap, b: Body, block: bool) -> Result<Response, ApiError> {
+async fn set_block(state: Arc<HubState>, headers: HeaderMap, b: Body, block: bool) -> Result<Response, Refusal> {
     let SourceBody { source } = body(b).await?;
     let action = if block {
         DefenceAction::BlockSource
@@ -132,14 +137,14 @@ async fn set_block(state: Arc<HubState>, headers: HeaderMap, b: Body, block: boo
         StatusCode::OK,
         &serde_json::json!({ "source": ip.to_string(), "blocked": block, "changed": changed }),
     );
-    Ok(acting(r, &authed.session.user))
+    Ok(audited(acting(r, &authed.session.user)))
 }
 
 pub(super) async fn block(
     State(state): State<Arc<HubState>>,
     headers: HeaderMap,
     b: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     set_block(state, headers, b, true).await
 }
 
@@ -147,7 +152,7 @@ pub(super) async fn unblock(
     State(state): State<Arc<HubState>>,
     headers: HeaderMap,
     b: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     set_block(state, headers, b, false).await
 }
 
@@ -162,12 +167,12 @@ pub(super) async fn revoke_session(
     State(state): State<Arc<HubState>>,
     headers: HeaderMap,
     b: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let req: RevokeSessionBody = body(b).await?;
     let shown = match (&req.session, &req.user) {
         (Some(s), None) => format!("s{s}"),
         (None, Some(u)) => u.clone(),
-        _ => return Err(ApiError::BadRequest),
+        _ => return Err(ApiError::BadRequest.into()),
     };
     // A refused attempt is recorded as what it asked: one session, or every session of a user.
     let asked = if req.session.is_some() {
@@ -204,7 +209,7 @@ pub(super) async fn revoke_session(
         authed.session.user
     ));
     let r = json(StatusCode::OK, &serde_json::json!({ "revoked": revoked }));
-    Ok(acting(r, &authed.session.user))
+    Ok(audited(acting(r, &authed.session.user)))
 }
 
 #[derive(Deserialize)]
@@ -217,7 +222,7 @@ pub(super) async fn revoke_job(
     State(state): State<Arc<HubState>>,
     headers: HeaderMap,
     b: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let RevokeJobBody { job } = body(b).await?;
     let authed = state
         .operator(&headers, &Method::POST, Some((DefenceAction::RevokeJobKey, &job)))
@@ -225,11 +230,11 @@ pub(super) async fn revoke_job(
     let job: JobId = job.parse().map_err(|_| ApiError::BadRequest)?;
     let runs = state.runs.as_ref().ok_or(ApiError::NotFound)?;
     if !state.owners.contains(job.workflow().owner()) {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::NotFound.into());
     }
     let run = RunDir::of(runs, job.workflow());
     if !matches!(run.read_contact(), Ok(Some(_))) {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::NotFound.into());
     }
     state
         .record_action(&authed, DefenceAction::RevokeJobKey, &job.to_string())
@@ -242,7 +247,7 @@ pub(super) async fn revoke_job(
         StatusCode::OK,
         &serde_json::json!({ "job": job.to_string(), "revoked": revoked }),
     );
-    Ok(acting(r, &authed.session.user))
+    Ok(audited(acting(r, &authed.session.user)))
 }
 
 async fn request(state: &HubState, run: &RunDir, r: &Revocation) -> Result<bool, ApiError> {
@@ -271,7 +276,7 @@ pub(super) async fn revoke_client(
     State(state): State<Arc<HubState>>,
     headers: HeaderMap,
     b: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let RevokeClientBody { owner, key } = body(b).await?;
     let shown = key.clone().unwrap_or_else(|| format!("of {owner}'s UI server"));
     let authed = state
@@ -313,7 +318,7 @@ pub(super) async fn revoke_client(
         StatusCode::OK,
         &serde_json::json!({ "key": key.to_hex(), "schedulers": revoked }),
     );
-    Ok(acting(r, &authed.session.user))
+    Ok(audited(acting(r, &authed.session.user)))
 }
 
 /// Reads every scheduler's rejection counter into the defender, raising alerts; and drops
@@ -326,6 +331,7 @@ pub(super) async fn monitor(state: Arc<HubState>) {
             if let Ok(mut sessions) = worker.sessions.lock() {
                 sessions.purge(worker.now());
             }
+            worker.record_uncounted();
             let Some(runs) = worker.runs.clone() else { return };
             for owner in &worker.owners {
                 for (id, run) in discover(&runs, owner) {

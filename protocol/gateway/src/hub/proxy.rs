@@ -20,6 +20,7 @@ use serde::Serialize;
 use super::HubState;
 use super::auth::{Authed, acting};
 use crate::assertion::{self, Assertion};
+use crate::http::audited::{AUDITED_HEADER, Refusal, audited};
 use crate::http::client::{HttpError, HttpRequest, HttpResponse, send};
 use crate::http::{ApiError, json, read_body, secure_headers};
 use crate::rundir::{Status, discover};
@@ -103,6 +104,22 @@ impl HubState {
     }
 }
 
+/// A UI server's refusal code, as its body said it (for the hub's audit record of a refusal
+/// the UI server did not record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Relayed(pub String);
+
+/// The `error` of a UI server's uniform refusal body, if it is one of [`ApiError`]'s codes.
+fn refusal_code(body: &[u8]) -> Option<String> {
+    let code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("error")?
+        .as_str()?
+        .to_owned();
+    let plain = !code.is_empty() && code.len() <= 32 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    plain.then_some(code)
+}
+
 /// Passes a UI server's answer on: its status and its (uniform, JSON) body, nothing else.
 fn relay(r: &HttpResponse, user: &Owner) -> Response {
     let known = matches!(r.status, 200 | 204 | 400 | 403 | 404 | 409 | 413 | 429 | 503 | 504);
@@ -117,6 +134,14 @@ fn relay(r: &HttpResponse, user: &Owner) -> Response {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     secure_headers(out.headers_mut());
+    // The UI server recorded this attempt (its gate ran): the hub records nothing more.
+    if r.headers.contains_key(AUDITED_HEADER) {
+        out = audited(out);
+    } else if r.status >= 400
+        && let Some(code) = refusal_code(&r.body)
+    {
+        out.extensions_mut().insert(Relayed(code));
+    }
     acting(out, user)
 }
 
@@ -179,7 +204,7 @@ pub(super) async fn command(
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let body = read_body(body).await?.to_vec();
     let Path((owner, name)) = path.map_err(|_| ApiError::NotFound)?;
     let authed = match state.authenticate(&headers, &Method::POST) {
@@ -200,11 +225,15 @@ pub(super) async fn command(
                         reason: "unauthenticated".into(),
                     },
                 };
-                let _ =
+                let recorded =
                     tokio::task::spawn_blocking(move || worker.record(Actor::Unauthenticated, Some(peer.ip()), event))
-                        .await;
+                        .await
+                        .unwrap_or(false);
+                if recorded {
+                    return Err(e.recorded());
+                }
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     let owner = state.known_owner(&owner).map_err(|_| ApiError::NotFound)?;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::UiState;
 use crate::assertion::{self, Assertion};
 use crate::checks::GatewayCheck;
+use crate::http::audited::{AUDITED_HEADER, Refusal, audited, is_audited};
 use crate::http::{ApiError, json, parse_json, read_body};
 use crate::rundir::{RunDir, Status};
 use crate::schedclient::{CommandOutcome, LinkError, valid_target};
@@ -96,7 +97,13 @@ async fn guard(State(state): State<Arc<UiState>>, req: Request, next: Next) -> R
         t.begin(now);
     }
     let _in_flight = InFlight(Arc::clone(&state));
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let mut response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    if is_audited(&response) {
+        response
+            .headers_mut()
+            .insert(AUDITED_HEADER, axum::http::HeaderValue::from_static("1"));
+    }
+    response
 }
 
 fn assertion_of(req_ext: &axum::http::Extensions) -> Result<Assertion, ApiError> {
@@ -243,7 +250,7 @@ async fn show(
     State(state): State<Arc<UiState>>,
     name: Result<Path<String>, axum::extract::rejection::PathRejection>,
     req: Request,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let a = assertion_of(req.extensions())?;
     let Path(name) = name.map_err(|_| ApiError::NotFound)?;
     let id = workflow_id(&state, &name)?;
@@ -251,11 +258,16 @@ async fn show(
         Ok(_) => {}
         Err(GateError::Audit(e)) => {
             state.log.line(&format!("audit failed, nothing done: {e}"));
-            return Err(ApiError::Internal);
+            return Err(ApiError::Internal.into());
         }
-        Err(_) => return Err(ApiError::NotFound),
+        Err(_) => return Err(ApiError::NotFound.recorded()),
     }
-    let run = state.find(&id).ok_or(ApiError::NotFound)?;
+    // Recorded: whatever follows is answered with the mark, so the hub records nothing more.
+    shown(&state, &a, &id).map(audited).map_err(ApiError::recorded)
+}
+
+fn shown(state: &UiState, a: &Assertion, id: &WorkflowId) -> Result<Response, ApiError> {
+    let run = state.find(id).ok_or(ApiError::NotFound)?;
     let person = state.person(&a.user)?;
     let published = run.read_state().ok().flatten();
     let body = serde_json::json!({
@@ -266,8 +278,8 @@ async fn show(
         "live_jobs": published.as_ref().map_or(0, |s| s.live_jobs),
         "max_live_jobs": published.as_ref().and_then(|s| s.max_live_jobs),
         "control": published.as_ref().map(|s| s.control.clone()).unwrap_or_default(),
-        "permitted": state.permitted(&person, &id, a.level),
-        "permitted_elevated": state.permitted(&person, &id, Level::Write),
+        "permitted": state.permitted(&person, id, a.level),
+        "permitted_elevated": state.permitted(&person, id, Level::Write),
     });
     Ok(json(StatusCode::OK, &body))
 }
@@ -302,7 +314,7 @@ async fn command(
     State(state): State<Arc<UiState>>,
     name: Result<Path<String>, axum::extract::rejection::PathRejection>,
     req: Request,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Refusal> {
     let a = assertion_of(req.extensions())?;
     let Path(name) = name.map_err(|_| ApiError::NotFound)?;
     let bytes = read_body(req.into_body()).await?;
@@ -310,7 +322,7 @@ async fn command(
     let op: Operation = body.op.parse().map_err(|_| ApiError::BadRequest)?;
     let cmd = command_op(op).ok_or(ApiError::BadRequest)?;
     if !valid_target(&body.target) {
-        return Err(ApiError::BadRequest);
+        return Err(ApiError::BadRequest.into());
     }
     let id = workflow_id(&state, &name)?;
     let person = state.person(&a.user)?;
@@ -319,74 +331,79 @@ async fn command(
         Ok(p) => p,
         Err(GateError::Audit(e)) => {
             state.log.line(&format!("audit failed, nothing done: {e}"));
-            return Err(ApiError::Internal);
+            return Err(ApiError::Internal.into());
         }
         // Someone who may not even read the workflow learns nothing of it.
-        Err(_) if !readable => return Err(ApiError::NotFound),
-        Err(_) => return Err(ApiError::Forbidden),
+        Err(_) if !readable => return Err(ApiError::NotFound.recorded()),
+        Err(_) => return Err(ApiError::Forbidden.recorded()),
     };
-    let allowed = permit.receipt().record;
-    let not_sent = |reason: &str| CommandVerdict::NotSent {
-        reason: reason.to_owned(),
-    };
-    let Some(run) = state.find(&id) else {
-        let verdict = not_sent("no-run-directory");
-        state
-            .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+    // Recorded, and so is its verdict: whatever follows is answered with the mark.
+    let answer: Result<Response, ApiError> = async {
+        let allowed = permit.receipt().record;
+        let not_sent = |reason: &str| CommandVerdict::NotSent {
+            reason: reason.to_owned(),
+        };
+        let Some(run) = state.find(&id) else {
+            let verdict = not_sent("no-run-directory");
+            state
+                .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+                .await;
+            return Err(ApiError::NotFound);
+        };
+        let Some(link) = state.link(&id, &run) else {
+            let verdict = not_sent("no-scheduler-link");
+            state
+                .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+                .await;
+            return Err(ApiError::Internal);
+        };
+        let outcome = link
+            .command(
+                permit.user().clone(),
+                cmd,
+                body.target.clone(),
+                state.settings.command_timeout,
+            )
             .await;
-        return Err(ApiError::NotFound);
-    };
-    let Some(link) = state.link(&id, &run) else {
-        let verdict = not_sent("no-scheduler-link");
+        let verdict = match &outcome {
+            Ok(CommandOutcome::Accepted) => CommandVerdict::Applied,
+            Ok(CommandOutcome::Rejected(code)) => CommandVerdict::Rejected {
+                code: code.name().to_owned(),
+            },
+            Err(LinkError::NotRunning) => not_sent("not-running"),
+            Err(LinkError::BadTarget) => not_sent("bad-target"),
+            Err(LinkError::Busy(_)) => not_sent("busy"),
+            Err(LinkError::Unconfirmed(..) | LinkError::Unexpected(_)) => CommandVerdict::Unconfirmed,
+        };
         state
-            .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+            .record_verdict(permit.user().clone(), &id, op, body.target.clone(), allowed, verdict)
             .await;
-        return Err(ApiError::Internal);
-    };
-    let outcome = link
-        .command(
-            permit.user().clone(),
-            cmd,
-            body.target.clone(),
-            state.settings.command_timeout,
-        )
-        .await;
-    let verdict = match &outcome {
-        Ok(CommandOutcome::Accepted) => CommandVerdict::Applied,
-        Ok(CommandOutcome::Rejected(code)) => CommandVerdict::Rejected {
-            code: code.name().to_owned(),
-        },
-        Err(LinkError::NotRunning) => not_sent("not-running"),
-        Err(LinkError::BadTarget) => not_sent("bad-target"),
-        Err(LinkError::Busy(_)) => not_sent("busy"),
-        Err(LinkError::Unconfirmed(..) | LinkError::Unexpected(_)) => CommandVerdict::Unconfirmed,
-    };
-    state
-        .record_verdict(permit.user().clone(), &id, op, body.target.clone(), allowed, verdict)
-        .await;
-    match outcome {
-        Ok(CommandOutcome::Accepted) => Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({
-                "result": "accepted",
-                "workflow": id.to_string(),
-                "op": op.name(),
-                "target": body.target,
-                "record": permit.receipt().record,
-            }),
-        )),
-        Ok(CommandOutcome::Rejected(code)) => Err(ApiError::Rejected { code: code.name() }),
-        Err(LinkError::NotRunning) => Err(ApiError::Unavailable),
-        Err(LinkError::BadTarget) => Err(ApiError::BadRequest),
-        Err(LinkError::Busy(e)) => {
-            state.log.line(&format!("command to {id} refused: {e}"));
-            Err(ApiError::Busy)
-        }
-        Err(e) => {
-            state.log.line(&format!("command to {id} unconfirmed: {e}"));
-            Err(ApiError::Unconfirmed)
+        match outcome {
+            Ok(CommandOutcome::Accepted) => Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "result": "accepted",
+                    "workflow": id.to_string(),
+                    "op": op.name(),
+                    "target": body.target,
+                    "record": permit.receipt().record,
+                }),
+            )),
+            Ok(CommandOutcome::Rejected(code)) => Err(ApiError::Rejected { code: code.name() }),
+            Err(LinkError::NotRunning) => Err(ApiError::Unavailable),
+            Err(LinkError::BadTarget) => Err(ApiError::BadRequest),
+            Err(LinkError::Busy(e)) => {
+                state.log.line(&format!("command to {id} refused: {e}"));
+                Err(ApiError::Busy)
+            }
+            Err(e) => {
+                state.log.line(&format!("command to {id} unconfirmed: {e}"));
+                Err(ApiError::Unconfirmed)
+            }
         }
     }
+    .await;
+    answer.map(audited).map_err(ApiError::recorded)
 }
 
 async fn keepalive() -> StatusCode {

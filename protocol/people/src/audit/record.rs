@@ -95,6 +95,23 @@ pub enum AuditEvent {
         /// What the scheduler did.
         verdict: CommandVerdict,
     },
+    /// A request refused before anything it asked for was decided (a block, a rate, a
+    /// malformed body, a bad CSRF token, an unknown route…), which no other record covers.
+    Refused {
+        /// The request's method (untrusted).
+        method: String,
+        /// The route it matched, as a template (`/o/:owner/workflows/:name`), or
+        /// `(unmatched)`: never the raw path.
+        route: String,
+        /// The refusal's code (`rate-limited`, `csrf`…).
+        reason: String,
+    },
+    /// Unauthenticated refusals over the rate at which they are recorded one by one: how
+    /// many since the last record of one (so none goes unaccounted).
+    Uncounted {
+        /// How many.
+        refusals: u64,
+    },
     /// Raising a session's privileges.
     Elevation {
         /// The level asked for.
@@ -346,6 +363,12 @@ impl AuditRecord {
                     CommandVerdict::Unconfirmed => format!("{what} unconfirmed by the scheduler"),
                 }
             }
+            AuditEvent::Refused { method, route, reason } => {
+                format!("was refused {} {} ({})", f(method), f(route), f(reason))
+            }
+            AuditEvent::Uncounted { refusals } => format!(
+                "counted {refusals} unauthenticated refusals over the audit rate (recorded by count, not one by one)"
+            ),
             AuditEvent::Elevation { to, outcome } => match denied(outcome) {
                 None => format!("raised privileges to {to}"),
                 Some(r) => format!("was refused privileges to {to} ({r})"),
@@ -603,5 +626,45 @@ mod tests {
             .ends_with(&format!("{head} not sent (not\\x20running\\n)"))
         );
         assert!(line(CommandVerdict::Unconfirmed).ends_with(&format!("{head} unconfirmed by the scheduler")));
+    }
+
+    #[test]
+    fn a_refusal_names_the_source_the_route_template_and_the_code_and_a_count_says_how_many() {
+        let refused = AuditRecord {
+            at: AT,
+            actor: Actor::Unauthenticated,
+            source: Some("::ffff:127.0.0.9".parse().expect("ip")),
+            event: AuditEvent::Refused {
+                method: "POST".to_owned(),
+                route: "/o/:owner/workflows/:name".to_owned(),
+                reason: "csrf".to_owned(),
+            },
+        };
+        assert!(
+            refused.render(true).ends_with(
+                "An unauthenticated client from 127.0.0.9 was refused POST /o/:owner/workflows/:name (csrf)"
+            )
+        );
+        let odd = AuditRecord {
+            event: AuditEvent::Refused {
+                method: "GET X".to_owned(),
+                route: "(unmatched)".to_owned(),
+                reason: "not-found".to_owned(),
+            },
+            ..refused
+        };
+        assert!(
+            odd.render(true)
+                .ends_with("was refused GET\\x20X \\x28unmatched\\x29 (not-found)")
+        );
+        let counted = AuditRecord {
+            at: AT,
+            actor: Actor::Defender,
+            source: None,
+            event: AuditEvent::Uncounted { refusals: 1234 },
+        };
+        assert!(counted.render(true).ends_with(
+            "Defender counted 1234 unauthenticated refusals over the audit rate (recorded by count, not one by one)"
+        ));
     }
 }

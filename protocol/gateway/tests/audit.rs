@@ -1,0 +1,154 @@
+//! Audit completeness on the live hub: every refused attempt is in an audit log exactly once,
+//! naming who (or "unauthenticated") and from where, what was asked and why it was refused;
+//! an attempt a UI server gated is in that UI server's log only; unauthenticated refusals
+//! past their rate are counted, not lost.
+
+use std::time::Duration;
+
+use protocol_gateway::http::client::{HttpRequest, HttpResponse, Method, send};
+use serde_json::json;
+
+use crate::common::{Options, World, password};
+
+async fn raw(w: &World, req: HttpRequest) -> HttpResponse {
+    send(w.addr(), None, &req, Duration::from_secs(10))
+        .await
+        .expect("response")
+}
+
+/// The hub's records after the first `skip`, without their timestamps.
+fn hub_since(w: &World, skip: usize) -> Vec<String> {
+    w.audit_lines("hub.log")
+        .iter()
+        .skip(skip)
+        .map(|l| l.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refused_attempt_is_recorded_once_with_who_from_where_what_and_why() {
+    let w = World::start(Options {
+        elevation_window: Duration::from_secs(3600),
+        ..Options::default()
+    })
+    .await;
+    let mut jacintar = w.login("jacintar").await;
+    jacintar
+        .elevate(&password("jacintar"), "execute")
+        .await
+        .expect("elevate");
+    let mut mallory = w.login("mallory").await;
+    let before = w.audit_lines("hub.log").len();
+    let ui_before = w.audit_lines("uiserver-atmosphere_stage.log").len();
+    let wf = "/o/atmosphere_stage/workflows/clouds";
+
+    // A command with the session cookie but without the CSRF token.
+    let cookie = jacintar.session_cookie().expect("a session cookie");
+    let r = raw(
+        &w,
+        HttpRequest::new(Method::POST, wf)
+            .header("cookie", format!("tc_session={cookie}"))
+            .header("origin", format!("http://{}", w.addr()))
+            .json(json!({ "op": "hold", "target": "1234/climb" }).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    // A token in the URL, a malformed login body, an unknown route.
+    let r = raw(&w, HttpRequest::new(Method::GET, format!("/me?t={}", "ab".repeat(32)))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = raw(
+        &w,
+        HttpRequest::new(Method::POST, "/login")
+            .header("x-requested-with", "threatcheck")
+            .json("{\"user\": 1}"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(raw(&w, HttpRequest::new(Method::GET, "/nope")).await.status, 404);
+    // A non-operator asks for the operator's status; an unknown operation; an owner the hub
+    // does not serve.
+    assert_eq!(mallory.get("/operator/status").await.expect("status").status, 403);
+    let r = jacintar
+        .post(wf, &json!({ "op": "frobnicate", "target": "1234/climb" }))
+        .await
+        .expect("post");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = jacintar
+        .post(
+            "/o/mallory/workflows/x",
+            &json!({ "op": "hold", "target": "1234/climb" }),
+        )
+        .await
+        .expect("post");
+    assert_eq!(r.status, 404, "{}", r.text());
+    // A command the UI server gates (denied for a read-only session, allowed for an elevated
+    // one): recorded there, not again by the hub.
+    let r = mallory
+        .post(wf, &json!({ "op": "hold", "target": "1234/climb" }))
+        .await
+        .expect("post");
+    assert!(matches!(r.status, 403 | 404), "{}", r.text());
+    let r = jacintar
+        .post(wf, &json!({ "op": "hold", "target": "1234/climb" }))
+        .await
+        .expect("post");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let hub = hub_since(&w, before);
+    assert_eq!(
+        hub,
+        [
+            "User jacintar from 127.0.0.1 was refused POST /o/:owner/workflows/:name (csrf)",
+            "An unauthenticated client from 127.0.0.1 was refused GET /me (token-in-url)",
+            "An unauthenticated client from 127.0.0.1 was refused POST /login (bad-request)",
+            "An unauthenticated client from 127.0.0.1 was refused GET \\x28unmatched\\x29 (not-found)",
+            "User mallory from 127.0.0.1 was refused GET /operator/status (forbidden)",
+            "User jacintar from 127.0.0.1 was refused POST /o/:owner/workflows/:name (bad-request)",
+            "User jacintar from 127.0.0.1 was refused POST /o/:owner/workflows/:name (not-found)",
+        ],
+        "one record per refused attempt, none for the attempts the UI server recorded"
+    );
+    let ui: Vec<String> = w
+        .audit_lines("uiserver-atmosphere_stage.log")
+        .iter()
+        .skip(ui_before)
+        .map(|l| l.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_owned()))
+        .collect();
+    assert_eq!(ui.len(), 3, "the denial, the allowed hold and its verdict: {ui:#?}");
+    assert!(ui[0].starts_with("User mallory was denied hold on atmosphere_stage.clouds.1234/climb"));
+    assert_eq!(ui[1], "User jacintar held atmosphere_stage.clouds.1234/climb");
+    assert!(ui[2].ends_with("applied by the scheduler"), "{ui:#?}");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_refusals_past_their_rate_are_counted_and_the_count_is_recorded() {
+    let w = World::start(Options::default()).await;
+    let before = w.audit_lines("hub.log").len();
+    // The hub's clock stands still: the burst is recorded one by one, the rest counted.
+    for n in 0..80 {
+        let r = w.client_from(&format!("127.0.9.{n}")).get("/me").await.expect("me");
+        assert_eq!(r.status, 401);
+    }
+    let hub = hub_since(&w, before);
+    assert_eq!(hub.len(), 50, "the burst: {hub:#?}");
+    assert!(
+        hub.iter()
+            .all(|l| l.starts_with("An unauthenticated client from 127.0.9.")
+                && l.ends_with(" was refused GET /me (unauthenticated)")),
+        "{hub:#?}"
+    );
+    // A second later the rate allows more: the count comes first, then the refusal itself.
+    w.advance(Duration::from_secs(1));
+    let r = w.client_from("127.0.9.200").get("/me").await.expect("me");
+    assert_eq!(r.status, 401);
+    let hub = hub_since(&w, before + 50);
+    assert_eq!(
+        hub,
+        [
+            "Defender counted 30 unauthenticated refusals over the audit rate (recorded by count, not one by one)",
+            "An unauthenticated client from 127.0.9.200 was refused GET /me (unauthenticated)",
+        ]
+    );
+    w.stop().await;
+}
