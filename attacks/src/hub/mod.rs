@@ -16,6 +16,7 @@
 //! | [`c06`] | C06 overuse of resources (floods, live-job cap) |
 //! | [`c06_load`] | C06 login floods, slow and silent connections, audit floods against the hub |
 
+pub mod c02_refusals;
 pub mod c06;
 pub mod c06_load;
 pub mod s02;
@@ -54,6 +55,7 @@ pub fn all() -> Vec<Harness> {
         s09::SPAWNER_INJECTION,
         s10::CROSS_AUDIENCE_TOKEN,
         s14::ALERT_AND_SHUTDOWN,
+        c02_refusals::REFUSED_ATTEMPTS,
         c06::RESOURCE_LIMITS,
         c06_load::LOGIN_FLOOD,
         c06_load::SLOW_CONNECTIONS,

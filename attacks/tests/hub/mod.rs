@@ -58,6 +58,11 @@ fn a_persons_flood_of_refused_requests_is_recorded_at_their_rate_and_refused_bey
 }
 
 #[test]
+fn every_refused_probe_of_the_hub_is_recorded_once_with_who_from_where_and_why() {
+    passes("c02-refused-attempts");
+}
+
+#[test]
 fn a_login_flood_is_checked_off_every_lock_and_a_logged_in_person_is_served_meanwhile() {
     passes("c06-login-flood");
 }

@@ -42,6 +42,9 @@ pub enum GatewayCheck {
     /// Hub: a person's refused requests are recorded at a bounded rate; beyond it they are
     /// refused with `429` and counted in one record per window, with an alert.
     AuditRateLimit,
+    /// Hub: a refused request no handler recorded is recorded by the guard (who, from where,
+    /// what, why), unauthenticated ones at a bounded rate and counted beyond it.
+    RefusalAudit,
     /// UI server: the hub's assertion must carry a valid MAC.
     AssertionMac,
     /// UI server: the assertion must be recent.
@@ -52,7 +55,7 @@ pub enum GatewayCheck {
 
 impl GatewayCheck {
     /// Every check, the hub's first.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::TokenInUrl,
         Self::CsrfToken,
         Self::OriginCheck,
@@ -65,6 +68,7 @@ impl GatewayCheck {
         Self::AccountBackoff,
         Self::ConnectionLimits,
         Self::AuditRateLimit,
+        Self::RefusalAudit,
         Self::AssertionMac,
         Self::AssertionFreshness,
         Self::AssertionReplay,
@@ -86,6 +90,7 @@ impl GatewayCheck {
             Self::AccountBackoff => "account-backoff",
             Self::ConnectionLimits => "connection-limits",
             Self::AuditRateLimit => "audit-rate-limit",
+            Self::RefusalAudit => "refusal-audit",
             Self::AssertionMac => "assertion-mac",
             Self::AssertionFreshness => "assertion-freshness",
             Self::AssertionReplay => "assertion-replay",

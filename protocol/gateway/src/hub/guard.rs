@@ -94,7 +94,7 @@ pub(super) async fn guard(
     let status = response.status().as_u16();
     // Exactly one record per attempt: a refusal nothing recorded yet is recorded here (one
     // refused for the person's audit rate is not: its alert counts it).
-    if status >= 400 && !is_audited(&response) && !audit_limited {
+    if on(GatewayCheck::RefusalAudit) && status >= 400 && !is_audited(&response) && !audit_limited {
         let reason = match (
             response.extensions().get::<ApiError>(),
             response.extensions().get::<Relayed>(),
