@@ -152,3 +152,46 @@ async fn unauthenticated_refusals_past_their_rate_are_counted_and_the_count_is_r
     );
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_records_the_count_a_flood_left_and_never_a_count_of_nothing() {
+    let w = World::start(Options {
+        monitor_interval: Duration::from_millis(20),
+        ..Options::default()
+    })
+    .await;
+    let before = w.audit_lines("hub.log").len();
+    for n in 0..80 {
+        let r = w.client_from(&format!("127.0.8.{n}")).get("/me").await.expect("me");
+        assert_eq!(r.status, 401);
+    }
+    // Nothing more arrives: the monitor writes what is left of the count by itself.
+    let counted = |lines: &[String]| -> u64 {
+        lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("Defender counted "))
+            .filter_map(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    crate::common::eventually("the monitor records the count", || {
+        counted(&hub_since(&w, before)) == 30
+    })
+    .await;
+    // A few more monitor rounds with nothing pending.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let hub = hub_since(&w, before);
+    assert_eq!(counted(&hub), 30);
+    assert_eq!(
+        hub.iter()
+            .filter(|l| l.starts_with("An unauthenticated client"))
+            .count(),
+        50
+    );
+    assert!(
+        hub.iter()
+            .filter(|l| l.starts_with("Defender counted "))
+            .all(|l| !l.starts_with("Defender counted 0 ")),
+        "{hub:#?}"
+    );
+    w.stop().await;
+}

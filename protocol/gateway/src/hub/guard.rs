@@ -213,12 +213,8 @@ impl HubState {
                 | std::sync::mpsc::TrySendError::Disconnected((records, _)),
             ) => {
                 // The writer is behind: counted instead (its count is recorded with the next).
-                let missed = records.iter().map(|r| match r.event {
-                    AuditEvent::Uncounted { refusals } => refusals,
-                    _ => 1,
-                });
                 if let Ok(mut l) = self.unauthenticated_records.lock() {
-                    l.1 = l.1.saturating_add(missed.sum());
+                    l.1 = l.1.saturating_add(refusals_in(&records));
                 }
             }
         }
@@ -238,6 +234,17 @@ impl HubState {
     }
 }
 
+/// How many refusals `records` stand for: one each, or a count record's count.
+fn refusals_in(records: &[AuditRecord]) -> u64 {
+    records
+        .iter()
+        .map(|r| match r.event {
+            AuditEvent::Uncounted { refusals } => refusals,
+            _ => 1,
+        })
+        .fold(0, u64::saturating_add)
+}
+
 /// Refusal records waiting for the writer, each batch with whom to tell once it is written.
 pub(super) type RefusalBatch = (Vec<AuditRecord>, tokio::sync::oneshot::Sender<()>);
 
@@ -252,5 +259,39 @@ pub(super) fn refusal_writer(hub: Weak<HubState>, batches: Receiver<RefusalBatch
             hub.append(r);
         }
         let _ = done.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol_core::time::Millis;
+
+    use super::*;
+
+    #[test]
+    fn a_batch_that_finds_the_queue_full_is_counted_as_the_refusals_it_stands_for() {
+        let record = |event| AuditRecord {
+            at: Millis(0),
+            actor: Actor::Unauthenticated,
+            source: None,
+            event,
+        };
+        let refused = || {
+            record(AuditEvent::Refused {
+                method: "GET".into(),
+                route: "/me".into(),
+                reason: "unauthenticated".into(),
+            })
+        };
+        assert_eq!(refusals_in(&[refused()]), 1);
+        assert_eq!(
+            refusals_in(&[record(AuditEvent::Uncounted { refusals: 30 }), refused()]),
+            31
+        );
+        assert_eq!(
+            refusals_in(&[record(AuditEvent::Uncounted { refusals: u64::MAX }), refused()]),
+            u64::MAX
+        );
+        assert_eq!(refusals_in(&[]), 0);
     }
 }
