@@ -211,6 +211,6 @@ mod tests {
     fn the_vocabulary_holds_every_layer_including_the_gateway_and_the_driver() {
         assert!(Defence::ALL.contains(&Defence::Gateway(GatewayCheck::CsrfToken)));
         assert!(Defence::ALL.contains(&Defence::Driver(DriverCheck::NoiseTransport)));
-        assert_eq!(Defence::ALL.len(), 9 + 8 + 17 + 15);
+        assert_eq!(Defence::ALL.len(), 9 + 8 + 17 + 16);
     }
 }

@@ -141,11 +141,7 @@ async fn probe(world: &GatewayWorld) -> Result<Outcome, HarnessError> {
         }
     }
     if new.len() > PROBES.len() {
-        breaches.push(format!(
-            "{} records for {} refused attempts",
-            new.len(),
-            PROBES.len()
-        ));
+        breaches.push(format!("{} records for {} refused attempts", new.len(), PROBES.len()));
     }
     Ok(Outcome::judge(
         breaches,

@@ -20,7 +20,8 @@ fn passes(id: &str) {
 }
 
 /// Every hub harness id, each covered by a test below.
-const TESTED: [&str; 19] = [
+const TESTED: [&str; 20] = [
+    "c02-refused-attempts",
     "c06-audit-flood",
     "c06-login-flood",
     "c06-resource-limits",

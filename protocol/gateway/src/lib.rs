@@ -44,6 +44,7 @@ pub mod hub;
 pub mod idle;
 pub mod limits;
 pub mod logging;
+pub mod refusals;
 pub mod rendezvous;
 pub mod rundir;
 pub mod schedclient;

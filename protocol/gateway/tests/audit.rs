@@ -195,3 +195,35 @@ async fn the_monitor_records_the_count_a_flood_left_and_never_a_count_of_nothing
     );
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_straight_to_a_ui_server_without_the_hubs_assertion_is_recorded_by_that_ui_server() {
+    let w = World::start(Options::default()).await;
+    let mut c = w.login("jacintar").await;
+    assert_eq!(c.get("/o/atmosphere_stage/workflows").await.expect("list").status, 200);
+    let ui = w.ui_address("atmosphere_stage").expect("the UI server's address");
+    let before = w.audit_lines("uiserver-atmosphere_stage.log").len();
+    for req in [
+        HttpRequest::new(Method::GET, "/workflows"),
+        HttpRequest::new(Method::POST, "/workflows/clouds")
+            .header("x-threatcheck-assertion", "v1 user=jacintar level=write")
+            .json(json!({ "op": "stop", "target": "1234/climb" }).to_string()),
+    ] {
+        let r = send(ui, None, &req, Duration::from_secs(10)).await.expect("answer");
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let lines: Vec<String> = w
+        .audit_lines("uiserver-atmosphere_stage.log")
+        .iter()
+        .skip(before)
+        .map(|l| l.split_once(' ').map_or(String::new(), |(_, rest)| rest.to_owned()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "An unauthenticated client from 127.0.0.1 was refused GET /workflows (unauthenticated)",
+            "An unauthenticated client from 127.0.0.1 was refused POST /workflows/:name (unauthenticated)",
+        ]
+    );
+    w.stop().await;
+}

@@ -3,27 +3,18 @@
 //! access log line, the defender's counters and the audit record of a refusal no handler
 //! recorded, so every refused attempt is in the hub's audit log exactly once.
 //!
-//! Refusals of unauthenticated requests are recorded one by one up to
-//! [`UNAUTHENTICATED_RECORDS`]; past that rate they are counted, and the count is recorded
-//! (`Defender counted N unauthenticated refusals…`) before the next one that fits, or by the
-//! monitor: a flood from rotating addresses costs the log a bounded rate, and no refusal goes
-//! unaccounted. A person's refusals are bounded by their audit rate (`audit-rate-limit`).
-//!
-//! Refusal records go through one writer thread ([`refusal_writer`]) with a bounded queue, so
-//! a burst of refusals waits there, one record at a time ahead of the gate, instead of many
-//! threads contending for the audit lock that a login holds with the sessions lock (which
-//! every authenticated request needs). A refusal that finds the queue full is counted.
+//! How refusals are recorded (bounded for the unauthenticated, one writer) is
+//! [`crate::refusals`]'s.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use protocol_core::Owner;
-use protocol_people::audit::{Actor, AuditEvent, AuditRecord};
+use protocol_people::audit::AuditRecord;
 
 use super::HubState;
 use super::proxy::Relayed;
@@ -32,10 +23,7 @@ use crate::defender::{Signal, Source};
 use crate::http::ApiError;
 use crate::http::audited::is_audited;
 use crate::http::credentials::{check_origin, is_unsafe, refuse_token_in_query};
-use crate::limits::RateLimit;
-
-/// How many unauthenticated refusals a second the hub records one by one (after a burst).
-pub(super) const UNAUTHENTICATED_RECORDS: RateLimit = RateLimit::per_second(50, 10);
+use crate::refusals::{AuditLog, refused};
 
 /// Before every handler: refuse blocked sources, credentials in URLs, excess rates and
 /// cross-origin state changes. After it: the access log line and the defender's counters.
@@ -168,7 +156,7 @@ impl HubState {
 impl HubState {
     /// Records a refusal no handler recorded: by the person if the credential was valid,
     /// else as unauthenticated (at the bounded rate), with the source address and the route
-    /// template (`/o/:owner/workflows/:name`; never the raw path or query).
+    /// template (never the raw path or query).
     async fn record_refusal(
         self: &Arc<Self>,
         person: Option<Owner>,
@@ -177,121 +165,21 @@ impl HubState {
         route: &str,
         reason: String,
     ) {
-        let route = route.replace("{*", ":").replace('{', ":").replace('}', "");
-        let event = AuditEvent::Refused {
-            method: method.to_owned(),
-            route,
-            reason,
-        };
-        let uncounted = match person {
-            Some(_) => None,
-            None => match self.unauthenticated_records.lock() {
-                Ok(mut l) => {
-                    if l.0.check(self.now(), &()).is_err() {
-                        l.1 = l.1.saturating_add(1);
-                        return;
-                    }
-                    Some(std::mem::take(&mut l.1))
-                }
-                Err(_) => None,
-            },
-        };
-        let mut records = Vec::with_capacity(2);
-        if let Some(n) = uncounted.filter(|n| *n > 0) {
-            records.push(self.audit_record(Actor::Defender, None, AuditEvent::Uncounted { refusals: n }));
-        }
-        let actor = person.map_or(Actor::Unauthenticated, Actor::User);
-        records.push(self.audit_record(actor, Some(ip), event));
-        let (done, written) = tokio::sync::oneshot::channel();
-        match self.refusal_records.try_send((records, done)) {
-            // Answered once recorded, as every other attempt is.
-            Ok(()) => {
-                let _ = written.await;
-            }
-            Err(
-                std::sync::mpsc::TrySendError::Full((records, _))
-                | std::sync::mpsc::TrySendError::Disconnected((records, _)),
-            ) => {
-                // The writer is behind: counted instead (its count is recorded with the next).
-                if let Ok(mut l) = self.unauthenticated_records.lock() {
-                    l.1 = l.1.saturating_add(refusals_in(&records));
-                }
-            }
-        }
+        let event = refused(method, route, reason);
+        self.refusal_log.record(self.now(), person, ip, event).await;
     }
 
     /// Records the count of unauthenticated refusals not recorded one by one, if any (the
     /// monitor calls this, so a flood that ends leaves its count in the log).
     pub(super) fn record_uncounted(&self) {
-        let pending = self
-            .unauthenticated_records
-            .lock()
-            .map(|mut l| std::mem::take(&mut l.1))
-            .unwrap_or(0);
-        if pending > 0 {
-            self.record(Actor::Defender, None, AuditEvent::Uncounted { refusals: pending });
+        if let Some(record) = self.refusal_log.take_uncounted(self.now()) {
+            self.append(&record);
         }
     }
 }
 
-/// How many refusals `records` stand for: one each, or a count record's count.
-fn refusals_in(records: &[AuditRecord]) -> u64 {
-    records
-        .iter()
-        .map(|r| match r.event {
-            AuditEvent::Uncounted { refusals } => refusals,
-            _ => 1,
-        })
-        .fold(0, u64::saturating_add)
-}
-
-/// Refusal records waiting for the writer, each batch with whom to tell once it is written.
-pub(super) type RefusalBatch = (Vec<AuditRecord>, tokio::sync::oneshot::Sender<()>);
-
-/// How many refusal batches may wait for the writer.
-pub(super) const REFUSAL_QUEUE: usize = 64;
-
-/// Writes refusal records in order until the hub is gone.
-pub(super) fn refusal_writer(hub: Weak<HubState>, batches: Receiver<RefusalBatch>) {
-    while let Ok((records, done)) = batches.recv() {
-        let Some(hub) = hub.upgrade() else { return };
-        for r in &records {
-            hub.append(r);
-        }
-        let _ = done.send(());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use protocol_core::time::Millis;
-
-    use super::*;
-
-    #[test]
-    fn a_batch_that_finds_the_queue_full_is_counted_as_the_refusals_it_stands_for() {
-        let record = |event| AuditRecord {
-            at: Millis(0),
-            actor: Actor::Unauthenticated,
-            source: None,
-            event,
-        };
-        let refused = || {
-            record(AuditEvent::Refused {
-                method: "GET".into(),
-                route: "/me".into(),
-                reason: "unauthenticated".into(),
-            })
-        };
-        assert_eq!(refusals_in(&[refused()]), 1);
-        assert_eq!(
-            refusals_in(&[record(AuditEvent::Uncounted { refusals: 30 }), refused()]),
-            31
-        );
-        assert_eq!(
-            refusals_in(&[record(AuditEvent::Uncounted { refusals: u64::MAX }), refused()]),
-            u64::MAX
-        );
-        assert_eq!(refusals_in(&[]), 0);
+impl AuditLog for HubState {
+    fn append(&self, record: &AuditRecord) -> bool {
+        Self::append(self, record)
     }
 }

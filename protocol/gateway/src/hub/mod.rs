@@ -60,6 +60,7 @@ use crate::http::credentials::{CookieSettings, CsrfKey};
 use crate::http::serve::ConnStats;
 use crate::limits::{RateLimit, RateLimiter};
 use crate::logging::Log;
+use crate::refusals::RefusalLog;
 use crate::spawner::UiLauncher;
 use passwords::PasswordPool;
 use registry::UiRegistry;
@@ -230,11 +231,8 @@ pub(crate) struct HubState {
     refusals: Mutex<RateLimiter<Owner>>,
     /// The access log's rate, and the lines not written since the last one.
     access_log: Mutex<(RateLimiter<()>, u64)>,
-    /// Unauthenticated refusals recorded one by one, and how many were over that rate since
-    /// the last record (see `guard`).
-    unauthenticated_records: Mutex<(RateLimiter<()>, u64)>,
-    /// The queue of refusal records to their one writer (see `guard`).
-    refusal_records: std::sync::mpsc::SyncSender<guard::RefusalBatch>,
+    /// Records of refusals no handler recorded (`crate::refusals`).
+    refusal_log: RefusalLog,
     passwords: PasswordPool,
     /// Failed logins per claimed account name.
     account_backoff: Mutex<Backoff<String>>,
@@ -416,7 +414,7 @@ impl Hub {
             .unwrap_or_else(|| format!("http://{address}"));
         let uis = registry(&parts);
         let s = &parts.settings;
-        let (refusal_records, refusal_batches) = std::sync::mpsc::sync_channel(guard::REFUSAL_QUEUE);
+        let (refusal_log, refusal_writer) = RefusalLog::new();
         let state = Arc::new(HubState {
             audience: parts.audience,
             sessions: Mutex::new(parts.sessions),
@@ -430,8 +428,7 @@ impl Hub {
             logins: Mutex::new(RateLimiter::new(s.logins, s.max_sources)),
             refusals: Mutex::new(RateLimiter::new(s.refusals, s.max_sources)),
             access_log: Mutex::new((RateLimiter::new(ACCESS_LOG_RATE, 1), 0)),
-            unauthenticated_records: Mutex::new((RateLimiter::new(guard::UNAUTHENTICATED_RECORDS, 1), 0)),
-            refusal_records,
+            refusal_log,
             passwords: PasswordPool::new(s.password_workers, s.password_queue).map_err(HubError::Workers)?,
             account_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
             session_backoff: Mutex::new(Backoff::new(s.backoff, s.max_sources)),
@@ -448,10 +445,8 @@ impl Hub {
             log: parts.log,
             settings: parts.settings,
         });
-        let writer = Arc::downgrade(&state);
-        std::thread::Builder::new()
-            .name("hub-refusal-records".into())
-            .spawn(move || guard::refusal_writer(writer, refusal_batches))
+        refusal_writer
+            .start(&state, "hub-refusal-records")
             .map_err(HubError::Workers)?;
         let app = router(Arc::clone(&state));
         let (stop, mut stop_rx) = watch::channel(false);

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol_core::{Owner, PublicKey, StaticKeypair, WorkflowId};
-use protocol_people::audit::AuditSink;
+use protocol_people::audit::{AuditRecord, AuditSink};
 use protocol_people::authz::Authorizer;
 use protocol_people::groups::GroupProvider;
 use tokio::sync::watch;
@@ -41,6 +41,7 @@ use crate::clock::SharedClock;
 use crate::conns::ConnLimits;
 use crate::idle::IdleTimer;
 use crate::logging::Log;
+use crate::refusals::{AuditLog, RefusalLog};
 use crate::rundir::RunDir;
 use crate::schedclient::SchedulerLink;
 
@@ -122,6 +123,9 @@ pub enum UiServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The refusal records' writer thread could not be started.
+    #[error("cannot start the UI server's worker thread: {0}")]
+    Workers(std::io::Error),
 }
 
 pub(crate) struct UiState {
@@ -129,6 +133,8 @@ pub(crate) struct UiState {
     authorizer: Authorizer,
     groups: Arc<dyn GroupProvider + Send + Sync>,
     audit: Mutex<DynSink>,
+    /// Records of the requests this server refuses before any handler (`crate::refusals`).
+    refusal_log: RefusalLog,
     runs: PathBuf,
     hub_key: HubKey,
     keypair: Arc<StaticKeypair>,
@@ -139,6 +145,26 @@ pub(crate) struct UiState {
     clock: SharedClock,
     log: Log,
     settings: UiSettings,
+}
+
+impl UiState {
+    /// Appends `record` to this server's audit log (blocking: fsynced); `false` if it failed.
+    fn append_record(&self, record: &AuditRecord) -> bool {
+        match self.audit.lock().map(|mut a| a.append(record)) {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                self.log.line(&format!("audit write failed: {e}"));
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl AuditLog for UiState {
+    fn append(&self, record: &AuditRecord) -> bool {
+        self.append_record(record)
+    }
 }
 
 impl UiState {
@@ -206,11 +232,13 @@ impl UiServer {
             .map_err(|source| UiServerError::Bind { addr: listen, source })?;
         let client_key = parts.keypair.public();
         let now = parts.clock.now();
+        let (refusal_log, refusal_writer) = RefusalLog::new();
         let state = Arc::new(UiState {
             owner: parts.owner,
             authorizer: parts.authorizer,
             groups: parts.groups,
             audit: Mutex::new(DynSink(parts.audit)),
+            refusal_log,
             runs: parts.runs,
             hub_key: parts.hub_key,
             keypair: Arc::new(parts.keypair),
@@ -222,6 +250,9 @@ impl UiServer {
             log: parts.log,
             settings: parts.settings,
         });
+        refusal_writer
+            .start(&state, "uiserver-refusal-records")
+            .map_err(UiServerError::Workers)?;
         let _ = state.workflows();
         let (stop, mut stop_rx) = watch::channel(false);
         let (done_tx, done) = watch::channel(false);
@@ -235,6 +266,11 @@ impl UiServer {
                 loop {
                     tokio::time::sleep(tick).await;
                     let now = ticker.clock.now();
+                    // A flood of refusals that ended leaves its count in the log.
+                    if let Some(record) = ticker.refusal_log.take_uncounted(now) {
+                        let writer = Arc::clone(&ticker);
+                        let _ = tokio::task::spawn_blocking(move || writer.append_record(&record)).await;
+                    }
                     if ticker.idle.lock().is_ok_and(|t| t.expired(now)) {
                         ticker.log.line("idle: stopping");
                         return;

@@ -1,17 +1,18 @@
 //! The UI server's routes and its assertion check.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol_core::wire::CommandOp;
 use protocol_core::{Owner, WorkflowId};
-use protocol_people::audit::{Actor, AuditEvent, AuditRecord, AuditSink as _, CommandVerdict};
+use protocol_people::audit::{Actor, AuditEvent, AuditRecord, CommandVerdict};
 use protocol_people::gate::{GateError, Vouched, authorize_vouched};
 use protocol_people::groups::Person;
 use protocol_people::ops::{Level, Operation};
@@ -22,6 +23,7 @@ use crate::assertion::{self, Assertion};
 use crate::checks::GatewayCheck;
 use crate::http::audited::{AUDITED_HEADER, Refusal, audited, is_audited};
 use crate::http::{ApiError, json, parse_json, read_body};
+use crate::refusals::refused;
 use crate::rundir::{RunDir, Status};
 use crate::schedclient::{CommandOutcome, LinkError, valid_target};
 
@@ -52,12 +54,32 @@ impl Drop for InFlight {
 /// counts only those as activity (anyone on the host can reach the port: an unauthenticated
 /// request must not keep the server alive); the [`Assertion`] travels on as a request
 /// extension.
-async fn guard(State(state): State<Arc<UiState>>, req: Request, next: Next) -> Response {
+async fn guard(
+    State(state): State<Arc<UiState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let now = state.clock.now();
     let (mut parts, body) = req.into_parts();
+    // A refusal here is this server's to record (the hub's requests never meet one).
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+    let method = parts.method.clone();
+    let refuse = |e: ApiError| {
+        let state = Arc::clone(&state);
+        let (method, route) = (method.clone(), route.clone());
+        async move {
+            let event = refused(method.as_str(), &route, e.to_string());
+            state.refusal_log.record(now, None, peer.ip(), event).await;
+            e.into_response()
+        }
+    };
     let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => return e.into_response(),
+        Err(e) => return refuse(e).await,
     };
     let header = parts
         .headers
@@ -89,7 +111,7 @@ async fn guard(State(state): State<Arc<UiState>>, req: Request, next: Next) -> R
         Ok(a) => a,
         Err(e) => {
             state.log.line(&format!("refused a request: {e}"));
-            return ApiError::Unauthenticated.into_response();
+            return refuse(ApiError::Unauthenticated).await;
         }
     };
     parts.extensions.insert(a);
@@ -166,17 +188,9 @@ impl UiState {
                 verdict,
             },
         };
-        let written = tokio::task::spawn_blocking(move || {
-            let result = state.audit.lock().map(|mut a| a.append(&record).map(drop));
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => state.log.line(&format!("audit write failed for a verdict: {e}")),
-                Err(_) => state.log.line("audit write failed for a verdict: the log is poisoned"),
-            }
-        })
-        .await;
-        if written.is_err() {
-            self.log.line("audit write failed for a verdict: the writer panicked");
+        let written = tokio::task::spawn_blocking(move || state.append_record(&record)).await;
+        if !matches!(written, Ok(true)) {
+            self.log.line("a command's verdict could not be recorded");
         }
     }
 
