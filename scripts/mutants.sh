@@ -40,12 +40,13 @@ cargo mutants --no-shuffle -p protocol-people --features weaken \
 
 # protocol-gateway's sans-IO limits (back-off, the connection table, rate limits, the
 # defender), the hub's assertion and its replay guard, credentials and the token-in-URL rule,
-# and the hub's guard with its audit records of refusals, against its own tests.
+# and the hub's guard with the audit records of refusals (gateway::refusals), against its own tests.
 cargo mutants --no-shuffle -p protocol-gateway --features weaken \
     -f protocol/gateway/src/backoff.rs -f protocol/gateway/src/conns.rs \
     -f protocol/gateway/src/limits.rs -f protocol/gateway/src/defender.rs \
     -f protocol/gateway/src/assertion.rs -f protocol/gateway/src/http/credentials.rs \
     -f protocol/gateway/src/http/audited.rs -f protocol/gateway/src/hub/guard.rs \
+    -f protocol/gateway/src/refusals.rs \
     --output target/mutants-gateway "$@" || true
 
 # protocol-net's handshake slots, the contact file a job believes, and the event log (restore,
