@@ -68,3 +68,16 @@ impl AuditSink for DynSink {
         self.0.append(record)
     }
 }
+
+/// Appends `record` to a server's audit log (blocking: fsynced before this returns); a failure
+/// goes to the operational log and gives `false`.
+pub(crate) fn append_logged(audit: &std::sync::Mutex<DynSink>, log: &logging::Log, record: &AuditRecord) -> bool {
+    match audit.lock().map(|mut a| a.append(record)) {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            log.line(&format!("audit write failed: {e}"));
+            false
+        }
+        Err(_) => false,
+    }
+}

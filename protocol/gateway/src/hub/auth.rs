@@ -147,6 +147,17 @@ pub(super) async fn login(
     }
 }
 
+/// A failed check's count: what letting it through already counted, or (for a check that was
+/// not counted then: a known address, or the defence off) the failure counted now.
+fn counted_failure<K: Ord + Clone>(
+    counted: Option<Failed>,
+    backoff: &std::sync::Mutex<crate::backoff::Backoff<K>>,
+    now: protocol_core::time::Millis,
+    key: &K,
+) -> Option<Failed> {
+    counted.or_else(|| backoff.lock().ok().map(|mut b| b.failure(now, key)))
+}
+
 /// The back-off key of a claimed account name (bounded, whatever was sent).
 fn account_key(user: &str) -> String {
     user.chars().take(64).collect()
@@ -224,14 +235,7 @@ impl HubState {
                 }
             }
             Err(GateError::Session(SessionError::BadCredentials | SessionError::UnknownUser { .. })) => {
-                let failed = match counted {
-                    Some(failed) => Some(failed),
-                    None => self
-                        .account_backoff
-                        .lock()
-                        .ok()
-                        .map(|mut b| b.failure(self.now(), &account)),
-                };
+                let failed = counted_failure(counted, &self.account_backoff, self.now(), &account);
                 if let Some(Failed::BackingOff {
                     failures, first: true, ..
                 }) = failed
@@ -288,14 +292,7 @@ pub(super) async fn elevate(
             }
         }
         Err(GateError::Session(SessionError::ReauthFailed)) => {
-            let failed = match counted {
-                Some(failed) => Some(failed),
-                None => state
-                    .session_backoff
-                    .lock()
-                    .ok()
-                    .map(|mut b| b.failure(state.now(), &session)),
-            };
+            let failed = counted_failure(counted, &state.session_backoff, state.now(), &session);
             if let Some(Failed::BackingOff {
                 failures, first: true, ..
             }) = failed

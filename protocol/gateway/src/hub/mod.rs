@@ -281,14 +281,7 @@ impl HubState {
 
     /// Appends `record` (blocking: fsynced before this returns); `false` if it failed.
     fn append(&self, record: &AuditRecord) -> bool {
-        match self.audit.lock().map(|mut a| a.append(record)) {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
-                self.log.line(&format!("audit write failed: {e}"));
-                false
-            }
-            Err(_) => false,
-        }
+        crate::append_logged(&self.audit, &self.log, record)
     }
 
     /// Runs `f` with the hub's gate (sessions and audit log locked) on a blocking thread, so

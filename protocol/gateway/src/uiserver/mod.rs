@@ -150,14 +150,7 @@ pub(crate) struct UiState {
 impl UiState {
     /// Appends `record` to this server's audit log (blocking: fsynced); `false` if it failed.
     fn append_record(&self, record: &AuditRecord) -> bool {
-        match self.audit.lock().map(|mut a| a.append(record)) {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
-                self.log.line(&format!("audit write failed: {e}"));
-                false
-            }
-            Err(_) => false,
-        }
+        crate::append_logged(&self.audit, &self.log, record)
     }
 }
 
