@@ -3,8 +3,8 @@
 //! refusal code, so that every refused attempt is in an audit log exactly once.
 //!
 //! Unauthenticated refusals are recorded one by one up to [`UNAUTHENTICATED_RECORDS`]; past
-//! that rate they are counted, and the count is recorded (`Defender counted N unauthenticated
-//! refusals…`) before the next one that fits (or when the server asks, as the hub's monitor
+//! that rate they are counted, and the count is recorded (`Defender counted N refusals not
+//! recorded one by one…`) before the next one that fits (or when the server asks, as the hub's monitor
 //! does): a flood from rotating addresses costs the log a bounded rate, and no refusal goes
 //! unaccounted. A person's refusals are bounded by the hub's per-person audit rate.
 //!
@@ -12,7 +12,7 @@
 //! of refusals waits there, one record at a time ahead of anything else that appends, instead
 //! of many threads contending for the audit lock (which the hub's logins hold together with
 //! the sessions lock every authenticated request needs). A refusal that finds the queue full
-//! is counted. The answer to a recorded refusal waits for its record, as every other answer
+//! is counted too, whoever made it (the count's record says both causes). The answer to a recorded refusal waits for its record, as every other answer
 //! waits for its own.
 
 use std::net::IpAddr;

@@ -146,7 +146,7 @@ async fn unauthenticated_refusals_past_their_rate_are_counted_and_the_count_is_r
     assert_eq!(
         hub,
         [
-            "Defender counted 30 unauthenticated refusals over the audit rate (recorded by count, not one by one)",
+            "Defender counted 30 refusals not recorded one by one (over the unauthenticated audit rate, or the refusal queue full)",
             "An unauthenticated client from 127.0.9.200 was refused GET /me (unauthenticated)",
         ]
     );

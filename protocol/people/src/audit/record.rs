@@ -106,8 +106,9 @@ pub enum AuditEvent {
         /// The refusal's code (`rate-limited`, `csrf`…).
         reason: String,
     },
-    /// Unauthenticated refusals over the rate at which they are recorded one by one: how
-    /// many since the last record of one (so none goes unaccounted).
+    /// Refusals not recorded one by one, since the last that was: unauthenticated ones over
+    /// the rate at which they are recorded, and any that found the record queue full (so
+    /// none goes unaccounted).
     Uncounted {
         /// How many.
         refusals: u64,
@@ -367,7 +368,7 @@ impl AuditRecord {
                 format!("was refused {} {} ({})", f(method), f(route), f(reason))
             }
             AuditEvent::Uncounted { refusals } => format!(
-                "counted {refusals} unauthenticated refusals over the audit rate (recorded by count, not one by one)"
+                "counted {refusals} refusals not recorded one by one (over the unauthenticated audit rate, or the refusal queue full)"
             ),
             AuditEvent::Elevation { to, outcome } => match denied(outcome) {
                 None => format!("raised privileges to {to}"),
@@ -664,7 +665,7 @@ mod tests {
             event: AuditEvent::Uncounted { refusals: 1234 },
         };
         assert!(counted.render(true).ends_with(
-            "Defender counted 1234 unauthenticated refusals over the audit rate (recorded by count, not one by one)"
+            "Defender counted 1234 refusals not recorded one by one (over the unauthenticated audit rate, or the refusal queue full)"
         ));
     }
 }
