@@ -154,6 +154,14 @@ fn refusals_in(records: &[AuditRecord]) -> u64 {
         .fold(0, u64::saturating_add)
 }
 
+/// The route a request matched, as its template, or `(unmatched)`.
+#[must_use]
+pub(crate) fn route_of(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned())
+}
+
 /// The event of a refusal of `method` on `route` (an axum route template, written
 /// `/o/:owner/workflows/:name`, or `(unmatched)`; never a raw path) with `reason`.
 #[must_use]

@@ -147,17 +147,6 @@ pub(super) async fn login(
     }
 }
 
-/// A failed check's count: what letting it through already counted, or (for a check that was
-/// not counted then: a known address, or the defence off) the failure counted now.
-fn counted_failure<K: Ord + Clone>(
-    counted: Option<Failed>,
-    backoff: &std::sync::Mutex<crate::backoff::Backoff<K>>,
-    now: protocol_core::time::Millis,
-    key: &K,
-) -> Option<Failed> {
-    counted.or_else(|| backoff.lock().ok().map(|mut b| b.failure(now, key)))
-}
-
 /// The back-off key of a claimed account name (bounded, whatever was sent).
 fn account_key(user: &str) -> String {
     user.chars().take(64).collect()
@@ -206,13 +195,43 @@ impl HubState {
         if self.known_sources.lock().is_ok_and(|k| k.contains(&account, ip)) {
             return Ok(None);
         }
-        let mut backoff = self.account_backoff.lock().map_err(|_| ApiError::Internal)?;
-        backoff.attempt(self.now(), &account).map(Some).map_err(|limited| {
+        self.backoff_attempt(&self.account_backoff, &account).map(Some)
+    }
+
+    /// Lets a password check of `key` through `backoff` (counting it as a failure at once),
+    /// or refuses it with the rest of the wait.
+    fn backoff_attempt<K: Ord + Clone>(
+        &self,
+        backoff: &std::sync::Mutex<crate::backoff::Backoff<K>>,
+        key: &K,
+    ) -> Result<Failed, ApiError> {
+        let mut backoff = backoff.lock().map_err(|_| ApiError::Internal)?;
+        backoff.attempt(self.now(), key).map_err(|limited| {
             self.backoff_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ApiError::RateLimited {
                 retry_after_secs: limited.retry_after_secs(),
             }
         })
+    }
+
+    /// A failed check's count: what letting it through already counted, or (for a check
+    /// that was not counted then: a known address, or the defence off) the failure counted
+    /// now; alerts, as `source`, when this failure started the back-off.
+    fn count_failure<K: Ord + Clone>(
+        &self,
+        counted: Option<Failed>,
+        backoff: &std::sync::Mutex<crate::backoff::Backoff<K>>,
+        key: &K,
+        source: impl FnOnce() -> String,
+    ) {
+        let failed = counted.or_else(|| backoff.lock().ok().map(|mut b| b.failure(self.now(), key)));
+        if let Some(Failed::BackingOff {
+            failures, first: true, ..
+        }) = failed
+            && self.settings.defences.is_on(GatewayCheck::AccountBackoff)
+        {
+            self.backoff_alert(source(), failures);
+        }
     }
 
     /// Counts a login's outcome for its account's back-off (and alerts when it starts);
@@ -235,14 +254,9 @@ impl HubState {
                 }
             }
             Err(GateError::Session(SessionError::BadCredentials | SessionError::UnknownUser { .. })) => {
-                let failed = counted_failure(counted, &self.account_backoff, self.now(), &account);
-                if let Some(Failed::BackingOff {
-                    failures, first: true, ..
-                }) = failed
-                    && self.settings.defences.is_on(GatewayCheck::AccountBackoff)
-                {
-                    self.backoff_alert(format!("account:{account}"), failures);
-                }
+                self.count_failure(counted, &self.account_backoff, &account, || {
+                    format!("account:{account}")
+                });
             }
             // A check that ended without a verdict stays counted: an attempt is an attempt.
             Err(_) => {}
@@ -273,14 +287,7 @@ pub(super) async fn elevate(
     let session = authed.session.id;
     // As for logins: counted as a failure when let through, cleared by a success.
     let counted = if state.settings.defences.is_on(GatewayCheck::AccountBackoff) {
-        let mut backoff = state.session_backoff.lock().map_err(|_| ApiError::Internal)?;
-        let counted = backoff.attempt(state.now(), &session).map_err(|limited| {
-            state.backoff_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            ApiError::RateLimited {
-                retry_after_secs: limited.retry_after_secs(),
-            }
-        })?;
-        Some(counted)
+        Some(state.backoff_attempt(&state.session_backoff, &session)?)
     } else {
         None
     };
@@ -292,14 +299,10 @@ pub(super) async fn elevate(
             }
         }
         Err(GateError::Session(SessionError::ReauthFailed)) => {
-            let failed = counted_failure(counted, &state.session_backoff, state.now(), &session);
-            if let Some(Failed::BackingOff {
-                failures, first: true, ..
-            }) = failed
-                && state.settings.defences.is_on(GatewayCheck::AccountBackoff)
-            {
-                state.backoff_alert(format!("session:{}:{}", session.0, authed.session.user), failures);
-            }
+            let user = &authed.session.user;
+            state.count_failure(counted, &state.session_backoff, &session, || {
+                format!("session:{}:{user}", session.0)
+            });
         }
         Err(_) => {}
     }

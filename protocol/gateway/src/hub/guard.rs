@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use protocol_core::Owner;
@@ -23,7 +23,7 @@ use crate::defender::{Signal, Source};
 use crate::http::ApiError;
 use crate::http::audited::is_audited;
 use crate::http::credentials::{check_origin, is_unsafe, refuse_token_in_query};
-use crate::refusals::{AuditLog, refused};
+use crate::refusals::{AuditLog, refused, route_of};
 
 /// Before every handler: refuse blocked sources, credentials in URLs, excess rates and
 /// cross-origin state changes. After it: the access log line and the defender's counters.
@@ -36,10 +36,7 @@ pub(super) async fn guard(
     // An IPv4 peer may arrive as `::ffff:a.b.c.d` on a dual-stack socket: one source, one key.
     let ip = peer.ip().to_canonical();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+    let route = route_of(req.extensions());
     let on = |c| state.settings.defences.is_on(c);
     // The person behind the request, if its credential is valid (not marked used here).
     let peeked = state.peek_person(req.headers());
@@ -151,9 +148,7 @@ impl HubState {
             retry_after_secs: limited.retry_after_secs(),
         })
     }
-}
 
-impl HubState {
     /// Records a refusal no handler recorded: by the person if the credential was valid,
     /// else as unauthenticated (at the bounded rate), with the source address and the route
     /// template (never the raw path or query).

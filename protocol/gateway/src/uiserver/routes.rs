@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use protocol_core::time::Millis;
 use protocol_core::wire::CommandOp;
 use protocol_core::{Owner, WorkflowId};
 use protocol_people::audit::{Actor, AuditEvent, AuditRecord, CommandVerdict};
@@ -23,7 +25,7 @@ use crate::assertion::{self, Assertion};
 use crate::checks::GatewayCheck;
 use crate::http::audited::{AUDITED_HEADER, Refusal, audited, is_audited};
 use crate::http::{ApiError, json, parse_json, read_body};
-use crate::refusals::refused;
+use crate::refusals::{refused, route_of};
 use crate::rundir::{RunDir, Status};
 use crate::schedclient::{CommandOutcome, LinkError, valid_target};
 
@@ -62,24 +64,9 @@ async fn guard(
 ) -> Response {
     let now = state.clock.now();
     let (mut parts, body) = req.into_parts();
-    // A refusal here is this server's to record (the hub's requests never meet one).
-    let route = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
-    let method = parts.method.clone();
-    let refuse = |e: ApiError| {
-        let state = Arc::clone(&state);
-        let (method, route) = (method.clone(), route.clone());
-        async move {
-            let event = refused(method.as_str(), &route, e.to_string());
-            state.refusal_log.record(now, None, peer.ip(), event).await;
-            e.into_response()
-        }
-    };
     let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => return refuse(e).await,
+        Err(e) => return refuse(&state, now, peer, &parts, e).await,
     };
     let header = parts
         .headers
@@ -111,7 +98,7 @@ async fn guard(
         Ok(a) => a,
         Err(e) => {
             state.log.line(&format!("refused a request: {e}"));
-            return refuse(ApiError::Unauthenticated).await;
+            return refuse(&state, now, peer, &parts, ApiError::Unauthenticated).await;
         }
     };
     parts.extensions.insert(a);
@@ -126,6 +113,14 @@ async fn guard(
             .insert(AUDITED_HEADER, axum::http::HeaderValue::from_static("1"));
     }
     response
+}
+
+/// Answers a request the guard refuses, once this server has recorded it (the hub's own
+/// requests never meet a refusal here).
+async fn refuse(state: &UiState, now: Millis, peer: SocketAddr, parts: &Parts, e: ApiError) -> Response {
+    let event = refused(parts.method.as_str(), &route_of(&parts.extensions), e.to_string());
+    state.refusal_log.record(now, None, peer.ip(), event).await;
+    e.into_response()
 }
 
 fn assertion_of(req_ext: &axum::http::Extensions) -> Result<Assertion, ApiError> {
