@@ -227,3 +227,37 @@ async fn a_request_straight_to_a_ui_server_without_the_hubs_assertion_is_recorde
     );
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_attempts_at_an_operation_are_recorded_once_each_and_bounded_like_any_refusal() {
+    let w = World::start(Options::default()).await;
+    let before = w.audit_lines("hub.log").len();
+    for n in 0..80 {
+        let r = w
+            .client_from(&format!("127.0.7.{n}"))
+            .post(
+                "/o/atmosphere_stage/workflows/clouds",
+                &json!({ "op": "hold", "target": "1234/climb" }),
+            )
+            .await
+            .expect("post");
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    w.advance(Duration::from_secs(1));
+    let r = raw(&w, HttpRequest::new(Method::GET, "/me")).await;
+    assert_eq!(r.status, 401);
+    let hub = hub_since(&w, before);
+    assert_eq!(hub.len(), 52, "{hub:#?}");
+    assert!(
+        hub[..50]
+            .iter()
+            .all(|l| l.starts_with("An unauthenticated client from 127.0.7.")
+                && l.ends_with(" was denied hold on atmosphere_stage.clouds (unauthenticated)")),
+        "one record each, and no refusal record besides: {hub:#?}"
+    );
+    assert_eq!(
+        hub[50],
+        "Defender counted 30 refusals not recorded one by one (over the unauthenticated audit rate, or the refusal queue full)"
+    );
+    w.stop().await;
+}

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use protocol_core::{Owner, WorkflowId};
-use protocol_people::audit::{Actor, AuditEvent, Outcome};
+use protocol_people::audit::{AuditEvent, Outcome};
 use protocol_people::ops::{Level, Operation};
 use serde::Serialize;
 
@@ -216,7 +216,6 @@ pub(super) async fn command(
                 .and_then(|c| c.op.parse::<Operation>().ok());
             let id = state.known_owner(&owner).ok().and_then(|o| workflow(&o, &name).ok());
             if let (Some(op), Some(id), ApiError::Unauthenticated) = (op, id, e) {
-                let worker = Arc::clone(&state);
                 let event = AuditEvent::Operation {
                     op,
                     workflow: id,
@@ -225,13 +224,9 @@ pub(super) async fn command(
                         reason: "unauthenticated".into(),
                     },
                 };
-                let recorded =
-                    tokio::task::spawn_blocking(move || worker.record(Actor::Unauthenticated, Some(peer.ip()), event))
-                        .await
-                        .unwrap_or(false);
-                if recorded {
-                    return Err(e.recorded());
-                }
+                // At the unauthenticated rate, counted past it, as any unauthenticated refusal.
+                state.refusal_log.record(state.now(), None, peer.ip(), event).await;
+                return Err(e.recorded());
             }
             return Err(e.into());
         }
