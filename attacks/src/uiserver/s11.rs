@@ -53,20 +53,10 @@ const MALLORY_OPS: [&str; 9] = [
     "edit-trigger",
 ];
 
-/// Every command with a scheduler counterpart.
-const ALL_OPS: [&str; 11] = [
-    "hold",
-    "release",
-    "pause",
-    "resume",
-    "stop",
-    "kill",
-    "trigger",
-    "poll",
-    "broadcast",
-    "reload",
-    "edit-trigger",
-];
+/// Every command with a scheduler counterpart, by its wire name.
+fn all_ops() -> [&'static str; 11] {
+    CommandOp::ALL.map(CommandOp::name)
+}
 
 /// `EditTrigger` as `edit-trigger`.
 fn kebab(name: &str) -> String {
@@ -93,7 +83,7 @@ async fn cross_owner_command(weakening: Weakening) -> Result<Outcome, HarnessErr
     let mut attempts: Vec<(&str, &str, &str)> = Vec::new();
     // mallory, read-only: everything, stop and play included (they need elevation).
     for wf in ["clouds", "winds"] {
-        for op in ALL_OPS {
+        for op in all_ops() {
             attempts.push(("mallory-read", wf, op));
         }
     }
@@ -103,7 +93,7 @@ async fn cross_owner_command(weakening: Weakening) -> Result<Outcome, HarnessErr
         }
     }
     for wf in ["waves", "currents"] {
-        for op in ALL_OPS {
+        for op in all_ops() {
             attempts.push(("mallory", wf, op));
             attempts.push(("jacintar", wf, op));
         }
