@@ -56,14 +56,6 @@ pub struct CheckedElevation {
     result: Result<PendingElevation, SessionError>,
 }
 
-impl CheckedElevation {
-    /// Whether the password matched.
-    #[must_use]
-    pub const fn matched(&self) -> bool {
-        self.result.is_ok()
-    }
-}
-
 /// Leave to perform one operation: made only after its audit record is durable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Permit {

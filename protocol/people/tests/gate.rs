@@ -240,3 +240,33 @@ fn a_vouched_request_is_decided_and_recorded_like_an_authenticated_one() {
         ]
     );
 }
+
+#[test]
+fn every_record_the_gate_makes_names_the_source_it_was_given_and_its_debug_shows_no_secret() {
+    let mut f = fixture();
+    let mut rng = TestRng::new(7);
+    let gw = audience("gateway");
+    let from: std::net::IpAddr = "127.0.4.2".parse().expect("ip");
+    let mut gate = Gate {
+        source: Some(from),
+        ..f.gate()
+    };
+    assert_eq!(format!("{gate:?}"), "Gate { sessions: 0, .. }");
+    let refused = gate
+        .login(T0, "jacintar", "not her password", &gw, &mut rng)
+        .expect_err("a wrong password");
+    assert!(
+        matches!(refused, GateError::Session(SessionError::BadCredentials)),
+        "{refused:?}"
+    );
+    let (token, _) = gate
+        .login(T0, "jacintar", &password("jacintar"), &gw, &mut rng)
+        .expect("login");
+    assert!(!format!("{gate:?}").contains(&token.to_wire().to_string()));
+    let lines = f.log.lines();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines.iter().all(|l| l.contains("User jacintar from 127.0.4.2 ")),
+        "{lines:?}"
+    );
+}
