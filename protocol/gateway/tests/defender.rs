@@ -362,3 +362,66 @@ async fn rejected_job_messages_at_a_scheduler_raise_an_alert() {
     .await;
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_sources_refusals_are_not_counted_as_denials_and_anyone_elses_are() {
+    let w = World::start(Options {
+        thresholds: thresholds(),
+        ..Options::default()
+    })
+    .await;
+    let mut op = operator(&w).await;
+    let r = op
+        .post("/operator/block", &json!({ "source": "127.0.5.5" }))
+        .await
+        .expect("block");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut blocked = w.client_from("127.0.5.5");
+    for _ in 0..2 {
+        assert_eq!(blocked.get("/nope").await.expect("get").status, 403);
+    }
+    let mut other = w.client_from("127.0.5.6");
+    assert_eq!(other.get("/nope").await.expect("get").status, 404);
+    let status = op.get("/operator/status").await.expect("status").json();
+    let denials = |source: &str| {
+        status["counters"]
+            .as_array()
+            .expect("counters")
+            .iter()
+            .filter(|c| c["source"] == source && c["signal"] == "denial")
+            .map(|c| c["total"].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!(denials("127.0.5.5"), 0, "{status}");
+    assert_eq!(denials("127.0.5.6"), 1, "{status}");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_refused_requests_spend_a_persons_audit_rate() {
+    let w = World::start(Options {
+        refusals: RateLimit {
+            burst: 2,
+            per_minute: 1,
+        },
+        ..Options::default()
+    })
+    .await;
+    let mut mallory = w.login("mallory").await;
+    // Answered requests spend nothing of it.
+    for _ in 0..10 {
+        assert_eq!(mallory.get("/me").await.expect("me").status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(mallory.get("/operator/status").await.expect("status").status, 403);
+    }
+    let r = mallory.get("/operator/status").await.expect("status");
+    assert_eq!(r.status, 429, "the third refusal is past the rate: {}", r.text());
+    let recorded = w
+        .audit_lines("hub.log")
+        .iter()
+        .filter(|l| l.ends_with("User mallory from 127.0.0.1 was refused GET /operator/status (forbidden)"))
+        .count();
+    assert_eq!(recorded, 2);
+    w.stop().await;
+}

@@ -31,6 +31,8 @@ pub struct Options {
     pub idle_timeout: Duration,
     pub thresholds: Thresholds,
     pub requests: RateLimit,
+    /// A person's refusals recorded (`audit-rate-limit`).
+    pub refusals: RateLimit,
     /// Replaces the example site.toml.
     pub site: Option<&'static str>,
     pub monitor_interval: Duration,
@@ -48,6 +50,7 @@ impl Default for Options {
             idle_timeout: Duration::from_secs(600),
             thresholds: kit.thresholds,
             requests: kit.requests,
+            refusals: kit.refusals,
             site: None,
             monitor_interval: kit.monitor_interval,
             hub_defences: kit.hub_defences,
@@ -76,6 +79,7 @@ impl World {
             ui_idle_timeout: o.idle_timeout,
             thresholds: o.thresholds,
             requests: o.requests,
+            refusals: o.refusals,
             site: o.site.map(str::to_owned),
             monitor_interval: o.monitor_interval,
             hub_defences: o.hub_defences,
