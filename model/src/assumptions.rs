@@ -29,7 +29,7 @@ const CHANNEL_SESSION_PROPERTIES: &[Property] = &[
     P::JobIsolation,
     P::AllowList,
     P::NoAcceptanceAfterRevocation,
-    P::NoTruncation,
+    P::NoForgedCompletion,
     P::CommandLiveness,
 ];
 
@@ -82,7 +82,7 @@ pub const ALL: [Assumption; 10] = [
             P::AllowList,
             P::RegistrationBinding,
             P::NoAcceptanceAfterRevocation,
-            P::NoTruncation,
+            P::NoForgedCompletion,
             P::KciResistance,
             P::CommandLiveness,
         ],

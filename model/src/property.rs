@@ -20,7 +20,7 @@ pub enum Property {
     RegistrationBinding,
     KeySecrecy,
     NoAcceptanceAfterRevocation,
-    NoTruncation,
+    NoForgedCompletion,
     KciResistance,
     CommandLiveness,
     ElevationRequired,
@@ -44,7 +44,7 @@ impl Property {
         Self::RegistrationBinding,
         Self::KeySecrecy,
         Self::NoAcceptanceAfterRevocation,
-        Self::NoTruncation,
+        Self::NoForgedCompletion,
         Self::KciResistance,
         Self::CommandLiveness,
         Self::ElevationRequired,
@@ -69,7 +69,7 @@ impl Property {
             Self::RegistrationBinding => channel::REGISTRATION_BINDING,
             Self::KeySecrecy => channel::KEY_SECRECY,
             Self::NoAcceptanceAfterRevocation => channel::NO_ACCEPTANCE_AFTER_REVOCATION,
-            Self::NoTruncation => channel::NO_TRUNCATION,
+            Self::NoForgedCompletion => channel::NO_FORGED_COMPLETION,
             Self::KciResistance => channel::KCI_RESISTANCE,
             Self::CommandLiveness => channel::COMMAND_LIVENESS,
             Self::ElevationRequired => people::ELEVATION_REQUIRED,
@@ -95,7 +95,7 @@ impl Property {
             | Self::RegistrationBinding
             | Self::KeySecrecy
             | Self::NoAcceptanceAfterRevocation
-            | Self::NoTruncation
+            | Self::NoForgedCompletion
             | Self::KciResistance
             | Self::CommandLiveness => crate::ModelKind::Channel,
             _ => crate::ModelKind::People,

@@ -99,6 +99,20 @@ fn step(model: &ChannelModel, action: &Action) -> TraceStep {
             "cut".into(),
             format!("cuts {}'s connection; everything in flight is lost", job_name(model, n)),
         ),
+        Action::Forge {
+            key,
+            body: Body::Command,
+            seq,
+            ..
+        } => (
+            "attacker".into(),
+            "forge".into(),
+            format!(
+                "opens a session with {} and sends {} #{seq} in the workflow owner's name",
+                key_name(model, key),
+                body_name(Body::Command),
+            ),
+        ),
         Action::Forge { key, claim, body, seq } => (
             "attacker".into(),
             "forge".into(),

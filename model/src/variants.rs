@@ -62,10 +62,15 @@ impl Variant {
             | Self::UnauthenticatedBootstrap => REGISTRATION_BINDING,
             Self::Without(Check::EmptyFirstPayload) => KCI_RESISTANCE,
             Self::Without(Check::AuthenticatedKey) => NO_ACCEPTANCE_AFTER_REVOCATION,
-            Self::Without(Check::BoundIdentity) | Self::Flaw(Flaw::IdentityFromClaim) => SENDER_AUTHENTICATION,
+            // Without the binding, the compromised job's key carries messages for another job:
+            // the breach is of isolation (the sender is the attacker, as its key says).
+            Self::Without(Check::BoundIdentity) => JOB_ISOLATION,
+            Self::Flaw(Flaw::IdentityFromClaim) => SENDER_AUTHENTICATION,
             Self::Without(Check::FreshSequence) | Self::Flaw(Flaw::DedupBySession) => INJECTIVE_AGREEMENT,
             Self::Flaw(Flaw::BurnRefusedNumber) => COMMAND_LIVENESS,
-            Self::Without(Check::ValidTransition | Check::AllowedType) => ALLOW_LIST,
+            // Without the transition check, the reserved output `succeeded` completes the job.
+            Self::Without(Check::ValidTransition) => NO_FORGED_COMPLETION,
+            Self::Without(Check::AllowedType) => ALLOW_LIST,
             Self::Cylc7KeyShipping => KEY_SECRECY,
         }
     }
@@ -100,7 +105,13 @@ impl Variant {
     /// Searches for the shortest attack on this variant within `bounds`.
     #[must_use]
     pub fn find_attack(self, bounds: Bounds) -> (crate::run::VariantReport, Vec<crate::channel::Action>) {
-        crate::run::find_attack(self.name(), &self.description(), || self.model(bounds), 40)
+        crate::run::find_attack(
+            self.name(),
+            &self.description(),
+            || self.model(bounds),
+            40,
+            self.breaks(),
+        )
     }
 
     /// The model of this variant within `bounds` (for a UI-server flaw, with at least the two
@@ -211,7 +222,13 @@ impl PeopleVariant {
     /// Searches for the shortest attack on this variant within `bounds`.
     #[must_use]
     pub fn find_attack(self, bounds: crate::people::Bounds) -> (crate::run::VariantReport, Vec<crate::people::Action>) {
-        crate::run::find_attack(self.name(), &self.description(), || self.model(bounds), 40)
+        crate::run::find_attack(
+            self.name(),
+            &self.description(),
+            || self.model(bounds),
+            40,
+            self.breaks(),
+        )
     }
 
     /// The model of this variant within `bounds`.

@@ -59,6 +59,13 @@ impl Observer {
         self.model.index_of(job)
     }
 
+    /// Takes in the events that make the model's initial state (the launches): they are restored
+    /// into the core the properties read, but are not history. Without them the core would hold
+    /// no job, and every property that reads the core would hold vacuously on the real system.
+    pub fn initial(&mut self, events: &[Event]) {
+        self.translated.extend(events.iter().cloned());
+    }
+
     /// Takes in the events one replay step caused: `sender` built any accepted message and
     /// `key` is the session key it came on.
     pub fn record(&mut self, events: &[Event], sender: Sender, key: Option<KeySym>) {

@@ -249,7 +249,10 @@ impl Replayer {
         }
         let launched_at = tokio::time::Instant::now();
         // Everything so far (the launches) is the model's initial state, not history.
-        let seen_events = target.events().await?.len();
+        let launches = target.events().await?;
+        let seen_events = launches.len();
+        let mut observer = Observer::new(model, symbols);
+        observer.initial(&launches);
         Ok(Self {
             target,
             launcher,
@@ -257,7 +260,7 @@ impl Replayer {
             keys,
             honest,
             client,
-            observer: Observer::new(model, symbols),
+            observer,
             seen_events,
             launched_at,
             bootstrap_timeout: config.bootstrap_timeout,

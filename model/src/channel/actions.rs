@@ -191,14 +191,15 @@ impl ChannelModel {
                             actions.push(Action::Forge { key, claim, body, seq });
                         }
                     }
-                    // A command on a job's key is refused (or obeyed) whatever its number.
-                    actions.push(Action::Forge {
-                        key,
-                        claim,
-                        body: Body::Command,
-                        seq: 1,
-                    });
                 }
+                // A command on a job's key is refused (or obeyed) whatever its number; it names
+                // the workflow's owner as its actor, the same for every claim, so one suffices.
+                actions.push(Action::Forge {
+                    key,
+                    claim: 0,
+                    body: Body::Command,
+                    seq: 1,
+                });
             }
             if self.env.scheduler_key_leaked {
                 for key in (0..jobs)

@@ -136,7 +136,7 @@ fn no_acceptance_after_revocation(model: &ChannelModel, state: &State) -> bool {
 }
 
 /// A job is marked succeeded only by an accepted `succeeded` message.
-fn no_truncation(model: &ChannelModel, state: &State) -> bool {
+fn no_forged_completion(model: &ChannelModel, state: &State) -> bool {
     model.ids().iter().enumerate().all(|(n, id)| {
         let marked = state
             .core
@@ -163,7 +163,7 @@ pub mod names {
     /// See the function of the same name.
     pub const NO_ACCEPTANCE_AFTER_REVOCATION: &str = "no-acceptance-after-revocation";
     /// See the function of the same name.
-    pub const NO_TRUNCATION: &str = "no-truncation";
+    pub const NO_FORGED_COMPLETION: &str = "no-forged-completion";
     /// Sender authentication when the attacker holds the scheduler's private key.
     pub const KCI_RESISTANCE: &str = "kci-resistance";
     /// See the function of the same name.
@@ -179,7 +179,7 @@ pub mod names {
         REGISTRATION_BINDING,
         KEY_SECRECY,
         NO_ACCEPTANCE_AFTER_REVOCATION,
-        NO_TRUNCATION,
+        NO_FORGED_COMPLETION,
         KCI_RESISTANCE,
         COMMAND_LIVENESS,
     ];
@@ -201,7 +201,7 @@ pub mod names {
             NO_ACCEPTANCE_AFTER_REVOCATION => {
                 "nothing takes effect on a job after its key was revoked or after its final message"
             }
-            NO_TRUNCATION => "a job is marked succeeded only by an accepted succeeded message from it",
+            NO_FORGED_COMPLETION => "a job is marked succeeded only by an accepted succeeded message from it",
             COMMAND_LIVENESS => {
                 "every command the UI server sends is judged on what it asks, never refused for its sequence number, so a refused command blocks no later one"
             }
@@ -230,7 +230,7 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
         Property::always(REGISTRATION_BINDING, registration_binding),
         Property::always(KEY_SECRECY, key_secrecy),
         Property::always(NO_ACCEPTANCE_AFTER_REVOCATION, no_acceptance_after_revocation),
-        Property::always(NO_TRUNCATION, no_truncation),
+        Property::always(NO_FORGED_COMPLETION, no_forged_completion),
     ];
     if model.bounds.honest_jobs > 0 {
         props.push(Property::sometimes(

@@ -72,20 +72,10 @@ fn lint_fails_on_a_misspelled_defence_name_in_a_copy_of_the_model_and_says_where
 fn lint_passes_on_the_shipped_model_from_the_workspace_root() {
     let o = threatcheck(&workspace(), &["lint", "--today", "2026-11-23"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    // No errors. The two warnings are known and wanted until the channel model's properties
-    // can fail (issue 11): job-isolation is broken by no variant, and no-truncation, which
-    // only says "no forged completion", is cited by nothing now that the threats it was
-    // mis-cited for cite the harnesses that show them.
+    // No errors and no warnings: every cited property is broken by some variant (issue 11),
+    // and every property is cited.
     let out = stdout(&o);
-    assert!(out.contains("lint: 0 error(s), 2 warning(s) in threats/model"), "{out}");
-    assert!(
-        out.contains("warning[unbroken-property]: property:job-isolation is cited by"),
-        "{out}"
-    );
-    assert!(
-        out.contains("warning[unused-evidence]: property:no-truncation exists but no threat cites it"),
-        "{out}"
-    );
+    assert!(out.contains("lint: 0 error(s), 0 warning(s) in threats/model"), "{out}");
 }
 
 #[test]
