@@ -21,6 +21,7 @@ cargo mutants --no-shuffle -p protocol-core --features weaken \
     -f protocol/core/src/checks.rs -f protocol/core/src/keys.rs -f protocol/core/src/noise.rs \
     -f protocol/core/src/bootstrap.rs -f 'protocol/core/src/wire/*.rs' \
     -f 'protocol/core/src/scheduler/*.rs' -f protocol/core/src/job.rs -f protocol/core/src/command.rs \
+    -f protocol/core/src/commit.rs \
     --exclude-re 'replace < with <= in is_canonical' \
     --exclude-re 'replace \| with \^ in validate_public_key' \
     --exclude-re 'SchedulerCore::is_launching' \

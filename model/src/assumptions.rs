@@ -45,7 +45,7 @@ pub const ALL: [Assumption; 10] = [
     Assumption {
         name: "message-1-replay-and-kci",
         model: ModelKind::Channel,
-        statement: "Noise IK's first message is replayable and, to whoever holds the scheduler's private key, forgeable for any job's key (key-compromise impersonation), as the Noise specification grades it. The model gives that forging power only in the channel-kci run and never lets a replayed first message become a session; in reality a replay is answered with message 2 and a half-open connection.",
+        statement: "Noise IK's first message is replayable and, to whoever holds the scheduler's private key, forgeable for any job's key (key-compromise impersonation), as the Noise specification grades it. The model gives that forging power only in the channel-kci run. A replayed first message is in every run: the attacker may replay an honest job's captured first message while that job's connection is up (a forgery each), and the real core judges the handshake; the answer (message 2) is useless without the job's private keys, so the replay never becomes a session. Replays after the connection closed are not enumerated (in the full design the core's handshake reads its state and never changes it, so when a replay arrives makes no difference to the core). In reality a replay also holds a half-open connection.",
         covered_by: "Harnesses s01-replayed-first-message and s01-held-handshakes (half-open connections are bounded and evicted), and the empty-first-payload variant replayed live.",
         properties: &[P::KciResistance, P::SenderAuthentication],
     },
@@ -64,16 +64,21 @@ pub const ALL: [Assumption; 10] = [
         properties: &[P::RegistrationBinding],
     },
     Assumption {
-        name: "no-crash-in-the-channel-model",
+        name: "crash-and-restart-abstracted",
         model: ModelKind::Channel,
-        statement: "The scheduler never crashes or restarts in the model, and every event the core emits is durable at once: the driver's group commit, restore from the event log and a restarted scheduler's new key are not modelled.",
-        covered_by: "Harness s01-scheduler-restart, the server's restart test (kill -9 at three random points among 100 jobs: nothing acknowledged lost, nothing accepted twice) and the driver test that a revocation is answered only once it is durable.",
-        properties: &[P::InjectiveAgreement, P::NoAcceptanceAfterRevocation],
+        statement: "Only the channel-crash run crashes the scheduler (once, at any point); the other runs make every step's events durable at its end. In channel-crash every group commit is an explicit step of the real durability policy (protocol_core::commit, which the server's driver runs): a crash loses the events not yet durable and the answers waiting for them, drops every connection, and the restart rebuilds the core through the real restore path from the durable log. A write is atomic (a torn last line is not modelled), and how a running job learns the restarted scheduler's new key is abstracted: it simply reconnects. The scheduler is never restarted under a UI server.",
+        covered_by: "Harness s01-scheduler-restart, the server's restart test (kill -9 at three random points among 100 jobs: nothing acknowledged lost, nothing accepted twice), the event log's torn-final-line test, and the conformance counterpart that reads the log from disk as each answer arrives.",
+        properties: &[
+            P::InjectiveAgreement,
+            P::NoAcceptanceAfterRevocation,
+            P::DurableAcknowledgement,
+            P::DurableRevocation,
+        ],
     },
     Assumption {
         name: "small-channel-bounds",
         model: ModelKind::Channel,
-        statement: "The proofs are bounded: at most one honest job with three messages, one compromised job, three forged messages and two cut connections (channel); one cut connection with the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person, two cut connections, one forged message and no honest job (channel-commands). A forged message is any job-message kind (message is left out: like heartbeat it is allowed only while running and changes nothing) with the claimed job's last, next, next-but-one or a far-ahead sequence number, or the next of the job bound to its key. The de-duplication window, and a job's limit on unacknowledged messages, is 2 instead of 64, so it evicts.",
+        statement: "The proofs are bounded: at most one honest job with three messages, one compromised job, three forged messages and two cut connections (channel); one cut connection with the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person, two cut connections, one forged message and no honest job (channel-commands); one honest job, the compromised job with one forged message, one cut connection, revocation and one crash (channel-crash). A forged message is any job-message kind (message is left out: like heartbeat it is allowed only while running and changes nothing) with the claimed job's last, next, next-but-one or a far-ahead sequence number, or the next of the job bound to its key. The de-duplication window, and a job's limit on unacknowledged messages, is 2 instead of 64, so it evicts.",
         covered_by: "The scheduler_ops fuzz target (long random sequences of launches, replies, messages, commands, revocations and restarts against the core's invariants) and the live harnesses, among them s01-scheduler-restart's 502 messages per job.",
         properties: &[
             P::SenderAuthentication,
@@ -85,6 +90,8 @@ pub const ALL: [Assumption; 10] = [
             P::NoForgedCompletion,
             P::KciResistance,
             P::CommandLiveness,
+            P::DurableAcknowledgement,
+            P::DurableRevocation,
         ],
     },
     Assumption {

@@ -23,6 +23,8 @@ pub enum Property {
     NoForgedCompletion,
     KciResistance,
     CommandLiveness,
+    DurableAcknowledgement,
+    DurableRevocation,
     ElevationRequired,
     AuditBeforeEffect,
     SiteLimitRespected,
@@ -36,7 +38,7 @@ pub enum Property {
 
 impl Property {
     /// Every property: the job channel's, then the people side's, each in its checker's order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 21] = [
         Self::SenderAuthentication,
         Self::InjectiveAgreement,
         Self::JobIsolation,
@@ -47,6 +49,8 @@ impl Property {
         Self::NoForgedCompletion,
         Self::KciResistance,
         Self::CommandLiveness,
+        Self::DurableAcknowledgement,
+        Self::DurableRevocation,
         Self::ElevationRequired,
         Self::AuditBeforeEffect,
         Self::SiteLimitRespected,
@@ -72,6 +76,8 @@ impl Property {
             Self::NoForgedCompletion => channel::NO_FORGED_COMPLETION,
             Self::KciResistance => channel::KCI_RESISTANCE,
             Self::CommandLiveness => channel::COMMAND_LIVENESS,
+            Self::DurableAcknowledgement => channel::DURABLE_ACKNOWLEDGEMENT,
+            Self::DurableRevocation => channel::DURABLE_REVOCATION,
             Self::ElevationRequired => people::ELEVATION_REQUIRED,
             Self::AuditBeforeEffect => people::AUDIT_BEFORE_EFFECT,
             Self::SiteLimitRespected => people::SITE_LIMIT_RESPECTED,
@@ -97,7 +103,9 @@ impl Property {
             | Self::NoAcceptanceAfterRevocation
             | Self::NoForgedCompletion
             | Self::KciResistance
-            | Self::CommandLiveness => crate::ModelKind::Channel,
+            | Self::CommandLiveness
+            | Self::DurableAcknowledgement
+            | Self::DurableRevocation => crate::ModelKind::Channel,
             _ => crate::ModelKind::People,
         }
     }

@@ -133,6 +133,24 @@ fn step(model: &ChannelModel, action: &Action) -> TraceStep {
                 job_name(model, claim)
             ),
         ),
+        Action::ReplayFirstMessage(n) => (
+            "attacker".into(),
+            "replay".into(),
+            format!(
+                "replays {}'s captured first handshake message; the answer is useless without its keys",
+                job_name(model, n)
+            ),
+        ),
+        Action::Commit => (
+            "scheduler".into(),
+            "commit".into(),
+            "makes its pending events durable, then sends the answers that waited for them".into(),
+        ),
+        Action::Crash => (
+            "scheduler".into(),
+            "crash".into(),
+            "crashes, losing what was not yet durable, and restarts from its event log".into(),
+        ),
         Action::Revoke(n) => (
             "defender".into(),
             "revoke".into(),

@@ -68,6 +68,8 @@ impl Variant {
             Self::Flaw(Flaw::IdentityFromClaim) => SENDER_AUTHENTICATION,
             Self::Without(Check::FreshSequence) | Self::Flaw(Flaw::DedupBySession) => INJECTIVE_AGREEMENT,
             Self::Flaw(Flaw::BurnRefusedNumber) => COMMAND_LIVENESS,
+            Self::Flaw(Flaw::AckBeforeDurable) => DURABLE_ACKNOWLEDGEMENT,
+            Self::Flaw(Flaw::RevocationBeforeDurable) => DURABLE_REVOCATION,
             // Without the transition check, the reserved output `succeeded` completes the job.
             Self::Without(Check::ValidTransition) => NO_FORGED_COMPLETION,
             Self::Without(Check::AllowedType) => ALLOW_LIST,
@@ -95,6 +97,12 @@ impl Variant {
             Self::Flaw(Flaw::BurnRefusedNumber) => {
                 "the UI server's command client consumes a sequence number the scheduler refused".into()
             }
+            Self::Flaw(Flaw::AckBeforeDurable) => {
+                "the scheduler acknowledges a message before its acceptance is durable".into()
+            }
+            Self::Flaw(Flaw::RevocationBeforeDurable) => {
+                "the scheduler tells the operator a key is revoked before the revocation is durable".into()
+            }
             Self::Cylc7KeyShipping => "the scheduler makes each job's private key and ships it to the job host".into(),
             Self::UnauthenticatedBootstrap => {
                 "the job's key reply travels over the network, not the launch channel".into()
@@ -121,6 +129,11 @@ impl Variant {
         let bounds = match self {
             Self::Flaw(Flaw::BurnRefusedNumber) => Bounds {
                 commands: bounds.commands.max(2),
+                ..bounds
+            },
+            // A durability flaw shows only where a crash can fall between an event and its write.
+            Self::Flaw(Flaw::AckBeforeDurable | Flaw::RevocationBeforeDurable) => Bounds {
+                crashes: bounds.crashes.max(1),
                 ..bounds
             },
             _ => bounds,
@@ -412,6 +425,21 @@ pub fn catalogue() -> Catalogue {
                 };
                 crate::run::prove(
                     "channel-commands",
+                    ChannelModel::new(Defences::all(), Environment::default(), bounds),
+                )
+            }),
+        },
+        ProofEntry {
+            name: "channel-crash",
+            model: ModelKind::Channel,
+            run: Box::new(move |quick| {
+                let bounds = if quick {
+                    ChannelBounds::CRASH_QUICK
+                } else {
+                    ChannelBounds::CRASH
+                };
+                crate::run::prove(
+                    "channel-crash",
                     ChannelModel::new(Defences::all(), Environment::default(), bounds),
                 )
             }),

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol_core::bootstrap::KeyReply;
-use protocol_core::scheduler::{Event, JobState};
+use protocol_core::scheduler::{Event, JobState, RevokeReason};
+use protocol_core::wire::JobBody;
 use protocol_net::job_program::JobPlan;
 use testkit::PresetKeyLauncher;
 use tokio::net::TcpListener;
@@ -12,9 +13,10 @@ use tokio::net::TcpListener;
 use super::Verdict;
 use crate::harness::HarnessError;
 use crate::live::launch::PipeJobLauncher;
+use crate::live::peer::{Heard, Session, Talker};
 use crate::live::relay::Relay;
 use crate::live::scan;
-use crate::live::target::{Target, TargetConfig, job, spec};
+use crate::live::target::{Target, TargetConfig, job, read_events, spec, workflow};
 use crate::run::on_fresh_runtime;
 
 /// Cylc 7 shipped each job's private key to a file on the job host. The real design makes no
@@ -130,4 +132,62 @@ pub fn authenticated_bootstrap() -> Verdict {
             evidence: format!("s15-key-substitution did not pass: {why}"),
         },
     }
+}
+
+/// The real driver's answer to the durability flaws: every answer waits for the event it
+/// answers. Run the real scheduler, send a job's whole lifecycle and revoke another job, and
+/// the moment each answer arrives read the event log from disk (without asking the scheduler
+/// to sync): the acceptance, or the revocation, must already be written there. Written is what
+/// the file shows; that the writer syncs before it releases anything is `write_until_durable`
+/// in the driver, not something a reader of the file can see.
+pub fn answers_follow_their_events() -> Result<Verdict, HarnessError> {
+    on_fresh_runtime(Duration::from_secs(20), durable_answers())
+}
+
+async fn durable_answers() -> Result<Verdict, HarnessError> {
+    let (target, jobs) = Target::with_jobs(&TargetConfig::real(), &["h0", "c"]).await?;
+    let (h0, c) = (&jobs[0], &jobs[1]);
+    let session = Session::open(target.addr(), &target.key(), &workflow(), &h0.keypair)
+        .await
+        .map_err(|e| HarnessError::setup(format!("the job could not connect: {e}")))?;
+    let mut talker = Talker::new(session, h0.id.clone());
+    let mut early = Vec::new();
+    let bodies = [JobBody::Started, JobBody::Heartbeat, JobBody::Succeeded];
+    for (seq, body) in (1..).zip(bodies) {
+        if talker.say(body).await != Heard::Ack {
+            target.shutdown().await;
+            return Err(HarnessError::setup(format!("message {seq} was not acknowledged")));
+        }
+        let logged = read_events(target.log_path())?;
+        if !logged
+            .iter()
+            .any(|e| matches!(e, Event::Accepted { job, seq: s, .. } if *job == h0.id && *s == seq))
+        {
+            early.push(format!("the ack of message {seq}"));
+        }
+    }
+    let revoked = target.handle.revoke(c.id.clone()).await?;
+    let logged = read_events(target.log_path())?;
+    target.shutdown().await;
+    if !revoked {
+        return Err(HarnessError::setup("the revocation was refused"));
+    }
+    if !logged
+        .iter()
+        .any(|e| matches!(e, Event::Revoked { job, reason: RevokeReason::Operator } if *job == c.id))
+    {
+        early.push("the operator's revocation answer".into());
+    }
+    Ok(if early.is_empty() {
+        Verdict::Counterpart {
+            evidence: "a real scheduler acknowledged a job's started, heartbeat and succeeded, and answered an \
+                       operator's revocation of another job; read from disk the moment each answer arrived, the \
+                       event log already held the acceptance or the revocation it answered"
+                .into(),
+        }
+    } else {
+        Verdict::Diverged {
+            evidence: format!("answered before its event was in the log: {}", early.join(", ")),
+        }
+    })
 }

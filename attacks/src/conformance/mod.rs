@@ -192,7 +192,11 @@ pub fn expected_check(variant: &str) -> Option<&'static str> {
         Variant::Flaw(Flaw::IdentityFromClaim) => Some(Check::AuthenticatedKey.name()),
         // No check of the scheduler's stands in for the UI server's numbering: the full build is
         // judged by the same trace doing no harm there.
-        Variant::Flaw(Flaw::BurnRefusedNumber) | Variant::Cylc7KeyShipping | Variant::UnauthenticatedBootstrap => None,
+        // The durability flaws are judged by the real driver's counterpart: its answers follow
+        // their events onto the disk.
+        Variant::Flaw(Flaw::BurnRefusedNumber | Flaw::AckBeforeDurable | Flaw::RevocationBeforeDurable)
+        | Variant::Cylc7KeyShipping
+        | Variant::UnauthenticatedBootstrap => None,
     }
 }
 
@@ -311,6 +315,19 @@ pub fn run_variant_weakened(variant: Variant, base: &Weakening) -> ConformanceRe
                 result.weakened = replay(&result, &actions, variant, weakened, Side::Weakened);
                 result.normal = replay(&result, &actions, variant, normal, Side::Full);
                 result.note = format!("the scheduler core built without `{check}`");
+            }
+            Variant::Flaw(Flaw::AckBeforeDurable | Flaw::RevocationBeforeDurable) => {
+                result.replayed = false;
+                result.weakened = Verdict::NoCounterpart {
+                    evidence: "the model's counterexample needs a crash between an event and its write, which \
+                               cannot be timed against a live scheduler from outside"
+                        .into(),
+                };
+                result.normal = counterpart(design::answers_follow_their_events());
+                result.note = "durability variant: judged by the real driver's counterpart, which reads the \
+                               event log on disk the moment each answer arrives (a job's ack, the operator's \
+                               revocation) and finds the event it answers already there"
+                    .into();
             }
             Variant::Flaw(flaw @ Flaw::BurnRefusedNumber) => {
                 let weakened = TargetConfig::for_run(&base.and(&Weakening::with_flaw(flaw)));

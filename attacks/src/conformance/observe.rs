@@ -168,5 +168,6 @@ fn unreachable_state(model: &ChannelModel) -> State {
         ui: None,
         revoked: false,
         history: Vec::new(),
+        durability: model::channel::Durability::new(model.defences.clone()),
     }
 }

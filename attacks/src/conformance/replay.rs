@@ -334,6 +334,18 @@ impl Replayer {
             _ => (Sender::Attacker, None),
         };
         match *action {
+            // The live scheduler commits by itself, and a crash between an event and its write
+            // cannot be timed from outside: crash traces are judged by their counterpart.
+            Action::ReplayFirstMessage(_) => {
+                return Err(HarnessError::setup(
+                    "a replayed first message is replayed live by s01-replayed-first-message, not here".to_owned(),
+                ));
+            }
+            Action::Commit | Action::Crash => {
+                return Err(HarnessError::setup(
+                    "a crash between an event and its write has no live replay".to_owned(),
+                ));
+            }
             Action::KeyReply { job, key } => {
                 let id = self.id(job)?.clone();
                 let settled = before.launched + before.launch_failed;

@@ -261,6 +261,13 @@ impl Target {
         Ok(())
     }
 
+    /// The event log's path (read it with [`read_events`] to see what is on disk without
+    /// asking the scheduler to sync first).
+    #[must_use]
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// The listening address.
     #[must_use]
     pub fn addr(&self) -> std::net::SocketAddr {

@@ -55,10 +55,40 @@ fn every_variant_has_a_test_here() {
             "dedup-by-session",
             "identity-from-claim",
             "burn-refused-number",
+            "ack-before-durable",
+            "revocation-before-durable",
             "cylc7-key-shipping",
             "unauthenticated-bootstrap",
         ]
     );
+}
+
+/// A durability variant: the model's crash has no live replay, and the real driver's
+/// counterpart finds each answer's event on disk when the answer arrives.
+fn judged_by_the_durability_counterpart(name: &str, property: &str) {
+    let result = conforms(name);
+    assert!(!result.replayed, "{name}");
+    assert_eq!(result.property.as_deref(), Some(property));
+    assert!(
+        matches!(&result.weakened, Verdict::NoCounterpart { .. }),
+        "{name}: {:?}",
+        result.weakened
+    );
+    assert!(
+        matches!(&result.normal, Verdict::Counterpart { evidence } if evidence.contains("already held")),
+        "{name}: {:?}",
+        result.normal
+    );
+}
+
+#[test]
+fn acknowledging_before_durable_loses_a_message_in_the_model_and_the_real_driver_writes_before_it_acks() {
+    judged_by_the_durability_counterpart("ack-before-durable", "durable-acknowledgement");
+}
+
+#[test]
+fn answering_a_revocation_before_durable_revives_the_key_in_the_model_and_the_real_driver_writes_first() {
+    judged_by_the_durability_counterpart("revocation-before-durable", "durable-revocation");
 }
 
 #[test]

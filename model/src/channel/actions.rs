@@ -2,12 +2,13 @@
 //! goes through the real core's `handle_*` functions.
 
 use protocol_core::Millis;
-use protocol_core::scheduler::{Accepted, Event, RevokeReason};
+use protocol_core::commit::Answer as CommitAnswer;
+use protocol_core::scheduler::{Accepted, Event, RevokeReason, SchedulerCore};
 use protocol_core::wire::{Message, Reply};
 use serde::Serialize;
 
 use super::ChannelModel;
-use super::state::{Ask, Body, Happening, KeySym, Link, Refusal, Sender, State};
+use super::state::{Ask, Body, Happening, Held, KeySym, Link, Refusal, Sender, State};
 
 /// How far ahead the attacker's "far ahead" sequence number is.
 const FAR_AHEAD: u64 = 1_000;
@@ -62,8 +63,19 @@ pub enum Action {
         /// Its sequence number.
         seq: u64,
     },
+    /// The attacker replays honest job `n`'s first handshake message, captured on its current
+    /// connection: the scheduler answers with message 2, but without the job's static or
+    /// ephemeral private key the attacker can neither finish the session nor read or send on
+    /// it. Counts against the forgeries.
+    ReplayFirstMessage(u8),
     /// The defender revokes the compromised job's key.
     Revoke(u8),
+    /// The scheduler's pending group commit becomes durable and releases its answers (an
+    /// explicit step only when the bounds allow a crash).
+    Commit,
+    /// The scheduler crashes: events not yet durable and the answers waiting for them are
+    /// lost, every connection drops, and a restart restores the core from the durable log.
+    Crash,
     /// A person asks the UI server for a command (it has authorised and audited it).
     Ask(Ask),
     /// The UI server connects (handshake with its client key).
@@ -184,6 +196,11 @@ impl ChannelModel {
             }
         }
         if state.attacker.forged < self.bounds.forgeries {
+            for (n, job) in state.honest.iter().enumerate() {
+                if job.link.is_some() {
+                    actions.push(Action::ReplayFirstMessage(u8::try_from(n).unwrap_or(u8::MAX)));
+                }
+            }
             for key in self.usable_keys(state) {
                 for claim in 0..jobs {
                     for seq in self.seqs(state, key, claim) {
@@ -244,6 +261,14 @@ impl ChannelModel {
         {
             actions.push(Action::Revoke(c));
         }
+        if self.bounds.crashes > 0 {
+            if !state.durability.commit.is_empty() {
+                actions.push(Action::Commit);
+            }
+            if state.durability.crashes < self.bounds.crashes {
+                actions.push(Action::Crash);
+            }
+        }
     }
 
     fn message(&self, claim: u8, body: Body, seq: u64) -> Message {
@@ -260,13 +285,15 @@ impl ChannelModel {
                     .core
                     .handle_bootstrap_reply(next.now, id, *key.public().as_bytes())
                     .is_ok();
-                if let Some(honest) = next.honest.get_mut(usize::from(job)) {
-                    // The job hears the verdict on its channel; a substituted reply means the
-                    // scheduler holds a key the job does not have, which it finds out on connect.
-                    honest.registered = registered;
-                    honest.stopped = !registered;
-                }
                 self.record(&mut next, Sender::Attacker, None);
+                if self.is_honest(job) {
+                    // The job hears the verdict on its channel once the registration is durable;
+                    // a substituted reply means the scheduler holds a key the job does not
+                    // have, which it finds out on connect.
+                    next.durability
+                        .commit
+                        .hold(CommitAnswer::Registration, Held::Registration { job, registered });
+                }
             }
             Action::DeadlinePasses => {
                 next.now = Millis(self.deadline().0 + 1);
@@ -317,7 +344,9 @@ impl ChannelModel {
                     },
                 };
                 self.record(&mut next, Sender::Honest(n), Some(KeySym::Job(n)));
-                next.honest[usize::from(n)].link.as_mut()?.to_job.push_back(reply);
+                next.durability
+                    .commit
+                    .hold(CommitAnswer::Reply, Held::Job { job: n, reply });
             }
             Action::Receive(n) => {
                 let job = &mut next.honest[usize::from(n)];
@@ -332,6 +361,10 @@ impl ChannelModel {
                 let job = &mut next.honest[usize::from(n)];
                 job.link = None;
                 job.core.handle_disconnect();
+                // Answers for the cut connection have nowhere to go.
+                next.durability
+                    .commit
+                    .retain_answers(|h| !matches!(h, Held::Job { job, .. } if *job == n));
             }
             Action::Forge { key, claim, body, seq } => {
                 next.attacker.forged += 1;
@@ -366,10 +399,50 @@ impl ChannelModel {
                 }
                 self.record(&mut next, Sender::Attacker, Some(key));
             }
+            Action::ReplayFirstMessage(n) => {
+                next.attacker.forged += 1;
+                // Whatever the scheduler answers goes to an attacker who cannot use it; only
+                // what the handshake does to the core matters.
+                if let Err(rejected) = next.core.handle_handshake(next.now, &KeySym::Job(n).public(), &[]) {
+                    next.attacker.refused += 1;
+                    next.attacker.refusals.extend(Refusal::witnessed(&rejected));
+                }
+                self.record(&mut next, Sender::Attacker, Some(KeySym::Job(n)));
+            }
             Action::Revoke(c) => {
                 next.revoked = true;
                 next.core.revoke(&self.ids()[usize::from(c)]);
                 self.record(&mut next, Sender::Attacker, None);
+                next.durability.commit.hold(CommitAnswer::Revocation, Held::Revocation);
+            }
+            Action::Commit => self.commit(&mut next),
+            Action::Crash => {
+                let durability = &mut next.durability;
+                durability.crashes += 1;
+                next.history.push(Happening::Crashed {
+                    lost: durability.commit.pending_events().len(),
+                    told_revoked: durability.told_revoked,
+                });
+                // A defender never told of its revocation will revoke again.
+                next.revoked &= durability.told_revoked;
+                durability.commit = protocol_core::commit::Commit::new(self.defences.clone());
+                durability.pending.clear();
+                // The restart: the real restore path, from the durable log alone.
+                let mut core = SchedulerCore::with_defences(self.config.clone(), self.defences.clone());
+                for event in &durability.log {
+                    core.restore(event);
+                }
+                next.core = core;
+                for job in &mut next.honest {
+                    if job.link.take().is_some() {
+                        job.core.handle_disconnect();
+                    }
+                }
+                if let Some(ui) = next.ui.as_mut()
+                    && ui.link.take().is_some()
+                {
+                    ui.core.handle_disconnect();
+                }
             }
             Action::Ask(ask) => {
                 let target = ask.target(&self.ids()[0]);
@@ -404,7 +477,7 @@ impl ChannelModel {
                 };
                 next.history.push(Happening::CommandAnswered { seq, refused });
                 self.record(&mut next, Sender::UiServer, Some(KeySym::Client));
-                next.ui.as_mut()?.link.as_mut()?.to_job.push_back(reply);
+                next.durability.commit.hold(CommitAnswer::Reply, Held::Ui(reply));
             }
             Action::ClientReceive => {
                 let ui = next.ui.as_mut()?;
@@ -420,13 +493,61 @@ impl ChannelModel {
                 let ui = next.ui.as_mut()?;
                 ui.link = None;
                 ui.core.handle_disconnect();
+                next.durability.commit.retain_answers(|h| !matches!(h, Held::Ui(_)));
             }
+        }
+        // What a flawed policy releases before any write goes out at once.
+        while let Some(held) = next.durability.commit.poll_release() {
+            Self::release(&mut next, held);
+        }
+        if self.bounds.crashes == 0 {
+            // No crash to fall between an event and its write: every step ends durable.
+            self.commit(&mut next);
         }
         Some(next)
     }
 
-    /// Moves the core's durable events into the history, attributing accepted messages to the
-    /// party that built them and the session key they arrived on.
+    /// The pending group commit becomes durable: its events join the log (and their
+    /// happenings the history), then its answers go out.
+    fn commit(&self, state: &mut State) {
+        let Some(batch) = state.durability.commit.poll_commit() else {
+            return;
+        };
+        if self.bounds.crashes > 0 {
+            state.durability.log.extend(batch.events);
+        }
+        state.history.append(&mut state.durability.pending);
+        for held in batch.answers {
+            Self::release(state, held);
+        }
+    }
+
+    /// An answer reaches its receiver.
+    fn release(state: &mut State, held: Held) {
+        match held {
+            Held::Job { job, reply } => {
+                if let Some(link) = state.honest.get_mut(usize::from(job)).and_then(|j| j.link.as_mut()) {
+                    link.to_job.push_back(reply);
+                }
+            }
+            Held::Ui(reply) => {
+                if let Some(link) = state.ui.as_mut().and_then(|ui| ui.link.as_mut()) {
+                    link.to_job.push_back(reply);
+                }
+            }
+            Held::Registration { job, registered } => {
+                if let Some(honest) = state.honest.get_mut(usize::from(job)) {
+                    honest.registered = registered;
+                    honest.stopped = !registered;
+                }
+            }
+            Held::Revocation => state.durability.told_revoked = true,
+        }
+    }
+
+    /// Hands the core's new events to the durability policy, their happenings waiting beside
+    /// them for the history; accepted messages are attributed to the party that built them and
+    /// the session key they arrived on.
     fn record(&self, state: &mut State, sender: Sender, key: Option<KeySym>) {
         while let Some(event) = state.core.poll_event() {
             let index = |id| self.index_of(id);
@@ -453,7 +574,8 @@ impl ChannelModel {
                 } => index(job).map(|job| Happening::Revoked { job }),
                 _ => None,
             };
-            state.history.extend(happening);
+            state.durability.pending.extend(happening);
+            state.durability.commit.handle_event(event);
         }
     }
 }

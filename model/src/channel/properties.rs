@@ -8,8 +8,13 @@ use stateright::Property;
 use super::ChannelModel;
 use super::state::{Happening, KeySym, Refusal, Sender, State};
 
+/// The accepted messages in the history (durable ones).
 fn accepted(state: &State) -> impl Iterator<Item = (u8, u64, &JobBody, Sender, Option<KeySym>)> {
-    state.history.iter().filter_map(|h| match h {
+    accepted_in(&state.history)
+}
+
+fn accepted_in(happenings: &[Happening]) -> impl Iterator<Item = (u8, u64, &JobBody, Sender, Option<KeySym>)> {
+    happenings.iter().filter_map(|h| match h {
         Happening::Accepted {
             job,
             seq,
@@ -142,8 +147,37 @@ fn no_forged_completion(model: &ChannelModel, state: &State) -> bool {
             .core
             .job(id)
             .is_some_and(|r| r.completed_outputs().contains("succeeded"));
-        !marked || accepted(state).any(|a| usize::from(a.0) == n && *a.2 == JobBody::Succeeded)
+        // The core's state includes effects not yet durable, so their happenings count too.
+        !marked
+            || accepted(state)
+                .chain(accepted_in(&state.durability.pending))
+                .any(|a| usize::from(a.0) == n && *a.2 == JobBody::Succeeded)
     })
+}
+
+/// Every acknowledgement an honest job has accepted is of its own message, and that message's
+/// acceptance is durable (in the history, which holds only what the log has made durable).
+fn durable_acknowledgement(model: &ChannelModel, state: &State) -> bool {
+    state.honest.iter().enumerate().all(|(n, job)| {
+        let n = u8::try_from(n).unwrap_or(u8::MAX);
+        model.plan(n).iter().zip(1..).all(|(body, seq)| {
+            !job.core.is_acknowledged(seq)
+                || accepted(state).any(|a| a.0 == n && a.1 == seq && a.2 == body && a.3 == Sender::Honest(n))
+        })
+    })
+}
+
+/// Once the defender has been told its revocation took effect, the compromised job's key is
+/// not active in the scheduler, whatever crashes and restarts came after.
+fn durable_revocation(model: &ChannelModel, state: &State) -> bool {
+    use protocol_core::scheduler::KeyStatus;
+    !state.durability.told_revoked
+        || model.compromised().is_none_or(|c| {
+            state
+                .core
+                .binding(&KeySym::Job(c).public())
+                .is_none_or(|(_, status)| status != KeyStatus::Active)
+        })
 }
 
 /// Property names, as the threat model cites them.
@@ -168,10 +202,14 @@ pub mod names {
     pub const KCI_RESISTANCE: &str = "kci-resistance";
     /// See the function of the same name.
     pub const COMMAND_LIVENESS: &str = "command-liveness";
+    /// See the function of the same name.
+    pub const DURABLE_ACKNOWLEDGEMENT: &str = "durable-acknowledgement";
+    /// See the function of the same name.
+    pub const DURABLE_REVOCATION: &str = "durable-revocation";
 
     /// Every property (the key-compromise one is checked only with the scheduler's key leaked,
     /// command liveness only in bounds with a UI server).
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 12] = [
         SENDER_AUTHENTICATION,
         INJECTIVE_AGREEMENT,
         JOB_ISOLATION,
@@ -182,6 +220,8 @@ pub mod names {
         NO_FORGED_COMPLETION,
         KCI_RESISTANCE,
         COMMAND_LIVENESS,
+        DURABLE_ACKNOWLEDGEMENT,
+        DURABLE_REVOCATION,
     ];
 
     /// The property in a plain sentence.
@@ -205,6 +245,10 @@ pub mod names {
             COMMAND_LIVENESS => {
                 "every command the UI server sends is judged on what it asks, never refused for its sequence number, so a refused command blocks no later one"
             }
+            DURABLE_ACKNOWLEDGEMENT => {
+                "every acknowledgement an honest job accepts is of its own message, whose acceptance is already durable, so no crash loses what a job was told was taken"
+            }
+            DURABLE_REVOCATION => "a key the defender was told is revoked stays revoked, across crashes and restarts",
             KCI_RESISTANCE => {
                 "an accepted message attributed to an honest job was built by that job, even when the attacker holds the scheduler's private key"
             }
@@ -231,7 +275,30 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
         Property::always(KEY_SECRECY, key_secrecy),
         Property::always(NO_ACCEPTANCE_AFTER_REVOCATION, no_acceptance_after_revocation),
         Property::always(NO_FORGED_COMPLETION, no_forged_completion),
+        Property::always(DURABLE_ACKNOWLEDGEMENT, durable_acknowledgement),
+        Property::always(DURABLE_REVOCATION, durable_revocation),
     ];
+    if model.bounds.crashes > 0 && model.bounds.honest_jobs > 0 {
+        props.push(Property::sometimes(
+            "a crash loses an event that was not yet durable, and an honest job still finishes",
+            |_, s: &State| {
+                s.history
+                    .iter()
+                    .any(|h| matches!(h, Happening::Crashed { lost, .. } if *lost > 0))
+                    && s.honest.first().is_some_and(|j| j.core.is_finished())
+            },
+        ));
+    }
+    if model.bounds.crashes > 0 && model.bounds.revocation && model.bounds.compromised_job {
+        props.push(Property::sometimes(
+            "the scheduler restarts after the defender was told of its revocation",
+            |_, s: &State| {
+                s.history
+                    .iter()
+                    .any(|h| matches!(h, Happening::Crashed { told_revoked: true, .. }))
+            },
+        ));
+    }
     if model.bounds.honest_jobs > 0 {
         props.push(Property::sometimes(
             "an honest job finishes and its final message is acknowledged",

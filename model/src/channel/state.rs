@@ -5,13 +5,14 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use protocol_core::command::CommandCore;
+use protocol_core::commit::Commit;
 use protocol_core::job::JobCore;
 use protocol_core::keys::LOW_ORDER_POINTS;
-use protocol_core::scheduler::SchedulerCore;
+use protocol_core::scheduler::{Event, SchedulerCore};
 use protocol_core::wire::{
     ClientCommand, CommandOp, FailReason, JobBody, JobMessage, Message, OutputName, RejectCode, Reply,
 };
-use protocol_core::{JobId, Millis, PublicKey};
+use protocol_core::{Defences, JobId, Millis, PublicKey};
 use serde::Serialize;
 
 /// A key, symbolically: the attacker can use a key exactly when it holds the private half
@@ -294,6 +295,13 @@ pub enum Happening {
         /// The session key it arrived on.
         key: Option<KeySym>,
     },
+    /// The scheduler crashed and restarted from its durable log.
+    Crashed {
+        /// Events emitted but not yet durable, lost with the process.
+        lost: usize,
+        /// Whether the defender had been told of its revocation by then.
+        told_revoked: bool,
+    },
 }
 
 /// The whole state.
@@ -314,6 +322,64 @@ pub struct State {
     pub ui: Option<UiServer>,
     /// Whether the defender has revoked the compromised job.
     pub revoked: bool,
-    /// What happened, in order.
+    /// What happened, in order: the durable part of it (an event's happening joins the
+    /// history when the event is durable, so a crash takes back only what was never durable).
     pub history: Vec<Happening>,
+    /// The scheduler's durability policy and its log, and what a crash would lose.
+    pub durability: Durability,
+}
+
+/// An answer the scheduler gives an honest party, held by the durability policy
+/// ([`protocol_core::commit::Commit`]) until the events before it are durable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Held {
+    /// A reply on honest job `job`'s connection.
+    Job {
+        /// The job.
+        job: u8,
+        /// The reply.
+        reply: Reply,
+    },
+    /// A reply on the UI server's connection.
+    Ui(Reply),
+    /// Honest job `job`'s registration verdict, on its launch channel.
+    Registration {
+        /// The job.
+        job: u8,
+        /// Whether its key was registered.
+        registered: bool,
+    },
+    /// The defender's answer to its revocation.
+    Revocation,
+}
+
+/// The scheduler's durability: the production policy, the event log it has made durable, and
+/// the happenings of events not yet durable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Durability {
+    /// The real group-commit policy: events and the answers waiting for them.
+    pub commit: Commit<Held>,
+    /// The happenings of the events in `commit`, joining the history when they are durable.
+    pub pending: Vec<Happening>,
+    /// The durable event log a restart restores from (kept only when the bounds allow a crash:
+    /// otherwise nothing reads it).
+    pub log: Vec<Event>,
+    /// Crashes so far.
+    pub crashes: u8,
+    /// Whether the defender has been told its revocation took effect.
+    pub told_revoked: bool,
+}
+
+impl Durability {
+    /// Nothing pending, nothing logged, for a scheduler with `defences`.
+    #[must_use]
+    pub const fn new(defences: Defences) -> Self {
+        Self {
+            commit: Commit::new(defences),
+            pending: Vec::new(),
+            log: Vec::new(),
+            crashes: 0,
+            told_revoked: false,
+        }
+    }
 }

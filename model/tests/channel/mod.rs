@@ -14,10 +14,10 @@ fn every_channel_property_holds_and_every_witness_is_reached_within_the_quick_bo
     for p in &report.properties {
         assert!(p.holds, "{} {} failed: {:#?}", p.kind, p.name, p.trace);
     }
-    assert_eq!(report.properties.iter().filter(|p| p.kind == "always").count(), 8);
+    assert_eq!(report.properties.iter().filter(|p| p.kind == "always").count(), 10);
     assert_eq!(report.properties.iter().filter(|p| p.kind == "sometimes").count(), 10);
     // Pinned: a change to the cores or the model that changes the explored space must be seen.
-    assert_eq!(report.unique_states, 96_794);
+    assert_eq!(report.unique_states, 106_174);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn sender_authentication_survives_a_leaked_scheduler_key() {
         "{:#?}",
         report.properties.iter().filter(|p| !p.holds).collect::<Vec<_>>()
     );
-    assert_eq!(report.unique_states, 99_244);
+    assert_eq!(report.unique_states, 109_844);
 }
 
 #[test]
@@ -57,6 +57,103 @@ fn a_refused_command_never_blocks_later_commands_within_the_quick_command_bound(
         "{names:?}"
     );
     assert_eq!(report.unique_states, 7_843);
+}
+
+#[test]
+fn every_property_holds_across_a_crash_at_any_point_within_the_quick_crash_bound() {
+    let report = prove(
+        "channel-crash",
+        ChannelModel::new(Defences::all(), Environment::default(), Bounds::CRASH_QUICK),
+    );
+    for p in &report.properties {
+        assert!(p.holds, "{} {} failed: {:#?}", p.kind, p.name, p.trace);
+    }
+    let names: Vec<&str> = report.properties.iter().map(|p| p.name.as_str()).collect();
+    for witness in [
+        "a crash loses an event that was not yet durable, and an honest job still finishes",
+        "the scheduler restarts after the defender was told of its revocation",
+    ] {
+        assert!(names.contains(&witness), "{names:?}");
+    }
+    assert_eq!(report.unique_states, 150_686);
+}
+
+#[test]
+fn a_crash_loses_an_acceptance_not_yet_durable_and_the_restored_core_takes_the_resent_message() {
+    use model::channel::{Action, Happening};
+    use stateright::Model;
+    let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::CRASH_QUICK);
+    let mut state = model.init_states().remove(0);
+    let step = |state: &model::channel::State, action: Action| {
+        model
+            .next_state(state, action)
+            .unwrap_or_else(|| panic!("{action:?} is possible"))
+    };
+    for action in [
+        Action::KeyReply {
+            job: 0,
+            key: model::channel::KeySym::Job(0),
+        },
+        Action::Commit,
+        Action::Connect(0),
+        Action::Transmit(0),
+        Action::Deliver(0),
+    ] {
+        state = step(&state, action);
+    }
+    let id = &model.ids()[0];
+    assert_eq!(state.core.job(id).map(|r| r.last_seq()), Some(1), "accepted in memory");
+    assert!(
+        state.honest[0].link.as_ref().is_some_and(|l| l.to_job.is_empty()),
+        "its ack waits for the write"
+    );
+    state = step(&state, Action::Crash);
+    assert!(matches!(state.history.last(), Some(Happening::Crashed { lost: 1, .. })));
+    assert_eq!(
+        state.core.job(id).map(|r| r.last_seq()),
+        Some(0),
+        "restored from the log, which never held the acceptance"
+    );
+    for action in [
+        Action::Connect(0),
+        Action::Transmit(0),
+        Action::Deliver(0),
+        Action::Commit,
+        Action::Receive(0),
+    ] {
+        state = step(&state, action);
+    }
+    assert!(state.honest[0].core.is_acknowledged(1));
+    assert_eq!(state.core.job(id).map(|r| r.last_seq()), Some(1));
+}
+
+#[test]
+fn a_replayed_first_handshake_message_reaches_the_scheduler_and_changes_nothing_in_its_core() {
+    use model::channel::{Action, KeySym};
+    use stateright::Model;
+    let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK);
+    let mut state = model.init_states().remove(0);
+    for action in [
+        Action::KeyReply {
+            job: 0,
+            key: KeySym::Job(0),
+        },
+        Action::Connect(0),
+    ] {
+        state = model.next_state(&state, action).expect("possible");
+    }
+    let mut actions = Vec::new();
+    model.actions(&state, &mut actions);
+    assert!(actions.contains(&Action::ReplayFirstMessage(0)), "{actions:?}");
+    let after = model
+        .next_state(&state, Action::ReplayFirstMessage(0))
+        .expect("possible");
+    assert_eq!(after.attacker.forged, state.attacker.forged + 1, "it costs a forgery");
+    assert_eq!(
+        after.core, state.core,
+        "the handshake alone changes nothing the scheduler keeps"
+    );
+    assert_eq!(after.history, state.history);
 }
 
 #[test]
@@ -87,6 +184,8 @@ fn every_weakened_design_is_broken_and_names_the_property_it_breaks() {
         ("dedup-by-session", "injective-agreement", 3),
         ("identity-from-claim", "sender-authentication", 2),
         ("burn-refused-number", "command-liveness", 8),
+        ("ack-before-durable", "durable-acknowledgement", 6),
+        ("revocation-before-durable", "durable-revocation", 4),
         ("cylc7-key-shipping", "key-secrecy", 2),
         ("unauthenticated-bootstrap", "registration-binding", 1),
     ];

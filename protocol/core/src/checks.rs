@@ -99,11 +99,23 @@ pub enum Flaw {
     /// The UI server's command client consumes a number the scheduler refused, as it did before
     /// issue 11: the next command, and every one after it, is then a sequence gap.
     BurnRefusedNumber,
+    /// The scheduler sends a job's or a UI server's reply before the events it answers are
+    /// durable: a crash in between loses a message its sender was told was accepted.
+    AckBeforeDurable,
+    /// The scheduler tells the operator a key is revoked before the revocation is durable, as
+    /// it did before issue 11: a crash in between revives the key on restart.
+    RevocationBeforeDurable,
 }
 
 impl Flaw {
     /// Every flaw.
-    pub const ALL: [Self; 3] = [Self::DedupBySession, Self::IdentityFromClaim, Self::BurnRefusedNumber];
+    pub const ALL: [Self; 5] = [
+        Self::DedupBySession,
+        Self::IdentityFromClaim,
+        Self::BurnRefusedNumber,
+        Self::AckBeforeDurable,
+        Self::RevocationBeforeDurable,
+    ];
 
     /// The stable name.
     #[must_use]
@@ -112,6 +124,8 @@ impl Flaw {
             Self::DedupBySession => "dedup-by-session",
             Self::IdentityFromClaim => "identity-from-claim",
             Self::BurnRefusedNumber => "burn-refused-number",
+            Self::AckBeforeDurable => "ack-before-durable",
+            Self::RevocationBeforeDurable => "revocation-before-durable",
         }
     }
 }

@@ -117,6 +117,12 @@ impl JobCore {
         }
     }
 
+    /// Whether message `seq` was sent and the scheduler acknowledged it.
+    #[must_use]
+    pub fn is_acknowledged(&self, seq: u64) -> bool {
+        seq >= 1 && seq < self.next_seq && !self.unacked.contains_key(&seq) && self.queued.iter().all(|m| m.seq != seq)
+    }
+
     /// Messages sent but not yet acknowledged.
     #[must_use]
     pub fn unacked(&self) -> usize {
@@ -146,6 +152,24 @@ mod tests {
             JobId::new(WorkflowId::new("alice", "wf").expect("valid"), "1", "a", 1).expect("valid"),
             2,
         )
+    }
+
+    #[test]
+    fn a_message_counts_as_acknowledged_only_once_sent_and_acked_and_never_before_it_is_queued() {
+        let mut job = core();
+        job.send(JobBody::Started);
+        job.send(JobBody::Heartbeat);
+        job.send(JobBody::Succeeded);
+        job.handle_connected();
+        let _ = job.poll_transmit();
+        assert!(!job.is_acknowledged(1), "sent, not acked");
+        job.handle_reply(Reply::Ack { seq: 1 }).expect("ack");
+        assert!(job.is_acknowledged(1));
+        assert!(!job.is_acknowledged(2) && !job.is_acknowledged(3), "queued");
+        assert!(!job.is_acknowledged(0) && !job.is_acknowledged(4), "never sent");
+        let _ = job.poll_transmit();
+        job.handle_disconnect();
+        assert!(!job.is_acknowledged(2), "back in the queue after a disconnect");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod bootstrap;
 pub mod checks;
 pub mod command;
+pub mod commit;
 pub mod ids;
 pub mod job;
 pub mod keys;

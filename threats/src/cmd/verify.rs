@@ -294,12 +294,16 @@ mod weakened {
         let people = PeopleVariant::from_name(check);
         // The design without the first-payload check matters only with the scheduler's key
         // leaked: its weakened model is the key-compromise run; the UI server's flaw shows in
-        // the command-channel run.
+        // the command-channel run, the durability flaws in the crash run.
         let (channel_proof, channel_bounds) = match channel {
             Some(Variant::Without(protocol_core::Check::EmptyFirstPayload)) => ("channel-kci", ChannelBounds::QUICK),
             Some(Variant::Flaw(protocol_core::Flaw::BurnRefusedNumber)) => {
                 ("channel-commands", ChannelBounds::COMMANDS_QUICK)
             }
+            // The durability flaws show only where a crash can fall between an event and its write.
+            Some(Variant::Flaw(
+                protocol_core::Flaw::AckBeforeDurable | protocol_core::Flaw::RevocationBeforeDurable,
+            )) => ("channel-crash", ChannelBounds::CRASH_QUICK),
             _ => ("channel", ChannelBounds::QUICK),
         };
         for proof in &catalogue.proofs {

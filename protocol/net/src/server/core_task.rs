@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use protocol_core::bootstrap::Offer;
+use protocol_core::commit::{Answer, Commit};
 use protocol_core::scheduler::{Accepted, JobSpec, JobState, LaunchError, Rejected, SchedulerCore, Session};
 use protocol_core::scheduler::{ClientRegistrationError, WorkflowControl};
 use protocol_core::time::SharedClock;
@@ -97,38 +98,47 @@ pub(crate) type ClientVerdict = (
     Result<PublicKey, ClientRegistrationError>,
 );
 
-/// One group commit: bytes to append, then replies to release.
-pub(crate) struct Batch {
-    pub bytes: Vec<u8>,
-    pub replies: Vec<(mpsc::UnboundedSender<Reply>, Reply)>,
-    pub verdicts: Vec<RegistrationVerdict>,
-    pub client_verdicts: Vec<ClientVerdict>,
-    /// Answers to revocations (of a job or a UI server's key): released after the batch that
-    /// records them is durable, so a revocation the operator was told of survives a crash.
-    pub revocations: Vec<(oneshot::Sender<bool>, bool)>,
-    pub synced: Vec<oneshot::Sender<()>>,
+/// An answer the core task gives, released by the log writer once the events before it are
+/// durable (or at once, for the answers a verification build's flaw releases early).
+pub(crate) enum Release {
+    /// A reply on a connection.
+    Reply(mpsc::UnboundedSender<Reply>, Reply),
+    /// A launch's registration verdict.
+    Registration(RegistrationVerdict),
+    /// A UI server's registration verdict.
+    Client(ClientVerdict),
+    /// An operator's revocation answer (of a job's or a UI server's key).
+    Revocation(oneshot::Sender<bool>, bool),
+    /// Everything before it is durable.
+    Synced(oneshot::Sender<()>),
 }
 
-impl Batch {
-    fn new() -> Self {
-        Self {
-            bytes: Vec::new(),
-            replies: Vec::new(),
-            verdicts: Vec::new(),
-            client_verdicts: Vec::new(),
-            revocations: Vec::new(),
-            synced: Vec::new(),
+impl Release {
+    fn send(self) {
+        match self {
+            Self::Reply(tx, reply) => {
+                let _ = tx.send(reply);
+            }
+            Self::Registration((respond, verdict)) => {
+                let _ = respond.send(verdict);
+            }
+            Self::Client((respond, verdict)) => {
+                let _ = respond.send(verdict);
+            }
+            Self::Revocation(respond, revoked) => {
+                let _ = respond.send(revoked);
+            }
+            Self::Synced(done) => {
+                let _ = done.send(());
+            }
         }
     }
+}
 
-    fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-            && self.replies.is_empty()
-            && self.verdicts.is_empty()
-            && self.client_verdicts.is_empty()
-            && self.revocations.is_empty()
-            && self.synced.is_empty()
-    }
+/// One group commit for the writer: the encoded events to append, then the answers to release.
+pub(crate) struct Batch {
+    pub bytes: Vec<u8>,
+    pub answers: Vec<Release>,
 }
 
 struct Conn {
@@ -165,7 +175,8 @@ pub(crate) struct CoreTask {
     quotas: Quotas,
     #[cfg(feature = "weaken")]
     flaws: super::weakened::DriverFlaws,
-    batch: Batch,
+    /// The durability policy (shared with the model): which answer waits for which write.
+    commit: Commit<Release>,
 }
 
 impl CoreTask {
@@ -183,7 +194,9 @@ impl CoreTask {
             #[cfg(feature = "weaken")]
             flaws,
         } = limits;
+        let commit = Commit::new(core.defences().clone());
         Self {
+            commit,
             core,
             stats,
             public_key,
@@ -195,7 +208,6 @@ impl CoreTask {
             quotas: Quotas::new(quota),
             #[cfg(feature = "weaken")]
             flaws,
-            batch: Batch::new(),
         }
     }
 
@@ -241,20 +253,34 @@ impl CoreTask {
     }
 
     async fn flush(&mut self, writer: &mpsc::Sender<Batch>) -> Result<(), ()> {
-        if self.batch.is_empty() {
-            return Ok(());
+        // Only a verification build's flaw releases anything here.
+        while let Some(answer) = self.commit.poll_release() {
+            answer.send();
         }
-        let batch = std::mem::replace(&mut self.batch, Batch::new());
-        writer.send(batch).await.map_err(|_| ())
+        let Some(batch) = self.commit.poll_commit() else {
+            return Ok(());
+        };
+        let mut bytes = Vec::new();
+        EventLog::encode(batch.events, &mut bytes);
+        writer
+            .send(Batch {
+                bytes,
+                answers: batch.answers,
+            })
+            .await
+            .map_err(|_| ())
     }
 
     fn drain_events(&mut self) {
-        EventLog::encode(std::iter::from_fn(|| self.core.poll_event()), &mut self.batch.bytes);
+        while let Some(event) = self.core.poll_event() {
+            self.commit.handle_event(event);
+        }
     }
 
     fn reply_to(&mut self, conn: ConnId, reply: Reply) {
         if let Some(c) = self.conns.get(&conn) {
-            self.batch.replies.push((c.replies.clone(), reply));
+            self.commit
+                .hold(Answer::Reply, Release::Reply(c.replies.clone(), reply));
         }
     }
 
@@ -422,7 +448,9 @@ impl CoreTask {
                 };
                 // The job may connect as soon as it hears this, so the registration must be
                 // durable first: the verdict rides in this batch.
-                self.batch.verdicts.push((respond, verdict));
+                self.drain_events();
+                self.commit
+                    .hold(Answer::Registration, Release::Registration((respond, verdict)));
             }
             CoreInput::LaunchFailed { job, reason } => {
                 bump(&self.stats.launch_failed);
@@ -434,15 +462,18 @@ impl CoreTask {
                     // Dropping the reply senders closes the job's connections at once.
                     self.drop_key(&key);
                 }
-                self.batch.revocations.push((respond, revoked.is_some()));
+                self.drain_events();
+                self.commit
+                    .hold(Answer::Revocation, Release::Revocation(respond, revoked.is_some()));
             }
             CoreInput::Jobs { respond } => {
                 let _ = respond.send(self.core.jobs().map(|(id, r)| (id.clone(), r.state())).collect());
             }
-            CoreInput::Sync { respond } => self.batch.synced.push(respond),
+            CoreInput::Sync { respond } => self.commit.hold(Answer::Sync, Release::Synced(respond)),
             CoreInput::Tick { respond } => {
                 self.core.handle_timeout(now);
-                self.batch.synced.push(respond);
+                self.drain_events();
+                self.commit.hold(Answer::Sync, Release::Synced(respond));
             }
             CoreInput::RegisterClient { key, owner, respond } => {
                 let result = self.core.register_client(key, owner);
@@ -450,14 +481,18 @@ impl CoreTask {
                     self.stats.refuse(err.check());
                 }
                 // Registered before any command from it can be accepted: rides in this batch.
-                self.batch.client_verdicts.push((respond, result));
+                self.drain_events();
+                self.commit
+                    .hold(Answer::Registration, Release::Client((respond, result)));
             }
             CoreInput::RevokeClient { key, respond } => {
                 let revoked = self.core.revoke_client(&key);
                 if revoked {
                     self.drop_key(&key);
                 }
-                self.batch.revocations.push((respond, revoked));
+                self.drain_events();
+                self.commit
+                    .hold(Answer::Revocation, Release::Revocation(respond, revoked));
             }
             CoreInput::Control { respond } => {
                 let _ = respond.send(self.core.control().clone());
@@ -488,20 +523,8 @@ pub(crate) fn run_writer(
             }
             bump(&stats.log_batches);
         }
-        for (tx, reply) in batch.replies {
-            let _ = tx.send(reply);
-        }
-        for (respond, verdict) in batch.verdicts {
-            let _ = respond.send(verdict);
-        }
-        for (respond, verdict) in batch.client_verdicts {
-            let _ = respond.send(verdict);
-        }
-        for (respond, revoked) in batch.revocations {
-            let _ = respond.send(revoked);
-        }
-        for done in batch.synced {
-            let _ = done.send(());
+        for answer in batch.answers {
+            answer.send();
         }
     }
 }
