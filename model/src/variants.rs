@@ -380,70 +380,30 @@ impl Catalogue {
 pub fn catalogue() -> Catalogue {
     use crate::channel::Bounds as ChannelBounds;
     use crate::people::Bounds as PeopleBounds;
-    let channel = |quick: bool| {
-        if quick {
-            ChannelBounds::QUICK
-        } else {
-            ChannelBounds::PROOF
-        }
+    // A proof of the full channel design in `env`, within `quick` or `full`.
+    let channel = |name: &'static str, env: Environment, quick: ChannelBounds, full: ChannelBounds| ProofEntry {
+        name,
+        model: ModelKind::Channel,
+        run: Box::new(move |is_quick| {
+            let bounds = if is_quick { quick } else { full };
+            crate::run::prove(name, ChannelModel::new(Defences::all(), env, bounds))
+        }),
     };
+    let kci = Environment {
+        scheduler_key_leaked: true,
+        ..Environment::default()
+    };
+    let plain = Environment::default();
     let proofs = vec![
-        ProofEntry {
-            name: "channel",
-            model: ModelKind::Channel,
-            run: Box::new(move |quick| {
-                crate::run::prove(
-                    "channel",
-                    ChannelModel::new(Defences::all(), Environment::default(), channel(quick)),
-                )
-            }),
-        },
-        ProofEntry {
-            name: "channel-kci",
-            model: ModelKind::Channel,
-            run: Box::new(move |quick| {
-                let env = Environment {
-                    scheduler_key_leaked: true,
-                    ..Environment::default()
-                };
-                let bounds = if quick {
-                    ChannelBounds::QUICK
-                } else {
-                    ChannelBounds::KCI
-                };
-                crate::run::prove("channel-kci", ChannelModel::new(Defences::all(), env, bounds))
-            }),
-        },
-        ProofEntry {
-            name: "channel-commands",
-            model: ModelKind::Channel,
-            run: Box::new(move |quick| {
-                let bounds = if quick {
-                    ChannelBounds::COMMANDS_QUICK
-                } else {
-                    ChannelBounds::COMMANDS
-                };
-                crate::run::prove(
-                    "channel-commands",
-                    ChannelModel::new(Defences::all(), Environment::default(), bounds),
-                )
-            }),
-        },
-        ProofEntry {
-            name: "channel-crash",
-            model: ModelKind::Channel,
-            run: Box::new(move |quick| {
-                let bounds = if quick {
-                    ChannelBounds::CRASH_QUICK
-                } else {
-                    ChannelBounds::CRASH
-                };
-                crate::run::prove(
-                    "channel-crash",
-                    ChannelModel::new(Defences::all(), Environment::default(), bounds),
-                )
-            }),
-        },
+        channel("channel", plain, ChannelBounds::QUICK, ChannelBounds::PROOF),
+        channel("channel-kci", kci, ChannelBounds::QUICK, ChannelBounds::KCI),
+        channel(
+            "channel-commands",
+            plain,
+            ChannelBounds::COMMANDS_QUICK,
+            ChannelBounds::COMMANDS,
+        ),
+        channel("channel-crash", plain, ChannelBounds::CRASH_QUICK, ChannelBounds::CRASH),
         ProofEntry {
             name: "people",
             model: ModelKind::People,
