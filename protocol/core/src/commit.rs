@@ -147,6 +147,30 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_is_empty_only_with_no_event_no_answer_and_nothing_to_release_early() {
+        let mut commit: Commit<u8> = Commit::new(Defences::all());
+        assert!(commit.is_empty() && commit.pending_events().is_empty());
+        commit.handle_event(event());
+        assert!(!commit.is_empty(), "an event waits");
+        assert_eq!(commit.pending_events(), [event()]);
+        let _ = commit.poll_commit();
+        assert!(commit.is_empty() && commit.pending_events().is_empty());
+        commit.hold(Answer::Sync, 1);
+        assert!(!commit.is_empty(), "an answer waits");
+        assert!(commit.pending_events().is_empty(), "answers are not events");
+    }
+
+    #[cfg(feature = "weaken")]
+    #[test]
+    fn an_answer_released_early_still_counts_as_waiting_until_it_is_taken() {
+        let mut commit = Commit::new(Defences::all().with_flaw(Flaw::AckBeforeDurable));
+        commit.hold(Answer::Reply, 1);
+        assert!(!commit.is_empty());
+        assert_eq!(commit.poll_release(), Some(1));
+        assert!(commit.is_empty());
+    }
+
+    #[test]
     fn a_batch_of_answers_alone_is_still_a_batch_so_a_sync_waits_for_earlier_writes() {
         let mut commit = Commit::new(Defences::all());
         commit.hold(Answer::Sync, 7);
