@@ -34,7 +34,7 @@ const CHANNEL_SESSION_PROPERTIES: &[Property] = &[
 ];
 
 /// Every assumption, the job channel's first.
-pub const ALL: [Assumption; 10] = [
+pub const ALL: [Assumption; 11] = [
     Assumption {
         name: "noise-ik-as-authenticated-channels",
         model: ModelKind::Channel,
@@ -45,7 +45,7 @@ pub const ALL: [Assumption; 10] = [
     Assumption {
         name: "message-1-replay-and-kci",
         model: ModelKind::Channel,
-        statement: "Noise IK's first message is replayable and, to whoever holds the scheduler's private key, forgeable for any job's key (key-compromise impersonation), as the Noise specification grades it. The model gives that forging power only in the channel-kci run. A replayed first message is in every run: the attacker may replay an honest job's captured first message while that job's connection is up (a forgery each), and the real core judges the handshake; the answer (message 2) is useless without the job's private keys, so the replay never becomes a session. Replays after the connection closed are not enumerated (in the full design the core's handshake reads its state and never changes it, so when a replay arrives makes no difference to the core). In reality a replay also holds a half-open connection.",
+        statement: "Noise IK's first message is replayable and, to whoever holds the scheduler's private key, forgeable for any job's key (key-compromise impersonation), as the Noise specification grades it. The model gives that forging power only in the channel-kci run. A replayed first message is in every run: once an honest job has connected, the attacker may replay its captured first message at any later point (while that connection is up, after it closed, after the job finished, after a restart; a forgery each), and the real core judges the handshake; the answer (message 2) is useless without the job's private keys, so the replay never becomes a session. In the full design the core answers it without changing anything it keeps, so the step is pruned as a no-op (see state-space-reductions); a weakened core that did change on it would be explored. In reality a replay also holds a half-open connection.",
         covered_by: "Harnesses s01-replayed-first-message and s01-held-handshakes (half-open connections are bounded and evicted), and the empty-first-payload variant replayed live.",
         properties: &[P::KciResistance, P::SenderAuthentication],
     },
@@ -66,7 +66,7 @@ pub const ALL: [Assumption; 10] = [
     Assumption {
         name: "crash-and-restart-abstracted",
         model: ModelKind::Channel,
-        statement: "Only the channel-crash run crashes the scheduler (once, at any point); the other runs make every step's events durable at its end. In channel-crash every group commit is an explicit step of the real durability policy (protocol_core::commit, which the server's driver runs): a crash loses the events not yet durable and the answers waiting for them, drops every connection, and the restart rebuilds the core through the real restore path from the durable log. A write is atomic (a torn last line is not modelled), and how a running job learns the restarted scheduler's new key is abstracted: it simply reconnects. The scheduler is never restarted under a UI server.",
+        statement: "Only the channel-crash run crashes the scheduler (once, at any point); the other runs make every step's events durable at its end. In channel-crash every group commit is an explicit step of the real durability policy (protocol_core::commit, which the server's driver runs) until the crash, and automatic after it: a crash loses the events not yet durable and the answers waiting for them, drops every connection, and the restart takes the core the real restore path rebuilt from the durable events (restored one by one as each became durable, the calls a start-up restore makes). A write is atomic (a torn last line is not modelled), and how a running job learns the restarted scheduler's new key is abstracted: it simply reconnects. The scheduler is never restarted under a UI server.",
         covered_by: "Harness s01-scheduler-restart, the server's restart test (kill -9 at three random points among 100 jobs: nothing acknowledged lost, nothing accepted twice), the event log's torn-final-line test, and the conformance counterpart that reads the log from disk as each answer arrives.",
         properties: &[
             P::InjectiveAgreement,
@@ -78,8 +78,27 @@ pub const ALL: [Assumption; 10] = [
     Assumption {
         name: "small-channel-bounds",
         model: ModelKind::Channel,
-        statement: "The proofs are bounded: at most one honest job with three messages, one compromised job, three forged messages and two cut connections (channel); one cut connection with the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person, two cut connections, one forged message and no honest job (channel-commands); one honest job, the compromised job with one forged message, one cut connection, revocation and one crash (channel-crash). A forged message is any job-message kind (message is left out: like heartbeat it is allowed only while running and changes nothing) with the claimed job's last, next, next-but-one or a far-ahead sequence number, or the next of the job bound to its key. The de-duplication window, and a job's limit on unacknowledged messages, is 2 instead of 64, so it evicts.",
+        statement: "The proofs are bounded: two honest jobs (three and two messages), one compromised job, three forged messages and two cut connections (channel); the same with one cut connection and the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person beside one honest job, two cut connections and one forged message (channel-commands); two honest jobs, the compromised job with one forged message, one cut connection, revocation and one crash (channel-crash). A forged message is any job-message kind (message is left out: like heartbeat it is allowed only while running and changes nothing) with the claimed job's last, next, next-but-one or a far-ahead sequence number, or the next of the job bound to its key. The de-duplication window, and a job's limit on unacknowledged messages, is 2 instead of 64, so it evicts. An honest job has one connection at a time, and what was in flight on a cut connection is lost with it, never delivered later beside the next connection; the attacker's messages each open a session of their own, and the core keeps no per-connection state (every check reads the job's record, keyed by the session's key), so several connections on one key are to it one stream of messages in the order it reads them.",
         covered_by: "The scheduler_ops fuzz target (long random sequences of launches, replies, messages, commands, revocations and restarts against the core's invariants) and the live harnesses, among them s01-scheduler-restart's 502 messages per job.",
+        properties: &[
+            P::SenderAuthentication,
+            P::InjectiveAgreement,
+            P::JobIsolation,
+            P::AllowList,
+            P::RegistrationBinding,
+            P::NoAcceptanceAfterRevocation,
+            P::NoForgedCompletion,
+            P::KciResistance,
+            P::CommandLiveness,
+            P::DurableAcknowledgement,
+            P::DurableRevocation,
+        ],
+    },
+    Assumption {
+        name: "state-space-reductions",
+        model: ModelKind::Channel,
+        statement: "Three reductions keep the runs small; none removes a reachable verdict. (1) The properties read a monitor folded from each durable happening (per-job counts, last numbers, closed flags, sticky violation flags) instead of the ordered history, so interleavings that reach the same cores, links and monitor are one state; a unit test checks the fold against the history readings it replaced on every prefix of 20,000 random histories. (2) An attacker's message the real core refuses without changing anything, showing no refusal branch not already shown, is computed and then not explored further: its state is the one it started from with less budget. (3) An honest job's write into its own connection is the only step explored where one is possible (a persistent set of one): it touches only that job's core and the tail of its connection, commutes with every other step, and a cut or crash after it leaves the job core as one before it. Commits are explicit steps only while a crash may still come.",
+        covered_by: "The monitor's fold test against the history readings; every variant's attack is still found within the quick bound, with the step counts the model tests pin.",
         properties: &[
             P::SenderAuthentication,
             P::InjectiveAgreement,

@@ -1,7 +1,7 @@
 //! Judging the real system with the model's own properties.
 //!
-//! The model's properties read a `model::channel::State`: the scheduler core and a history of
-//! what happened. This module builds that state from the real system — the real scheduler's
+//! The model's properties read a `model::channel::State`: the scheduler core and the monitor
+//! folded from what happened. This module builds that state from the real system — the real scheduler's
 //! event log, with each event attributed to the replay step that caused it, real keys mapped
 //! back to the model's key symbols, and a core restored from the translated log — and then runs
 //! the model's property predicates on it, unchanged. A violation found this way is the same
@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use model::channel::{ChannelModel, Happening, KeySym, Sender, State};
+use model::channel::{ChannelModel, Happening, KeySym, Monitor, Sender, State};
 use protocol_core::job::JobCore;
 use protocol_core::scheduler::{Event, RevokeReason, SchedulerConfig, SchedulerCore};
 use protocol_core::wire::Reply;
@@ -133,7 +133,7 @@ impl Observer {
             .next()
             .unwrap_or_else(|| unreachable_state(&self.model));
         state.core = core;
-        state.history.clone_from(&self.history);
+        state.monitor = Monitor::of(self.model.job_count(), &self.model, &self.history);
         for (slot, job) in state.honest.iter_mut().zip(honest) {
             slot.core = job.clone();
         }
@@ -167,7 +167,7 @@ fn unreachable_state(model: &ChannelModel) -> State {
         attacker: model::channel::Attacker::default(),
         ui: None,
         revoked: false,
-        history: Vec::new(),
-        durability: model::channel::Durability::new(model.defences.clone()),
+        monitor: Monitor::new(model.job_count()),
+        durability: model::channel::Durability::new(model.defences.clone(), None),
     }
 }

@@ -63,8 +63,8 @@ pub enum Action {
         /// Its sequence number.
         seq: u64,
     },
-    /// The attacker replays honest job `n`'s first handshake message, captured on its current
-    /// connection: the scheduler answers with message 2, but without the job's static or
+    /// The attacker replays a first handshake message honest job `n` sent on any connection so
+    /// far, at any later time: the scheduler answers with message 2, but without the job's static or
     /// ephemeral private key the attacker can neither finish the session nor read or send on
     /// it. Counts against the forgeries.
     ReplayFirstMessage(u8),
@@ -88,6 +88,27 @@ pub enum Action {
     ClientReceive,
     /// The attacker cuts the UI server's connection; whatever was in flight is lost.
     ClientSever,
+}
+
+impl Action {
+    /// The key the attacker's message arrives on.
+    #[must_use]
+    pub const fn attack_key(self) -> Option<KeySym> {
+        match self {
+            Self::Forge { key, .. } | Self::ForgeFirstPayload { key, .. } => Some(key),
+            Self::ReplayFirstMessage(n) => Some(KeySym::Job(n)),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the attacker sending something to the scheduler (spending a forgery).
+    #[must_use]
+    pub const fn is_attack_message(self) -> bool {
+        matches!(
+            self,
+            Self::Forge { .. } | Self::ForgeFirstPayload { .. } | Self::ReplayFirstMessage(_)
+        )
+    }
 }
 
 impl ChannelModel {
@@ -130,6 +151,19 @@ impl ChannelModel {
     }
 
     pub(super) fn enumerate(&self, state: &State, actions: &mut Vec<Action>) {
+        // An honest job writing its next message into its own connection touches only its core
+        // and the tail of that connection, and nothing a property reads: whatever else happens
+        // first, writing now reaches the same states (a cut or crash after the write leaves the
+        // job core exactly as a cut before it, since a disconnect puts every unacknowledged
+        // message back in the queue). So when a job can write, its write is the only step
+        // explored from that state (a persistent set of one), which cuts the interleavings of
+        // writes with everything else without losing a reachable verdict.
+        if let Some(n) = state.honest.iter().position(|job| {
+            job.link.is_some() && job.registered && !job.stopped && job.core.clone().poll_transmit().is_some()
+        }) {
+            actions.push(Action::Transmit(u8::try_from(n).unwrap_or(u8::MAX)));
+            return;
+        }
         let jobs = self.job_count();
         for job in 0..jobs {
             if state.answered[usize::from(job)] {
@@ -182,7 +216,6 @@ impl ChannelModel {
                 None if !job.core.is_idle() => actions.push(Action::Connect(n)),
                 None => {}
                 Some(link) => {
-                    actions.push(Action::Transmit(n));
                     if !link.to_scheduler.is_empty() {
                         actions.push(Action::Deliver(n));
                     }
@@ -197,7 +230,7 @@ impl ChannelModel {
         }
         if state.attacker.forged < self.bounds.forgeries {
             for (n, job) in state.honest.iter().enumerate() {
-                if job.link.is_some() {
+                if job.captured {
                     actions.push(Action::ReplayFirstMessage(u8::try_from(n).unwrap_or(u8::MAX)));
                 }
             }
@@ -276,6 +309,26 @@ impl ChannelModel {
     }
 
     pub(super) fn step(&self, state: &State, action: Action) -> Option<State> {
+        // An attacker's message goes to a copy of the core first. One the real core refused
+        // without changing anything (and that showed no refusal branch not shown before) leads
+        // to the state it started from with less of the attacker's budget left: everything
+        // after it can happen without it, so it is not explored further. This is what makes
+        // every kind, number and key worth offering; a replayed first handshake message, which
+        // in the full design the core answers without changing, is always such a step.
+        let attack = if action.is_attack_message() {
+            let mut core = state.core.clone();
+            let verdict = self.send_attack(&mut core, state.now, action);
+            let nothing_new = match verdict {
+                Ok(()) => true,
+                Err(refusal) => state.attacker.refused && refusal.is_none_or(|r| state.attacker.refusals.contains(&r)),
+            };
+            if nothing_new && core == state.core {
+                return None;
+            }
+            Some((core, verdict))
+        } else {
+            None
+        };
         let mut next = state.clone();
         match action {
             Action::KeyReply { job, key } => {
@@ -318,6 +371,7 @@ impl ChannelModel {
                 next.core.handle_handshake(next.now, &key, &[]).ok()?;
                 let job = &mut next.honest[usize::from(n)];
                 job.link = Some(Link::default());
+                job.captured = true;
                 job.core.handle_connected();
             }
             Action::Transmit(n) => {
@@ -334,7 +388,7 @@ impl ChannelModel {
                         if let Accepted::Duplicate { job, .. } = accepted
                             && let Some(job) = self.index_of(job)
                         {
-                            next.history.push(Happening::Duplicate { job });
+                            next.monitor.observe(self, &Happening::Duplicate { job });
                         }
                         Reply::Ack { seq }
                     }
@@ -366,48 +420,15 @@ impl ChannelModel {
                     .commit
                     .retain_answers(|h| !matches!(h, Held::Job { job, .. } if *job == n));
             }
-            Action::Forge { key, claim, body, seq } => {
+            Action::Forge { .. } | Action::ForgeFirstPayload { .. } | Action::ReplayFirstMessage(_) => {
+                let (core, verdict) = attack?;
+                next.core = core;
                 next.attacker.forged += 1;
-                let verdict = match next.core.handle_handshake(next.now, &key.public(), &[]) {
-                    Ok(_) => next
-                        .core
-                        .handle_message(next.now, &key.public(), self.message(claim, body, seq)),
-                    Err(rejected) => Err(rejected),
-                };
-                if let Err(rejected) = &verdict {
-                    next.attacker.refused += 1;
-                    next.attacker.refusals.extend(Refusal::witnessed(rejected));
-                }
-                self.record(&mut next, Sender::Attacker, Some(key));
-            }
-            Action::ForgeFirstPayload { key, claim, body, seq } => {
-                next.attacker.forged += 1;
-                let payload = self.message(claim, body, seq).to_bytes();
-                // Refused, with the witnessed branch if it is one (none for a session that never
-                // read the payload).
-                let verdict = match next.core.handle_handshake(next.now, &key.public(), &payload) {
-                    Ok(session) => match session.first_payload {
-                        Some(Ok(_)) => Ok(()),
-                        Some(Err(rejected)) => Err(Refusal::witnessed(&rejected)),
-                        None => Err(None),
-                    },
-                    Err(rejected) => Err(Refusal::witnessed(&rejected)),
-                };
                 if let Err(refusal) = verdict {
-                    next.attacker.refused += 1;
+                    next.attacker.refused = true;
                     next.attacker.refusals.extend(refusal);
                 }
-                self.record(&mut next, Sender::Attacker, Some(key));
-            }
-            Action::ReplayFirstMessage(n) => {
-                next.attacker.forged += 1;
-                // Whatever the scheduler answers goes to an attacker who cannot use it; only
-                // what the handshake does to the core matters.
-                if let Err(rejected) = next.core.handle_handshake(next.now, &KeySym::Job(n).public(), &[]) {
-                    next.attacker.refused += 1;
-                    next.attacker.refusals.extend(Refusal::witnessed(&rejected));
-                }
-                self.record(&mut next, Sender::Attacker, Some(KeySym::Job(n)));
+                self.record(&mut next, Sender::Attacker, action.attack_key());
             }
             Action::Revoke(c) => {
                 next.revoked = true;
@@ -419,20 +440,23 @@ impl ChannelModel {
             Action::Crash => {
                 let durability = &mut next.durability;
                 durability.crashes += 1;
-                next.history.push(Happening::Crashed {
+                let crashed = Happening::Crashed {
                     lost: durability.commit.pending_events().len(),
                     told_revoked: durability.told_revoked,
-                });
+                };
                 // A defender never told of its revocation will revoke again.
                 next.revoked &= durability.told_revoked;
                 durability.commit = protocol_core::commit::Commit::new(self.defences.clone());
                 durability.pending.clear();
-                // The restart: the real restore path, from the durable log alone.
-                let mut core = SchedulerCore::with_defences(self.config.clone(), self.defences.clone());
-                for event in &durability.log {
-                    core.restore(event);
+                next.monitor.observe(self, &crashed);
+                // The restart: the core the real restore path rebuilt from the durable log alone.
+                if let Some(restored) = &durability.restored {
+                    next.core = restored.clone();
                 }
-                next.core = core;
+                if durability.crashes >= self.bounds.crashes {
+                    // The last crash: nothing reads the log again.
+                    durability.restored = None;
+                }
                 for job in &mut next.honest {
                     if job.link.take().is_some() {
                         job.core.handle_disconnect();
@@ -475,7 +499,7 @@ impl ChannelModel {
                         (Reply::Rejected { seq, code }, Some(code))
                     }
                 };
-                next.history.push(Happening::CommandAnswered { seq, refused });
+                next.monitor.observe(self, &Happening::CommandAnswered { seq, refused });
                 self.record(&mut next, Sender::UiServer, Some(KeySym::Client));
                 next.durability.commit.hold(CommitAnswer::Reply, Held::Ui(reply));
             }
@@ -500,23 +524,66 @@ impl ChannelModel {
         while let Some(held) = next.durability.commit.poll_release() {
             Self::release(&mut next, held);
         }
-        if self.bounds.crashes == 0 {
-            // No crash to fall between an event and its write: every step ends durable.
+        if !self.crash_possible(&next) {
+            // No crash left to fall between an event and its write, so when the write happens
+            // can change nothing a property reads (an answer waiting for it and one already on
+            // its way are lost alike by a cut): every step ends durable.
             self.commit(&mut next);
         }
         Some(next)
     }
 
+    /// What an attacker's message does to `core`: `Err` with the witnessed refusal branch (if
+    /// it is one) when the core refused it.
+    fn send_attack(&self, core: &mut SchedulerCore, now: Millis, action: Action) -> Result<(), Option<Refusal>> {
+        match action {
+            Action::Forge { key, claim, body, seq } => core
+                .handle_handshake(now, &key.public(), &[])
+                .and_then(|_| core.handle_message(now, &key.public(), self.message(claim, body, seq)))
+                .map(|_| ())
+                .map_err(|rejected| Refusal::witnessed(&rejected)),
+            Action::ForgeFirstPayload { key, claim, body, seq } => {
+                let payload = self.message(claim, body, seq).to_bytes();
+                // A session that never read the payload refused it too, with no branch shown.
+                match core.handle_handshake(now, &key.public(), &payload) {
+                    Ok(session) => match session.first_payload {
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(rejected)) => Err(Refusal::witnessed(&rejected)),
+                        None => Err(None),
+                    },
+                    Err(rejected) => Err(Refusal::witnessed(&rejected)),
+                }
+            }
+            // Whatever the scheduler answers goes to an attacker who cannot use it; only what
+            // the handshake does to the core matters.
+            Action::ReplayFirstMessage(n) => core
+                .handle_handshake(now, &KeySym::Job(n).public(), &[])
+                .map(|_| ())
+                .map_err(|rejected| Refusal::witnessed(&rejected)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a crash may still come (only then does anything read the durable log, or can
+    /// the moment of a write make a difference).
+    fn crash_possible(&self, state: &State) -> bool {
+        state.durability.crashes < self.bounds.crashes
+    }
+
     /// The pending group commit becomes durable: its events join the log (and their
-    /// happenings the history), then its answers go out.
+    /// happenings the monitor), then its answers go out.
     fn commit(&self, state: &mut State) {
         let Some(batch) = state.durability.commit.poll_commit() else {
             return;
         };
-        if self.bounds.crashes > 0 {
-            state.durability.log.extend(batch.events);
+        if let Some(restored) = state.durability.restored.as_mut() {
+            for event in &batch.events {
+                restored.restore(event);
+            }
         }
-        state.history.append(&mut state.durability.pending);
+        for happening in std::mem::take(&mut state.durability.pending) {
+            state.monitor.observe(self, &happening);
+        }
         for held in batch.answers {
             Self::release(state, held);
         }
@@ -546,7 +613,7 @@ impl ChannelModel {
     }
 
     /// Hands the core's new events to the durability policy, their happenings waiting beside
-    /// them for the history; accepted messages are attributed to the party that built them and
+    /// them for the monitor; accepted messages are attributed to the party that built them and
     /// the session key they arrived on.
     fn record(&self, state: &mut State, sender: Sender, key: Option<KeySym>) {
         while let Some(event) = state.core.poll_event() {

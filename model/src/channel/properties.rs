@@ -1,113 +1,49 @@
 //! The properties, each a plain sentence, and the `sometimes` witnesses that show the
 //! interesting states are reached (a property that holds vacuously proves nothing).
 
-use protocol_core::scheduler::RESERVED_OUTPUTS;
-use protocol_core::wire::{JobBody, RejectCode};
+use protocol_core::wire::JobBody;
 use stateright::Property;
 
 use super::ChannelModel;
-use super::state::{Happening, KeySym, Refusal, Sender, State};
-
-/// The accepted messages in the history (durable ones).
-fn accepted(state: &State) -> impl Iterator<Item = (u8, u64, &JobBody, Sender, Option<KeySym>)> {
-    accepted_in(&state.history)
-}
-
-fn accepted_in(happenings: &[Happening]) -> impl Iterator<Item = (u8, u64, &JobBody, Sender, Option<KeySym>)> {
-    happenings.iter().filter_map(|h| match h {
-        Happening::Accepted {
-            job,
-            seq,
-            body,
-            sender,
-            key,
-        } => Some((*job, *seq, body, *sender, *key)),
-        _ => None,
-    })
-}
+use super::state::{Happening, KeySym, Refusal, State};
 
 /// An accepted message attributed to an honest job was built by that job.
-fn sender_authentication(model: &ChannelModel, state: &State) -> bool {
-    accepted(state).all(|(job, _, _, sender, _)| !model.is_honest(job) || sender == Sender::Honest(job))
+fn sender_authentication(_: &ChannelModel, state: &State) -> bool {
+    !state.monitor.forged_sender
 }
 
 /// No message takes effect twice, and an honest job's accepted messages are exactly the start
 /// of what it sent, in order, however its connections were cut.
-fn injective_agreement(model: &ChannelModel, state: &State) -> bool {
-    (0..model.job_count()).all(|job| {
-        let seqs: Vec<u64> = accepted(state).filter(|a| a.0 == job).map(|a| a.1).collect();
-        let distinct = seqs.windows(2).all(|w| w[0] < w[1]);
-        let faithful = !model.is_honest(job) || {
-            let plan = model.plan(job);
-            accepted(state)
-                .filter(|a| a.0 == job)
-                .enumerate()
-                .all(|(i, a)| plan.get(i) == Some(a.2))
-        };
-        distinct && faithful
-    })
+fn injective_agreement(_: &ChannelModel, state: &State) -> bool {
+    !state.monitor.not_injective
 }
 
 /// A message changes only the state of the job whose own key carried it.
 fn job_isolation(_: &ChannelModel, state: &State) -> bool {
-    accepted(state).all(|(job, _, _, _, key)| key == Some(KeySym::Job(job)))
+    !state.monitor.crossed
 }
 
 /// Only what a job may report takes effect: no reserved or undeclared output is completed by
 /// an `output` message, and no command takes effect unless the UI server's key carried it.
 fn allow_list(_: &ChannelModel, state: &State) -> bool {
-    let outputs = accepted(state).all(|(_, _, body, _, _)| match body {
-        JobBody::Output(name) => name.as_str() == "file-ready" && !RESERVED_OUTPUTS.contains(&name.as_str()),
-        _ => true,
-    });
-    let commands = state.history.iter().all(|h| match h {
-        Happening::Commanded { key } => *key == Some(KeySym::Client),
-        _ => true,
-    });
-    outputs && commands
+    !state.monitor.disallowed
 }
 
 /// Every command the honest UI server sends is judged on what it asks: none is refused for its
 /// sequence number, so a refused command never blocks later ones, from anyone.
 fn command_liveness(_: &ChannelModel, state: &State) -> bool {
-    state.history.iter().all(|h| {
-        !matches!(
-            h,
-            Happening::CommandAnswered {
-                refused: Some(RejectCode::SequenceGap | RejectCode::ReplayedSequence),
-                ..
-            }
-        )
-    })
-}
-
-/// A command refused for what it asks is followed by one carrying the same number that is
-/// applied.
-fn refused_number_reused(state: &State) -> bool {
-    state.history.iter().enumerate().any(|(i, h)| match h {
-        Happening::CommandAnswered {
-            seq,
-            refused: Some(RejectCode::InvalidTransition),
-        } => state.history[i + 1..]
-            .iter()
-            .any(|l| matches!(l, Happening::CommandAnswered { seq: s, refused: None } if s == seq)),
-        _ => false,
-    })
+    !state.monitor.command_blocked
 }
 
 /// The registry holds only keys the job made itself, registered before its deadline.
 fn registration_binding(model: &ChannelModel, state: &State) -> bool {
-    let history_ok = state.history.iter().all(|h| match h {
-        Happening::Registered { job, key, late } => *key == Some(KeySym::Job(*job)) && !late,
-        _ => true,
-    });
     let registry_ok = model.ids().iter().enumerate().all(|(n, id)| {
         state.core.job(id).and_then(|r| r.key()).is_none_or(|key| {
             state.core.binding(&key).is_none_or(|(bound, _)| bound == id)
                 && KeySym::from_public(&key, model.job_count()) == u8::try_from(n).ok().map(KeySym::Job)
         })
     });
-    history_ok && registry_ok
+    !state.monitor.bad_registration && registry_ok
 }
 
 /// The attacker never holds the scheduler's private key or an honest job's.
@@ -121,23 +57,8 @@ fn key_secrecy(model: &ChannelModel, state: &State) -> bool {
 }
 
 /// Nothing takes effect on a job after its key was revoked or after its final message.
-fn no_acceptance_after_revocation(model: &ChannelModel, state: &State) -> bool {
-    (0..model.job_count()).all(|job| {
-        let mut closed = false;
-        for h in &state.history {
-            match h {
-                Happening::Revoked { job: j } if *j == job => closed = true,
-                Happening::Accepted { job: j, body, .. } if *j == job => {
-                    if closed {
-                        return false;
-                    }
-                    closed = matches!(body, JobBody::Succeeded | JobBody::Failed(_));
-                }
-                _ => {}
-            }
-        }
-        true
-    })
+fn no_acceptance_after_revocation(_: &ChannelModel, state: &State) -> bool {
+    !state.monitor.after_close
 }
 
 /// A job is marked succeeded only by an accepted `succeeded` message.
@@ -149,21 +70,21 @@ fn no_forged_completion(model: &ChannelModel, state: &State) -> bool {
             .is_some_and(|r| r.completed_outputs().contains("succeeded"));
         // The core's state includes effects not yet durable, so their happenings count too.
         !marked
-            || accepted(state)
-                .chain(accepted_in(&state.durability.pending))
-                .any(|a| usize::from(a.0) == n && *a.2 == JobBody::Succeeded)
+            || state.monitor.jobs.get(n).is_some_and(|w| w.succeeded)
+            || state.durability.pending.iter().any(
+                |h| matches!(h, Happening::Accepted { job, body: JobBody::Succeeded, .. } if usize::from(*job) == n),
+            )
     })
 }
 
 /// Every acknowledgement an honest job has accepted is of its own message, and that message's
-/// acceptance is durable (in the history, which holds only what the log has made durable).
+/// acceptance is durable (folded into the monitor, which sees only what the log has made
+/// durable).
 fn durable_acknowledgement(model: &ChannelModel, state: &State) -> bool {
     state.honest.iter().enumerate().all(|(n, job)| {
+        let watch = state.monitor.jobs.get(n).copied().unwrap_or_default();
         let n = u8::try_from(n).unwrap_or(u8::MAX);
-        model.plan(n).iter().zip(1..).all(|(body, seq)| {
-            !job.core.is_acknowledged(seq)
-                || accepted(state).any(|a| a.0 == n && a.1 == seq && a.2 == body && a.3 == Sender::Honest(n))
-        })
+        (1..=model.plan(n).len() as u64).all(|seq| !job.core.is_acknowledged(seq) || watch.faithfully_accepted(seq))
     })
 }
 
@@ -281,22 +202,13 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
     if model.bounds.crashes > 0 && model.bounds.honest_jobs > 0 {
         props.push(Property::sometimes(
             "a crash loses an event that was not yet durable, and an honest job still finishes",
-            |_, s: &State| {
-                s.history
-                    .iter()
-                    .any(|h| matches!(h, Happening::Crashed { lost, .. } if *lost > 0))
-                    && s.honest.first().is_some_and(|j| j.core.is_finished())
-            },
+            |_, s: &State| s.monitor.crash_lost && s.honest.first().is_some_and(|j| j.core.is_finished()),
         ));
     }
     if model.bounds.crashes > 0 && model.bounds.revocation && model.bounds.compromised_job {
         props.push(Property::sometimes(
             "the scheduler restarts after the defender was told of its revocation",
-            |_, s: &State| {
-                s.history
-                    .iter()
-                    .any(|h| matches!(h, Happening::Crashed { told_revoked: true, .. }))
-            },
+            |_, s: &State| s.monitor.crash_after_told_revoked,
         ));
     }
     if model.bounds.honest_jobs > 0 {
@@ -306,13 +218,13 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
         ));
         props.push(Property::sometimes(
             "a cut connection's messages are resent and recognised as duplicates",
-            |_, s: &State| s.history.iter().any(|h| matches!(h, Happening::Duplicate { .. })),
+            |_, s: &State| s.monitor.duplicate,
         ));
     }
     if model.bounds.forgeries > 0 {
         props.push(Property::sometimes(
             "the scheduler refuses an attacker's message",
-            |_, s: &State| s.attacker.refused > 0,
+            |_, s: &State| s.attacker.refused,
         ));
     }
     if model.bounds.forgeries > 0 && model.bounds.compromised_job {
@@ -355,23 +267,13 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
     if model.bounds.commands > 1 {
         props.push(Property::sometimes(
             "a refused command's number is carried by the next command, which is applied",
-            |_, s: &State| refused_number_reused(s),
+            |_, s: &State| s.monitor.refused_number_reused,
         ));
     }
     if model.bounds.compromised_job {
         props.push(Property::sometimes(
             "a compromised job's own message takes effect",
-            |_, s: &State| {
-                s.history.iter().any(|h| {
-                    matches!(
-                        h,
-                        Happening::Accepted {
-                            sender: super::Sender::Attacker,
-                            ..
-                        }
-                    )
-                })
-            },
+            |_, s: &State| s.monitor.attacker_accepted,
         ));
     }
     if model.bounds.revocation && model.bounds.compromised_job {
@@ -382,7 +284,7 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
     }
     if model.bounds.deadline {
         props.push(Property::sometimes("a launch fails at its deadline", |_, s: &State| {
-            s.history.iter().any(|h| matches!(h, Happening::LaunchFailed { .. }))
+            s.monitor.launch_failed
         }));
     }
     props

@@ -1,6 +1,6 @@
 //! The job-channel model's state: the real scheduler core, honest jobs driven by the real job
-//! core, the links between them, what the attacker holds, and a history of what happened for
-//! the properties to judge.
+//! core, the links between them, what the attacker holds, and what the properties remember of
+//! what happened.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -8,12 +8,14 @@ use protocol_core::command::CommandCore;
 use protocol_core::commit::Commit;
 use protocol_core::job::JobCore;
 use protocol_core::keys::LOW_ORDER_POINTS;
-use protocol_core::scheduler::{Event, SchedulerCore};
+use protocol_core::scheduler::SchedulerCore;
 use protocol_core::wire::{
     ClientCommand, CommandOp, FailReason, JobBody, JobMessage, Message, OutputName, RejectCode, Reply,
 };
 use protocol_core::{Defences, JobId, Millis, PublicKey};
 use serde::Serialize;
+
+use super::monitor::Monitor;
 
 /// A key, symbolically: the attacker can use a key exactly when it holds the private half
 /// (or, for a low-order point, always: anyone can compute its Diffie-Hellman results).
@@ -187,6 +189,10 @@ pub struct HonestJob {
     pub registered: bool,
     /// Whether it gave up (launch failed or a message was rejected).
     pub stopped: bool,
+    /// Whether it has connected, so that the attacker holds a first handshake message of its
+    /// to replay (on any later connection: while its own is up, after it closed, after the
+    /// job finished or the scheduler restarted).
+    pub captured: bool,
 }
 
 /// A refusal branch of the pipeline that a witness must see reached. Other refusals are not
@@ -231,8 +237,9 @@ pub struct Attacker {
     pub keys: BTreeSet<KeySym>,
     /// Messages it has sent.
     pub forged: u8,
-    /// Of those, how many the scheduler refused.
-    pub refused: u8,
+    /// Whether the scheduler has refused one of them (a count would only tell apart states
+    /// with the same futures).
+    pub refused: bool,
     /// Connections it has cut.
     pub severed: u8,
     /// Which refusals its messages have met, for the witnesses that every branch of the
@@ -322,9 +329,10 @@ pub struct State {
     pub ui: Option<UiServer>,
     /// Whether the defender has revoked the compromised job.
     pub revoked: bool,
-    /// What happened, in order: the durable part of it (an event's happening joins the
-    /// history when the event is durable, so a crash takes back only what was never durable).
-    pub history: Vec<Happening>,
+    /// What the properties remember of what happened: the durable part of it (an event's
+    /// happening is folded in when the event is durable, so a crash takes back only what was
+    /// never durable).
+    pub monitor: Monitor,
     /// The scheduler's durability policy and its log, and what a crash would lose.
     pub durability: Durability,
 }
@@ -359,11 +367,14 @@ pub enum Held {
 pub struct Durability {
     /// The real group-commit policy: events and the answers waiting for them.
     pub commit: Commit<Held>,
-    /// The happenings of the events in `commit`, joining the history when they are durable.
+    /// The happenings of the events in `commit`, folded into the monitor when they are durable.
     pub pending: Vec<Happening>,
-    /// The durable event log a restart restores from (kept only when the bounds allow a crash:
-    /// otherwise nothing reads it).
-    pub log: Vec<Event>,
+    /// What a restart would rebuild: a fresh core given every durable event through the real
+    /// restore path, one event as it becomes durable (the same calls, in the same order, as
+    /// restoring from the whole log at start-up). Kept instead of the log itself so that two
+    /// logs that restore to the same core are one state; `None` once no crash can come, when
+    /// nothing reads it.
+    pub restored: Option<SchedulerCore>,
     /// Crashes so far.
     pub crashes: u8,
     /// Whether the defender has been told its revocation took effect.
@@ -371,13 +382,14 @@ pub struct Durability {
 }
 
 impl Durability {
-    /// Nothing pending, nothing logged, for a scheduler with `defences`.
+    /// Nothing pending, nothing logged, for a scheduler with `defences` (`restored`: the
+    /// fresh core a restart begins from, if a crash may come).
     #[must_use]
-    pub const fn new(defences: Defences) -> Self {
+    pub const fn new(defences: Defences, restored: Option<SchedulerCore>) -> Self {
         Self {
             commit: Commit::new(defences),
             pending: Vec::new(),
-            log: Vec::new(),
+            restored,
             crashes: 0,
             told_revoked: false,
         }

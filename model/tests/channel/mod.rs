@@ -15,9 +15,9 @@ fn every_channel_property_holds_and_every_witness_is_reached_within_the_quick_bo
         assert!(p.holds, "{} {} failed: {:#?}", p.kind, p.name, p.trace);
     }
     assert_eq!(report.properties.iter().filter(|p| p.kind == "always").count(), 10);
-    assert_eq!(report.properties.iter().filter(|p| p.kind == "sometimes").count(), 10);
+    assert_eq!(report.properties.iter().filter(|p| p.kind == "sometimes").count(), 11);
     // Pinned: a change to the cores or the model that changes the explored space must be seen.
-    assert_eq!(report.unique_states, 106_174);
+    assert_eq!(report.unique_states, 14_970);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn sender_authentication_survives_a_leaked_scheduler_key() {
         "{:#?}",
         report.properties.iter().filter(|p| !p.holds).collect::<Vec<_>>()
     );
-    assert_eq!(report.unique_states, 109_844);
+    assert_eq!(report.unique_states, 15_534);
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn a_refused_command_never_blocks_later_commands_within_the_quick_command_bound(
         names.contains(&"a refused command's number is carried by the next command, which is applied"),
         "{names:?}"
     );
-    assert_eq!(report.unique_states, 7_843);
+    assert_eq!(report.unique_states, 57_206);
 }
 
 #[test]
@@ -75,12 +75,12 @@ fn every_property_holds_across_a_crash_at_any_point_within_the_quick_crash_bound
     ] {
         assert!(names.contains(&witness), "{names:?}");
     }
-    assert_eq!(report.unique_states, 150_686);
+    assert_eq!(report.unique_states, 3_258);
 }
 
 #[test]
 fn a_crash_loses_an_acceptance_not_yet_durable_and_the_restored_core_takes_the_resent_message() {
-    use model::channel::{Action, Happening};
+    use model::channel::Action;
     use stateright::Model;
     let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::CRASH_QUICK);
     let mut state = model.init_states().remove(0);
@@ -108,7 +108,10 @@ fn a_crash_loses_an_acceptance_not_yet_durable_and_the_restored_core_takes_the_r
         "its ack waits for the write"
     );
     state = step(&state, Action::Crash);
-    assert!(matches!(state.history.last(), Some(Happening::Crashed { lost: 1, .. })));
+    assert!(
+        state.monitor.crash_lost,
+        "the crash lost the acceptance that was not yet durable"
+    );
     assert_eq!(
         state.core.job(id).map(|r| r.last_seq()),
         Some(0),
@@ -128,32 +131,49 @@ fn a_crash_loses_an_acceptance_not_yet_durable_and_the_restored_core_takes_the_r
 }
 
 #[test]
-fn a_replayed_first_handshake_message_reaches_the_scheduler_and_changes_nothing_in_its_core() {
+fn a_replayed_first_handshake_message_is_offered_before_and_after_its_connection_closes_and_is_pruned_as_changing_nothing()
+ {
     use model::channel::{Action, KeySym};
     use stateright::Model;
     let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK);
+    let step = |state: &model::channel::State, action| model.next_state(state, action).expect("possible");
+    let offered = |state: &model::channel::State| {
+        let mut actions = Vec::new();
+        model.actions(state, &mut actions);
+        actions.contains(&Action::ReplayFirstMessage(0))
+    };
     let mut state = model.init_states().remove(0);
-    for action in [
+    state = step(
+        &state,
         Action::KeyReply {
             job: 0,
             key: KeySym::Job(0),
         },
-        Action::Connect(0),
-    ] {
-        state = model.next_state(&state, action).expect("possible");
-    }
-    let mut actions = Vec::new();
-    model.actions(&state, &mut actions);
-    assert!(actions.contains(&Action::ReplayFirstMessage(0)), "{actions:?}");
-    let after = model
-        .next_state(&state, Action::ReplayFirstMessage(0))
-        .expect("possible");
-    assert_eq!(after.attacker.forged, state.attacker.forged + 1, "it costs a forgery");
-    assert_eq!(
-        after.core, state.core,
-        "the handshake alone changes nothing the scheduler keeps"
     );
-    assert_eq!(after.history, state.history);
+    assert!(!offered(&state), "nothing captured before the job connects");
+    state = step(&state, Action::Connect(0));
+    // The job's writes come first (a persistent set of one), then everything else.
+    while state.honest[0].core.clone().poll_transmit().is_some() {
+        state = step(&state, Action::Transmit(0));
+    }
+    assert!(offered(&state), "while its connection is up");
+    let open = state.clone();
+    state = step(&state, Action::Sever(0));
+    assert!(state.honest[0].link.is_none());
+    assert!(offered(&state), "and after it closed");
+    for state in [open, state] {
+        // The real core answers the replay (message 2) and keeps nothing of it ...
+        let mut core = state.core.clone();
+        let session = core.handle_handshake(state.now, &KeySym::Job(0).public(), &[]);
+        assert!(session.is_ok(), "{session:?}");
+        assert_eq!(
+            core, state.core,
+            "the handshake alone changes nothing the scheduler keeps"
+        );
+        // ... so the step is computed and not explored further: its state is this one with
+        // less of the attacker's budget.
+        assert_eq!(model.next_state(&state, Action::ReplayFirstMessage(0)), None);
+    }
 }
 
 #[test]
@@ -184,7 +204,7 @@ fn every_weakened_design_is_broken_and_names_the_property_it_breaks() {
         ("dedup-by-session", "injective-agreement", 3),
         ("identity-from-claim", "sender-authentication", 2),
         ("burn-refused-number", "command-liveness", 8),
-        ("ack-before-durable", "durable-acknowledgement", 6),
+        ("ack-before-durable", "durable-acknowledgement", 7),
         ("revocation-before-durable", "durable-revocation", 4),
         ("cylc7-key-shipping", "key-secrecy", 2),
         ("unauthenticated-bootstrap", "registration-binding", 1),
