@@ -99,6 +99,22 @@ fn step(model: &ChannelModel, action: &Action) -> TraceStep {
             "cut".into(),
             format!("cuts {}'s connection; everything in flight is lost", job_name(model, n)),
         ),
+        Action::Abandon(n) => (
+            "attacker".into(),
+            "stall".into(),
+            format!(
+                "stalls {}'s connection until the job gives up on it and reconnects; what it wrote is still on its way",
+                job_name(model, n)
+            ),
+        ),
+        Action::DeliverStale(n) => (
+            "scheduler".into(),
+            "accept?".into(),
+            format!(
+                "reads the oldest message still in flight on a connection {} gave up on; its answer reaches nobody",
+                job_name(model, n)
+            ),
+        ),
         Action::Forge {
             key,
             body: Body::Command,

@@ -9,6 +9,8 @@
 //! | `Deliver(n)` | the next frame on that wire is written to the scheduler's socket and its reply read |
 //! | `Receive(n)` | the job decrypts the next reply and feeds it to its job core |
 //! | `Sever(n)` | the TCP connection is dropped with whatever was in flight |
+//! | `Abandon(n)` | the job's core gives up on its connection and reconnects; the socket stays open with its frames |
+//! | `DeliverStale(n)` | the next frame on the oldest such socket is written to the scheduler; its reply is read and dropped |
 //! | `Forge { key, .. }` | a real Noise session with `key`'s real keypair sends the message |
 //! | `ForgeFirstPayload { key, .. }` | a real key-compromise-impersonation first message made with the scheduler's private key ([`crate::live::forge`]) |
 //! | `Revoke(n)` | `SchedulerHandle::revoke` |
@@ -60,6 +62,8 @@ struct Link {
 struct Honest {
     core: JobCore,
     link: Option<Link>,
+    /// Connections the job gave up on whose frames are still to be delivered, oldest first.
+    stale: VecDeque<Link>,
 }
 
 /// The UI server's connection: replies are decrypted as they are read (the verdict is the
@@ -241,7 +245,11 @@ impl Replayer {
                 for body in model.plan(n) {
                     core.send(body);
                 }
-                Honest { core, link: None }
+                Honest {
+                    core,
+                    link: None,
+                    stale: VecDeque::new(),
+                }
             })
             .collect();
         for id in &ids {
@@ -328,7 +336,7 @@ impl Replayer {
         let before = self.target.stats();
         let mut record = StepRecord::default();
         let (sender, key) = match *action {
-            Action::Deliver(n) => (Sender::Honest(n), Some(KeySym::Job(n))),
+            Action::Deliver(n) | Action::DeliverStale(n) => (Sender::Honest(n), Some(KeySym::Job(n))),
             Action::Forge { key, .. } | Action::ForgeFirstPayload { key, .. } => (Sender::Attacker, Some(key)),
             Action::ClientDeliver => (Sender::UiServer, Some(KeySym::Client)),
             _ => (Sender::Attacker, None),
@@ -444,6 +452,34 @@ impl Replayer {
                 honest.link = None;
                 honest.core.handle_disconnect();
                 record.seen = "connection cut".to_owned();
+            }
+            Action::Abandon(n) => {
+                let honest = self.honest(n)?;
+                let link = honest
+                    .link
+                    .take()
+                    .ok_or_else(|| HarnessError::setup(format!("job {n} has no connection")))?;
+                // The socket stays open with the job's frames on it; the job reconnects.
+                honest.stale.push_back(link);
+                honest.core.handle_disconnect();
+                record.seen = "the job gave up on its connection; its frames are still on their way".to_owned();
+            }
+            Action::DeliverStale(n) => {
+                let honest = self.honest(n)?;
+                while honest.stale.front().is_some_and(|l| l.to_scheduler.is_empty()) {
+                    honest.stale.pop_front();
+                }
+                let link = honest
+                    .stale
+                    .front_mut()
+                    .ok_or_else(|| HarnessError::setup(format!("nothing in flight on job {n}'s old connections")))?;
+                let frame = link
+                    .to_scheduler
+                    .pop_front()
+                    .ok_or_else(|| HarnessError::setup(format!("nothing in flight on job {n}'s old connection")))?;
+                // The scheduler answers on the old connection, which nobody reads any more.
+                round_trip(&mut link.stream, &mut link.reader, &frame, &format!("job {n}")).await?;
+                record.seen = "delivered on the old connection; its answer reaches nobody".to_owned();
             }
             Action::Forge { key, claim, body, seq } => {
                 let forged = body.to_message(self.id(claim)?, seq);
@@ -569,7 +605,7 @@ impl Replayer {
         self.seen_events = events.len();
         let after = self.target.stats();
         record.refused_by = delta(&before, &after);
-        if let Action::Deliver(n) = *action
+        if let Action::Deliver(n) | Action::DeliverStale(n) = *action
             && after.duplicates > before.duplicates
         {
             record.duplicate = true;

@@ -40,6 +40,13 @@ pub enum Action {
     Receive(u8),
     /// The attacker cuts an honest job's connection; whatever was in flight is lost.
     Sever(u8),
+    /// The attacker stalls an honest job's connection until the job gives up on it and
+    /// reconnects, while what it wrote stays on its way to the scheduler: the job then has two
+    /// connections on its key at once. Counts against the cut connections.
+    Abandon(u8),
+    /// The scheduler reads the oldest message still in flight on a connection honest job `n`
+    /// gave up on; its answer goes to a socket nobody reads.
+    DeliverStale(u8),
     /// The attacker opens a session as `key` and sends a message claiming `claim`.
     Forge {
         /// The key it handshakes with.
@@ -224,8 +231,16 @@ impl ChannelModel {
                     }
                     if state.attacker.severed < self.bounds.severs {
                         actions.push(Action::Sever(n));
+                        if !link.to_scheduler.is_empty() {
+                            actions.push(Action::Abandon(n));
+                        }
                     }
                 }
+            }
+        }
+        for (n, job) in state.honest.iter().enumerate() {
+            if !job.stale.is_empty() {
+                actions.push(Action::DeliverStale(u8::try_from(n).unwrap_or(u8::MAX)));
             }
         }
         if state.attacker.forged < self.bounds.forgeries {
@@ -419,6 +434,26 @@ impl ChannelModel {
                 next.durability
                     .commit
                     .retain_answers(|h| !matches!(h, Held::Job { job, .. } if *job == n));
+            }
+            Action::Abandon(n) => {
+                next.attacker.severed += 1;
+                let job = &mut next.honest[usize::from(n)];
+                let link = job.link.take()?;
+                job.stale.extend(link.to_scheduler);
+                job.core.handle_disconnect();
+                next.durability
+                    .commit
+                    .retain_answers(|h| !matches!(h, Held::Job { job, .. } if *job == n));
+            }
+            Action::DeliverStale(n) => {
+                let message = next.honest[usize::from(n)].stale.pop_front()?;
+                if let Ok(Accepted::Duplicate { job, .. }) =
+                    next.core.handle_message(next.now, &KeySym::Job(n).public(), message)
+                    && let Some(job) = self.index_of(&job)
+                {
+                    next.monitor.observe(self, &Happening::Duplicate { job });
+                }
+                self.record(&mut next, Sender::Honest(n), Some(KeySym::Job(n)));
             }
             Action::Forge { .. } | Action::ForgeFirstPayload { .. } | Action::ReplayFirstMessage(_) => {
                 let (core, verdict) = attack?;

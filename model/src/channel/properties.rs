@@ -221,6 +221,13 @@ pub(super) fn all(model: &ChannelModel) -> Vec<Property<ChannelModel>> {
             |_, s: &State| s.monitor.duplicate,
         ));
     }
+    if model.bounds.honest_jobs > 0 && model.bounds.severs > 0 {
+        props.push(Property::sometimes(
+            "a job's new connection is up while messages from one it gave up on are still on their way",
+            // A state, not a flag: a witness kept in the state would split it.
+            |_, s: &State| s.honest.iter().any(|j| j.link.is_some() && !j.stale.is_empty()),
+        ));
+    }
     if model.bounds.forgeries > 0 {
         props.push(Property::sometimes(
             "the scheduler refuses an attacker's message",

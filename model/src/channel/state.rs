@@ -189,6 +189,10 @@ pub struct HonestJob {
     pub registered: bool,
     /// Whether it gave up (launch failed or a message was rejected).
     pub stopped: bool,
+    /// Messages it wrote on connections it has since given up on, which the network still
+    /// carries to the scheduler (oldest first): the scheduler may read them beside the job's
+    /// current connection, and its answers on them reach nobody.
+    pub stale: VecDeque<Message>,
     /// Whether it has connected, so that the attacker holds a first handshake message of its
     /// to replay (on any later connection: while its own is up, after it closed, after the
     /// job finished or the scheduler restarted).

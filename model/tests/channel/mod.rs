@@ -15,9 +15,9 @@ fn every_channel_property_holds_and_every_witness_is_reached_within_the_quick_bo
         assert!(p.holds, "{} {} failed: {:#?}", p.kind, p.name, p.trace);
     }
     assert_eq!(report.properties.iter().filter(|p| p.kind == "always").count(), 10);
-    assert_eq!(report.properties.iter().filter(|p| p.kind == "sometimes").count(), 11);
+    assert_eq!(report.properties.iter().filter(|p| p.kind == "sometimes").count(), 12);
     // Pinned: a change to the cores or the model that changes the explored space must be seen.
-    assert_eq!(report.unique_states, 14_970);
+    assert_eq!(report.unique_states, 53_762);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn sender_authentication_survives_a_leaked_scheduler_key() {
         "{:#?}",
         report.properties.iter().filter(|p| !p.holds).collect::<Vec<_>>()
     );
-    assert_eq!(report.unique_states, 15_534);
+    assert_eq!(report.unique_states, 55_818);
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn a_refused_command_never_blocks_later_commands_within_the_quick_command_bound(
         names.contains(&"a refused command's number is carried by the next command, which is applied"),
         "{names:?}"
     );
-    assert_eq!(report.unique_states, 57_206);
+    assert_eq!(report.unique_states, 89_714);
 }
 
 #[test]
@@ -240,4 +240,39 @@ fn a_weakened_design_with_no_attacker_in_range_is_reported_as_not_found() {
     };
     let (report, actions) = Variant::Without(protocol_core::Check::AllowedType).find_attack(bounds);
     assert!(!report.found && actions.is_empty(), "{report:#?}");
+}
+
+#[test]
+fn a_message_read_from_a_connection_the_job_gave_up_on_after_its_resend_is_a_duplicate_and_takes_effect_once() {
+    use model::channel::{Action, KeySym};
+    use stateright::Model;
+    let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK);
+    let step = |state: &model::channel::State, action| model.next_state(state, action).expect("possible");
+    let writes = |mut state: model::channel::State| {
+        while state.honest[0].core.clone().poll_transmit().is_some() {
+            state = step(&state, Action::Transmit(0));
+        }
+        state
+    };
+    let mut state = model.init_states().remove(0);
+    state = step(
+        &state,
+        Action::KeyReply {
+            job: 0,
+            key: KeySym::Job(0),
+        },
+    );
+    state = writes(step(&state, Action::Connect(0)));
+    state = step(&state, Action::Abandon(0));
+    assert_eq!(state.honest[0].stale.len(), 2, "both writes still on their way");
+    state = writes(step(&state, Action::Connect(0)));
+    state = step(&state, Action::Deliver(0));
+    let id = &model.ids()[0];
+    assert_eq!(state.core.job(id).map(|r| r.last_seq()), Some(1));
+    assert!(!state.monitor.duplicate);
+    state = step(&state, Action::DeliverStale(0));
+    assert!(state.honest[0].link.is_some(), "read beside the job's new connection");
+    assert!(state.monitor.duplicate, "the old copy of #1 is recognised");
+    assert_eq!(state.core.job(id).map(|r| r.last_seq()), Some(1), "and takes no effect");
+    assert!(!state.monitor.not_injective);
 }
