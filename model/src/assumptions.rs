@@ -33,6 +33,22 @@ const CHANNEL_SESSION_PROPERTIES: &[Property] = &[
     P::CommandLiveness,
 ];
 
+/// The job-channel properties whose proof is an exploration (every one but key-secrecy, which
+/// follows from what the attacker starts with): what the bounds and reductions underlie.
+const CHANNEL_EXPLORED_PROPERTIES: &[Property] = &[
+    P::SenderAuthentication,
+    P::InjectiveAgreement,
+    P::JobIsolation,
+    P::AllowList,
+    P::RegistrationBinding,
+    P::NoAcceptanceAfterRevocation,
+    P::NoForgedCompletion,
+    P::KciResistance,
+    P::CommandLiveness,
+    P::DurableAcknowledgement,
+    P::DurableRevocation,
+];
+
 /// Every assumption, the job channel's first.
 pub const ALL: [Assumption; 11] = [
     Assumption {
@@ -80,38 +96,14 @@ pub const ALL: [Assumption; 11] = [
         model: ModelKind::Channel,
         statement: "The proofs are bounded: two honest jobs (three and two messages), one compromised job, three forged messages and two cut or stalled connections (channel); the same with one and the scheduler's key leaked (channel-kci); four commands from one UI server acting for one person beside one honest job, one cut or stalled connection and one forged message (channel-commands); two honest jobs, the compromised job with one forged message, one cut connection, revocation and one crash (channel-crash). A forged message is any job-message kind (message is left out: like heartbeat it is allowed only while running and changes nothing) with the claimed job's last, next, next-but-one or a far-ahead sequence number, or the next of the job bound to its key. The de-duplication window, and a job's limit on unacknowledged messages, is 2 instead of 64, so it evicts. An honest job's connection is either cut (what was in flight is lost) or stalled until the job gives up on it and reconnects, its unread messages still delivered later, interleaved with the new connection's (one queue per job for every stalled connection, oldest first); the attacker's messages each open a session of their own, and the core keeps no per-connection state (every check reads the job's record, keyed by the session's key), so any number of connections on one key are to it one stream of messages in the order it reads them.",
         covered_by: "The scheduler_ops fuzz target (long random sequences of launches, replies, messages, commands, revocations and restarts against the core's invariants) and the live harnesses, among them s01-scheduler-restart's 502 messages per job.",
-        properties: &[
-            P::SenderAuthentication,
-            P::InjectiveAgreement,
-            P::JobIsolation,
-            P::AllowList,
-            P::RegistrationBinding,
-            P::NoAcceptanceAfterRevocation,
-            P::NoForgedCompletion,
-            P::KciResistance,
-            P::CommandLiveness,
-            P::DurableAcknowledgement,
-            P::DurableRevocation,
-        ],
+        properties: CHANNEL_EXPLORED_PROPERTIES,
     },
     Assumption {
         name: "state-space-reductions",
         model: ModelKind::Channel,
         statement: "Three reductions keep the runs small; none removes a reachable verdict. (1) The properties read a monitor folded from each durable happening (per-job counts, last numbers, closed flags, sticky violation flags) instead of the ordered history, so interleavings that reach the same cores, links and monitor are one state; a unit test checks the fold against the history readings it replaced on every prefix of 20,000 random histories. (2) An attacker's message the real core refuses without changing anything, showing no refusal branch not already shown, is computed and then not explored further: its state is the one it started from with less budget. (3) An honest job's write into its own connection is the only step explored where one is possible (a persistent set of one): it touches only that job's core and the tail of its connection, commutes with every other step, and a cut or crash after it leaves the job core as one before it. Commits are explicit steps only while a crash may still come.",
         covered_by: "The monitor's fold test against the history readings; every variant's attack is still found within the quick bound, with the step counts the model tests pin.",
-        properties: &[
-            P::SenderAuthentication,
-            P::InjectiveAgreement,
-            P::JobIsolation,
-            P::AllowList,
-            P::RegistrationBinding,
-            P::NoAcceptanceAfterRevocation,
-            P::NoForgedCompletion,
-            P::KciResistance,
-            P::CommandLiveness,
-            P::DurableAcknowledgement,
-            P::DurableRevocation,
-        ],
+        properties: CHANNEL_EXPLORED_PROPERTIES,
     },
     Assumption {
         name: "one-ui-server-one-command-at-a-time",

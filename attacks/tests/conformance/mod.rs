@@ -191,3 +191,63 @@ fn an_unauthenticated_bootstrap_registers_the_attackers_key_and_the_real_design_
     assert!(matches!(result.weakened, Verdict::Violated { step: 1, .. }));
     assert!(matches!(&result.normal, Verdict::Counterpart { evidence } if evidence.contains("s15-key-substitution")));
 }
+
+#[test]
+fn a_stalled_connections_old_copy_read_after_the_resend_is_acknowledged_as_a_duplicate_by_the_real_scheduler() {
+    use attacks::conformance::replay::Replayer;
+    use attacks::live::target::TargetConfig;
+    use model::channel::{Action, Bounds, ChannelModel, Environment, KeySym};
+    use protocol_core::Defences;
+    use protocol_core::scheduler::Event;
+    let _serial = one_at_a_time();
+    // The model test's trace, step for step: job h0 writes #1 and #2, its connection stalls, it
+    // reconnects and resends both; the scheduler reads the new #1, then the old #1.
+    let actions = [
+        Action::KeyReply {
+            job: 0,
+            key: KeySym::Job(0),
+        },
+        Action::Connect(0),
+        Action::Transmit(0),
+        Action::Transmit(0),
+        Action::Abandon(0),
+        Action::Connect(0),
+        Action::Transmit(0),
+        Action::Transmit(0),
+        Action::Deliver(0),
+        Action::DeliverStale(0),
+    ];
+    let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let (records, violated) = runtime.block_on(async {
+        let mut replayer = Replayer::start(model, TargetConfig::real(), false)
+            .await
+            .expect("the target starts");
+        let mut records = Vec::new();
+        for action in &actions {
+            records.push(replayer.step(action).await.expect("the step is performed"));
+        }
+        let violated = replayer.violated();
+        replayer.finish().await;
+        (records, violated)
+    });
+    let accepted = |r: &attacks::conformance::replay::StepRecord| {
+        r.events.iter().filter(|e| matches!(e, Event::Accepted { .. })).count()
+    };
+    let (deliver, stale) = (&records[8], &records[9]);
+    assert_eq!(
+        accepted(deliver),
+        1,
+        "the new connection's #1 takes effect: {deliver:?}"
+    );
+    assert!(!deliver.duplicate);
+    assert!(
+        stale.duplicate,
+        "the old connection's #1 is acknowledged as a duplicate: {stale:?}"
+    );
+    assert_eq!(accepted(stale), 0, "and takes no effect: {stale:?}");
+    assert!(violated.is_empty(), "{violated:?}");
+}

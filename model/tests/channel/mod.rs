@@ -1,9 +1,33 @@
 //! The job channel model.
 
-use model::channel::{Bounds, ChannelModel, Environment};
+use model::channel::{Action, Bounds, ChannelModel, Environment, KeySym, State};
 use model::run::prove;
 use model::variants::Variant;
 use protocol_core::Defences;
+use stateright::Model;
+
+/// A step the test needs to be possible.
+fn step(model: &ChannelModel, state: &State, action: Action) -> State {
+    model.next_state(state, action).expect("possible")
+}
+
+/// Honest job h0's key reply, with its own key.
+const fn registration() -> Action {
+    Action::KeyReply {
+        job: 0,
+        key: KeySym::Job(0),
+    }
+}
+
+/// Job h0 connects and writes what its window allows (its writes come first: a persistent set
+/// of one).
+fn connect_and_write(model: &ChannelModel, state: &State) -> State {
+    let mut state = step(model, state, Action::Connect(0));
+    while state.honest[0].core.clone().poll_transmit().is_some() {
+        state = step(model, &state, Action::Transmit(0));
+    }
+    state
+}
 
 #[test]
 fn every_channel_property_holds_and_every_witness_is_reached_within_the_quick_bound() {
@@ -80,8 +104,6 @@ fn every_property_holds_across_a_crash_at_any_point_within_the_quick_crash_bound
 
 #[test]
 fn a_crash_loses_an_acceptance_not_yet_durable_and_the_restored_core_takes_the_resent_message() {
-    use model::channel::Action;
-    use stateright::Model;
     let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::CRASH_QUICK);
     let mut state = model.init_states().remove(0);
     let step = |state: &model::channel::State, action: Action| {
@@ -133,35 +155,20 @@ fn a_crash_loses_an_acceptance_not_yet_durable_and_the_restored_core_takes_the_r
 #[test]
 fn a_replayed_first_handshake_message_is_offered_before_and_after_its_connection_closes_and_is_pruned_as_changing_nothing()
  {
-    use model::channel::{Action, KeySym};
-    use stateright::Model;
     let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK);
-    let step = |state: &model::channel::State, action| model.next_state(state, action).expect("possible");
-    let offered = |state: &model::channel::State| {
+    let offered = |state: &State| {
         let mut actions = Vec::new();
         model.actions(state, &mut actions);
         actions.contains(&Action::ReplayFirstMessage(0))
     };
-    let mut state = model.init_states().remove(0);
-    state = step(
-        &state,
-        Action::KeyReply {
-            job: 0,
-            key: KeySym::Job(0),
-        },
-    );
-    assert!(!offered(&state), "nothing captured before the job connects");
-    state = step(&state, Action::Connect(0));
-    // The job's writes come first (a persistent set of one), then everything else.
-    while state.honest[0].core.clone().poll_transmit().is_some() {
-        state = step(&state, Action::Transmit(0));
-    }
-    assert!(offered(&state), "while its connection is up");
-    let open = state.clone();
-    state = step(&state, Action::Sever(0));
-    assert!(state.honest[0].link.is_none());
-    assert!(offered(&state), "and after it closed");
-    for state in [open, state] {
+    let registered = step(&model, &model.init_states().remove(0), registration());
+    assert!(!offered(&registered), "nothing captured before the job connects");
+    let open = connect_and_write(&model, &registered);
+    assert!(offered(&open), "while its connection is up");
+    let cut = step(&model, &open, Action::Sever(0));
+    assert!(cut.honest[0].link.is_none());
+    assert!(offered(&cut), "and after it closed");
+    for state in [open, cut] {
         // The real core answers the replay (message 2) and keeps nothing of it ...
         let mut core = state.core.clone();
         let session = core.handle_handshake(state.now, &KeySym::Job(0).public(), &[]);
@@ -244,33 +251,15 @@ fn a_weakened_design_with_no_attacker_in_range_is_reported_as_not_found() {
 
 #[test]
 fn a_message_read_from_a_connection_the_job_gave_up_on_after_its_resend_is_a_duplicate_and_takes_effect_once() {
-    use model::channel::{Action, KeySym};
-    use stateright::Model;
     let model = ChannelModel::new(Defences::all(), Environment::default(), Bounds::QUICK);
-    let step = |state: &model::channel::State, action| model.next_state(state, action).expect("possible");
-    let writes = |mut state: model::channel::State| {
-        while state.honest[0].core.clone().poll_transmit().is_some() {
-            state = step(&state, Action::Transmit(0));
-        }
-        state
-    };
-    let mut state = model.init_states().remove(0);
-    state = step(
-        &state,
-        Action::KeyReply {
-            job: 0,
-            key: KeySym::Job(0),
-        },
-    );
-    state = writes(step(&state, Action::Connect(0)));
-    state = step(&state, Action::Abandon(0));
+    let registered = step(&model, &model.init_states().remove(0), registration());
+    let mut state = step(&model, &connect_and_write(&model, &registered), Action::Abandon(0));
     assert_eq!(state.honest[0].stale.len(), 2, "both writes still on their way");
-    state = writes(step(&state, Action::Connect(0)));
-    state = step(&state, Action::Deliver(0));
+    state = step(&model, &connect_and_write(&model, &state), Action::Deliver(0));
     let id = &model.ids()[0];
     assert_eq!(state.core.job(id).map(|r| r.last_seq()), Some(1));
     assert!(!state.monitor.duplicate);
-    state = step(&state, Action::DeliverStale(0));
+    state = step(&model, &state, Action::DeliverStale(0));
     assert!(state.honest[0].link.is_some(), "read beside the job's new connection");
     assert!(state.monitor.duplicate, "the old copy of #1 is recognised");
     assert_eq!(state.core.job(id).map(|r| r.last_seq()), Some(1), "and takes no effect");
