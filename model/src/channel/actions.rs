@@ -162,7 +162,8 @@ impl ChannelModel {
         // and the tail of that connection, and nothing a property reads: whatever else happens
         // first, writing now reaches the same states (a cut or crash after the write leaves the
         // job core exactly as a cut before it, since a disconnect puts every unacknowledged
-        // message back in the queue). So when a job can write, its write is the only step
+        // message back in the queue; a stall after it leaves more writes on their way, which
+        // need never be delivered). So when a job can write, its write is the only step
         // explored from that state (a persistent set of one), which cuts the interleavings of
         // writes with everything else without losing a reachable verdict.
         if let Some(n) = state.honest.iter().position(|job| {

@@ -232,6 +232,15 @@ async fn revoking_a_job_key_and_a_client_key_reaches_the_scheduler_at_once() {
             .status,
         200
     );
+    // ... and at winds' scheduler: the UI server publishes its key in every run directory of
+    // the owner, but each scheduler registers it on its own next look, and only a command there
+    // shows it has; without this the revocation below could find winds not yet registered.
+    let winds = json!({ "op": "hold", "target": "1234/blow" });
+    let r = jacintar
+        .post("/o/atmosphere_stage/workflows/winds", &winds)
+        .await
+        .expect("hold");
+    assert_eq!(r.status, 200, "{}", r.text());
     let key = op.get("/operator/status").await.expect("status").json()["uiservers"][0]["client_key"]
         .as_str()
         .expect("running")
