@@ -171,8 +171,11 @@ fn a_replayed_first_handshake_message_is_offered_before_and_after_its_connection
     for state in [open, cut] {
         // The real core answers the replay (message 2) and keeps nothing of it ...
         let mut core = state.core.clone();
-        let session = core.handle_handshake(state.now, &KeySym::Job(0).public(), &[]);
-        assert!(session.is_ok(), "{session:?}");
+        let session = core
+            .handle_handshake(state.now, &KeySym::Job(0).public(), &[])
+            .expect("the real core answers a replayed first message for a registered key");
+        assert_eq!(session.job.as_ref(), Some(&model.ids()[0]), "bound to job h0's record");
+        assert!(session.client.is_none() && session.first_payload.is_none());
         assert_eq!(
             core, state.core,
             "the handshake alone changes nothing the scheduler keeps"
