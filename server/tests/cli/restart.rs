@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::{ALLOW, EXE};
@@ -45,16 +45,36 @@ fn progress(log: &Path) -> (usize, usize) {
 }
 
 /// Waits until `reached` says the log has got far enough, then kills the scheduler outright.
-fn kill_when(child: Child, log: &Path, reached: impl Fn((usize, usize)) -> bool) -> (usize, usize) {
+/// A failure names the seed and shows what the scheduler wrote (`out` and `err` are its
+/// standard output and error files), so a failing run can be read and repeated.
+fn kill_when(
+    child: Child,
+    log: &Path,
+    (out, err): (&Path, &Path),
+    context: &str,
+    reached: impl Fn((usize, usize)) -> bool,
+) -> (usize, usize) {
     let mut child = Killed(child);
     let child = &mut child.0;
     let deadline = Instant::now() + Duration::from_secs(60);
+    let written = || {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("stdout:\n{}\nstderr:\n{}", read(out), read(err))
+    };
     while !reached(progress(log)) {
-        assert!(Instant::now() < deadline, "the run stalled at {:?}", progress(log));
         assert!(
-            child.try_wait().expect("status").is_none(),
-            "the scheduler ended before the kill point"
+            Instant::now() < deadline,
+            "the run stalled at {:?}; {context}\n{}",
+            progress(log),
+            written()
         );
+        if let Some(status) = child.try_wait().expect("status") {
+            panic!(
+                "the scheduler ended ({status}) before the kill point, at {:?}; {context}\n{}",
+                progress(log),
+                written()
+            );
+        }
         std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().expect("SIGKILL");
@@ -62,7 +82,8 @@ fn kill_when(child: Child, log: &Path, reached: impl Fn((usize, usize)) -> bool)
     progress(log)
 }
 
-/// A small xorshift generator: the test's kill points, reproducible from the seed it prints.
+/// A small xorshift generator: the test's kill points, reproducible from the seed a failure
+/// prints (`THREATCHECK_RESTART_SEED`).
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
@@ -74,9 +95,15 @@ fn next(state: &mut u64) -> u64 {
 fn a_scheduler_killed_at_random_points_and_restarted_loses_nothing_and_every_job_finishes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("events.jsonl");
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
+    // THREATCHECK_RESTART_SEED repeats a run whose failure printed its seed.
+    let mut seed = std::env::var("THREATCHECK_RESTART_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
         | 1;
     let start = seed;
     let total = JOBS as u64 * PER_JOB;
@@ -89,14 +116,23 @@ fn a_scheduler_killed_at_random_points_and_restarted_loses_nothing_and_every_job
     let thresholds = std::iter::once((true, during_launch as u64)).chain(flowing.map(|at| (false, at)));
     for (i, (launching, at)) in thresholds.enumerate() {
         let out = dir.path().join(format!("run{i}.out"));
+        let err = dir.path().join(format!("run{i}.err"));
         let child = scheduler(dir.path())
             .stdout(std::fs::File::create(&out).expect("stdout file"))
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&err).expect("stderr file"))
             .spawn()
             .expect("scheduler");
-        kills.push(kill_when(child, &log, |(launched, accepted)| {
-            (if launching { launched } else { accepted }) as u64 >= at
-        }));
+        let context = format!(
+            "seed {start}, run {i}, to be killed at {} {at}, killed before at {kills:?}",
+            if launching { "launched" } else { "accepted" }
+        );
+        kills.push(kill_when(
+            child,
+            &log,
+            (&out, &err),
+            &context,
+            |(launched, accepted)| (if launching { launched } else { accepted }) as u64 >= at,
+        ));
         outputs.push(out);
     }
     let out = scheduler(dir.path())

@@ -352,6 +352,25 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
+/// How long a starting scheduler waits for its event log's lock before refusing. A scheduler
+/// killed while it was starting a job can leave, for an instant, a child between spawn and
+/// exec that still shares the log's open file and so its lock; a restart at that moment must
+/// not be refused. A log another live scheduler holds is still refused, this much later.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+
+/// [`EventLog::open`], waiting up to [`LOCK_PATIENCE`] while the log is in use.
+async fn open_log(path: &std::path::Path) -> Result<(EventLog, Vec<protocol_core::scheduler::Event>), EventLogError> {
+    let deadline = tokio::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match EventLog::open(path) {
+            Err(EventLogError::InUse { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            opened => return opened,
+        }
+    }
+}
+
 impl Scheduler {
     /// Opens the event log (restoring state from it), binds the listener and starts serving.
     /// The keypair is moved in and lives only in this server's memory.
@@ -363,7 +382,7 @@ impl Scheduler {
         keypair: StaticKeypair,
         launcher: Arc<dyn Launcher>,
     ) -> Result<Self, ServerError> {
-        let (log, history) = EventLog::open(&config.event_log)?;
+        let (log, history) = open_log(&config.event_log).await?;
         let mut core = SchedulerCore::with_defences(config.core.clone(), config.defences.clone());
         for event in &history {
             core.restore(event);
