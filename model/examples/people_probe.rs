@@ -19,6 +19,8 @@ fn main() {
             match k {
                 "honest" => bounds.honest_requests = n,
                 "ticks" => bounds.ticks = n,
+                "jumps" => bounds.jumps = n,
+                "assertions" => bounds.assertions = n > 0,
                 "elevations" => bounds.attacker_elevations = n,
                 _ => {}
             }

@@ -113,11 +113,12 @@ pub const ALL: [Assumption; 11] = [
         properties: &[P::CommandLiveness],
     },
     Assumption {
-        name: "gate-not-hub-assertion",
+        name: "hub-and-ui-server-as-production-composes-them",
         model: ModelKind::People,
-        statement: "The people model drives the real session manager, authoriser and audit chain through Gate::authorize with a token; production runs the hub's authentication, a hub-signed assertion, the UI server's verification and replay guard, then authorize_vouched. That assertion protocol between two processes is not modelled.",
-        covered_by: "The gateway's assertion tests (signed for one request, stale and replayed assertions refused, and the weakened UI servers that believe anyone or a replay), the live hub harnesses, and the people conformance replays on a live hub and UI server.",
+        statement: "An operation goes the way production takes it: the hub's SessionManager::authenticate, assertion::vouch and assertion::sign on the request the hub forwards (the command body as uiserver::command_body writes it), then the UI server's assertion::admit (MAC, freshness within production's 30 s, the real replay guard), uiserver::read_command and authorize_vouched, which records before the UI server acts. Abstracted: the hub's CSRF, Origin, rate-limit and block checks (the live harnesses attack them), the operator flag (no operator is configured), the scheduler's answer to a command, and the two processes' separate audit files, which the model keeps as one chain (the conformance replays read both files). A refused token is recorded as the hub guard's refusal record (gateway::refusals::refused); a logout ends the session, then is recorded, as the hub does. The attacker reads the loopback link between hub and UI server: it may copy one forwarded request of its choice and send it to the UI server later, as it was or edited (Write, a nonce of its own); once it holds a copy only the clock and its sending are explored, because nothing else changes what the UI server reads when it judges the copy (later requests add only their own nonces to the guard, the session store is never read by a UI server, the policy changes only at the first step). Neither hub nor UI server crashes between vouching and acting, and the attacker does not hold the hub's original back (a request that never arrives is lost, not forged, and the copy's late delivery is explored).",
+        covered_by: "The gateway's assertion tests (signed for one request, stale and replayed assertions refused, the nonce remembered to its window's last instant and forgotten just after), the c09-delegated-credentials harness on a live hub and UI server, and the people conformance replays of assertion-mac, assertion-freshness and assertion-replay on a live hub and UI server with a relay recording the hub's link.",
         properties: &[
+            P::HubAssertionAgreement,
             P::ElevationRequired,
             P::AuditBeforeEffect,
             P::TokenConfinement,
@@ -137,11 +138,11 @@ pub const ALL: [Assumption; 11] = [
         ],
     },
     Assumption {
-        name: "ten-minute-ticks",
+        name: "ten-minute-ticks-and-exact-deadlines",
         model: ModelKind::People,
-        statement: "Time moves in 10-minute steps against a 15-minute elevation, a 20-minute idle expiry and a 30-minute lifetime: every boundary is crossed in every order, but no step lands exactly on one, so an off-by-one at a boundary is not caught by the model.",
-        covered_by: "The session manager's tests (an elevation lapses at the exact millisecond its window ends; idle and absolute expiry) and a property test that an elevation never outlives its window; idle and absolute expiry are not tested at their exact millisecond.",
-        properties: &[P::ElevationRequired, P::TokenConfinement],
+        statement: "Time moves in 10-minute steps against a 15-minute elevation, a 20-minute idle expiry and a 30-minute lifetime (production: 15 minutes, 1 hour, 12 hours; only the order of the boundaries matters to the properties), and the clock may instead jump (spending a step) to the next elevation end or the copied assertion's last fresh instant exactly. So every boundary is crossed in every order, and each is met at its exact millisecond in some run: an elevation's end and an assertion's freshness by a jump, a session's idle timeout and lifetime by the steps in runs without a jump (sessions then open on the steps' grid). One jump per run: a run that needs two exact deadlines is outside the bound.",
+        covered_by: "The session manager's tests (an elevation lapses at the exact millisecond its window ends; idle and absolute expiry), the replay guard's test at its window's last instant and just after, and the model's witnesses that an elevated request is denied at the very instant its elevation ends and a copy sent at its last fresh instant is refused as a replay (an off-by-one in either check breaks elevation-required or hub-assertion-agreement).",
+        properties: &[P::ElevationRequired, P::TokenConfinement, P::HubAssertionAgreement],
     },
 ];
 

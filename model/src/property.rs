@@ -34,11 +34,12 @@ pub enum Property {
     StoreConfidentiality,
     LoginUniformity,
     AuditTamperEvidence,
+    HubAssertionAgreement,
 }
 
 impl Property {
     /// Every property: the job channel's, then the people side's, each in its checker's order.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::SenderAuthentication,
         Self::InjectiveAgreement,
         Self::JobIsolation,
@@ -60,6 +61,7 @@ impl Property {
         Self::StoreConfidentiality,
         Self::LoginUniformity,
         Self::AuditTamperEvidence,
+        Self::HubAssertionAgreement,
     ];
 
     /// The stable name (`injective-agreement`, …).
@@ -87,6 +89,7 @@ impl Property {
             Self::StoreConfidentiality => people::STORE_CONFIDENTIALITY,
             Self::LoginUniformity => people::LOGIN_UNIFORMITY,
             Self::AuditTamperEvidence => people::AUDIT_TAMPER_EVIDENCE,
+            Self::HubAssertionAgreement => people::HUB_ASSERTION_AGREEMENT,
         }
     }
 

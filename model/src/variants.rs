@@ -3,6 +3,7 @@
 //! [`PeopleVariant`] the people model's; [`catalogue`] lists every proof and variant of both.
 
 use protocol_core::{Check, Defences, Flaw};
+use protocol_gateway::checks::{GatewayCheck, GatewayDefences};
 use protocol_people::{PeopleCheck, PeopleDefences};
 use serde::Serialize;
 
@@ -160,35 +161,59 @@ impl Variant {
     }
 }
 
-/// A weakened gateway: the people cores (sessions, authoriser, audit log) without one named
-/// check. Its name is the check's.
+/// A weakened gateway: the people cores (sessions, authoriser, audit log) or the UI server's
+/// admission of hub assertions without one named check. Its name is the check's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PeopleVariant(pub PeopleCheck);
+pub enum PeopleVariant {
+    /// Without a check of the people cores.
+    People(PeopleCheck),
+    /// Without one of the UI server's checks of hub assertions.
+    Gateway(GatewayCheck),
+}
+
+/// The gateway checks the people model drives: the UI server's admission of hub assertions.
+pub const ASSERTION_CHECKS: [GatewayCheck; 3] = [
+    GatewayCheck::AssertionMac,
+    GatewayCheck::AssertionFreshness,
+    GatewayCheck::AssertionReplay,
+];
 
 impl PeopleVariant {
-    /// Every variant of the people model, in the checks' order.
+    /// Every variant of the people model: the people cores' checks in their order, then the
+    /// assertion checks.
     #[must_use]
     pub fn all() -> Vec<Self> {
-        PeopleCheck::ALL.into_iter().map(Self).collect()
+        PeopleCheck::ALL
+            .into_iter()
+            .map(Self::People)
+            .chain(ASSERTION_CHECKS.into_iter().map(Self::Gateway))
+            .collect()
     }
 
     /// The stable name: the check's name.
     #[must_use]
     pub const fn name(self) -> &'static str {
-        self.0.name()
+        match self {
+            Self::People(c) => c.name(),
+            Self::Gateway(c) => c.name(),
+        }
     }
 
     /// Looks a variant up by name.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        name.parse().ok().map(Self)
+        Self::all().into_iter().find(|v| v.name() == name)
     }
 
     /// The property this design is expected to break (the model's tests pin that it does).
     #[must_use]
     pub const fn breaks(self) -> &'static str {
         use crate::people::names::*;
-        match self.0 {
+        let check = match self {
+            Self::People(c) => c,
+            Self::Gateway(_) => return HUB_ASSERTION_AGREEMENT,
+        };
+        match check {
             PeopleCheck::SiteLimit => SITE_LIMIT_RESPECTED,
             PeopleCheck::NegationWins => NEGATION_RESPECTED,
             PeopleCheck::FailClosed => FAIL_CLOSED,
@@ -210,7 +235,19 @@ impl PeopleVariant {
     /// What the variant is, in a sentence.
     #[must_use]
     pub fn description(self) -> String {
-        let without = match self.0 {
+        let check = match self {
+            Self::People(c) => c,
+            Self::Gateway(c) => {
+                let without = match c {
+                    GatewayCheck::AssertionMac => "a hub assertion is believed without checking its MAC",
+                    GatewayCheck::AssertionFreshness => "a hub assertion of any age is accepted",
+                    GatewayCheck::AssertionReplay => "a hub assertion is accepted again and again",
+                    _ => "the check is not one the people model drives",
+                };
+                return format!("the UI server without the `{c}` check: {without}");
+            }
+        };
+        let without = match check {
             PeopleCheck::SiteLimit => "an owner's grant above the site limit takes effect",
             PeopleCheck::NegationWins => "a group's grant overrides a personal negation",
             PeopleCheck::FailClosed => "a policy file with a typo is skipped and the rest applies",
@@ -229,7 +266,7 @@ impl PeopleVariant {
             PeopleCheck::AuditEscaping => "audit fields are written as they came",
             PeopleCheck::AuditBeforeEffect => "the audit log buffers records and acknowledges them at once",
         };
-        format!("the gateway without the `{}` check: {without}", self.0)
+        format!("the gateway without the `{check}` check: {without}")
     }
 
     /// Searches for the shortest attack on this variant within `bounds`.
@@ -247,7 +284,12 @@ impl PeopleVariant {
     /// The model of this variant within `bounds`.
     #[must_use]
     pub fn model(self, bounds: crate::people::Bounds) -> PeopleModel {
-        PeopleModel::new(PeopleDefences::all().without(self.0), bounds)
+        match self {
+            Self::People(c) => PeopleModel::new(PeopleDefences::all().without(c), bounds),
+            Self::Gateway(c) => {
+                PeopleModel::with_gateway(PeopleDefences::all(), GatewayDefences::all().without(c), bounds)
+            }
+        }
     }
 }
 

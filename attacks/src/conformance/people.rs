@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 
 use model::people::{Action, Bounds, Tamper};
 use model::variants::PeopleVariant;
+use protocol_gateway::checks::GatewayDefences;
+use protocol_people::PeopleDefences;
 use protocol_people::audit::{AuditVerifyError, BadReason};
 use protocol_people::session::HashParams;
-use protocol_people::{PeopleCheck, PeopleDefences};
 
 use super::{ConformanceResult, UnknownVariant, Verdict};
 use crate::harness::{HarnessError, Weakening};
@@ -247,7 +248,7 @@ pub fn run_variant_weakened(variant: PeopleVariant, base: &Weakening) -> Conform
         replayed: true,
         weakened: none(),
         normal: none(),
-        note: note(variant.0),
+        note: note(variant),
         seconds: 0.0,
     };
     if report.found {
@@ -310,31 +311,32 @@ async fn replay_on(
     base: PeopleDefences,
     side: Side,
 ) -> Result<Verdict, HarnessError> {
-    let check = variant.0;
-    let defences = match side {
-        Side::Weakened => base.without(check),
-        Side::Full(_) => base,
+    let (defences, gateway) = match (side, variant) {
+        (Side::Weakened, PeopleVariant::People(check)) => (base.without(check), GatewayDefences::all()),
+        (Side::Weakened, PeopleVariant::Gateway(check)) => (base, GatewayDefences::all().without(check)),
+        (Side::Full(_), _) => (base, GatewayDefences::all()),
     };
     let judge = Judge::new(variant.model(Bounds::QUICK))?;
-    let mut replayer = match mode(check) {
+    let mut replayer = match mode(variant) {
         Mode::Live => {
             let hash = if actions.contains(&Action::GuessLogins) {
                 HashParams::PRODUCTION
             } else {
                 HashParams::FAST_INSECURE
             };
-            Replayer::Live(Box::new(Live::start(defences, judge, hash).await?))
+            let relay = matches!(variant, PeopleVariant::Gateway(_));
+            Replayer::Live(Box::new(Live::start(defences, gateway, relay, judge, hash).await?))
         }
         Mode::Cores => Replayer::Cores(Box::new(Cores::start(defences, judge)?)),
     };
-    let verdict = judge_steps(&mut replayer, check, actions, trace, side).await;
+    let verdict = judge_steps(&mut replayer, variant, actions, trace, side).await;
     replayer.finish().await;
     Ok(verdict)
 }
 
 async fn judge_steps(
     replayer: &mut Replayer,
-    check: PeopleCheck,
+    check: PeopleVariant,
     actions: &[Action],
     trace: &[String],
     side: Side,

@@ -44,15 +44,15 @@ pub const DELEGATED_CREDENTIALS: Harness = Harness {
 
 /// A request the hub sent to a UI server, as the relay recorded it.
 #[derive(Debug, Clone)]
-struct Captured {
-    method: String,
-    path: String,
-    assertion: String,
-    body: Vec<u8>,
+pub(crate) struct Captured {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) assertion: String,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Splits recorded bytes into HTTP/1.1 requests.
-fn requests(mut bytes: &[u8]) -> Vec<Captured> {
+pub(crate) fn requests(mut bytes: &[u8]) -> Vec<Captured> {
     let mut out = Vec::new();
     while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
         let head = String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned();
@@ -84,7 +84,7 @@ fn requests(mut bytes: &[u8]) -> Vec<Captured> {
     out
 }
 
-fn request(method: &str, path: &str, header: Option<&str>, body: &[u8]) -> HttpRequest {
+pub(crate) fn request(method: &str, path: &str, header: Option<&str>, body: &[u8]) -> HttpRequest {
     let m = if method == "POST" { Method::POST } else { Method::GET };
     let mut r = HttpRequest::new(m, path);
     if let Some(h) = header {
@@ -97,7 +97,7 @@ fn request(method: &str, path: &str, header: Option<&str>, body: &[u8]) -> HttpR
 }
 
 /// A header with some `key=value` fields replaced.
-fn edit(header: &str, fields: &[(&str, &str)]) -> String {
+pub(crate) fn edit(header: &str, fields: &[(&str, &str)]) -> String {
     header
         .split(' ')
         .map(|part| {

@@ -81,6 +81,9 @@ fn every_people_variant_has_a_test_here() {
             "audit-anchor",
             "audit-escaping",
             "audit-before-effect",
+            "assertion-mac",
+            "assertion-freshness",
+            "assertion-replay",
         ]
     );
 }
@@ -182,11 +185,26 @@ fn a_read_is_served_before_its_audit_record_is_on_disk_live_without_audit_before
 }
 
 #[test]
+fn an_assertion_copied_off_the_hubs_link_and_edited_to_write_is_believed_live_without_assertion_mac() {
+    live("assertion-mac");
+}
+
+#[test]
+fn an_assertion_copied_off_the_hubs_link_is_carried_out_again_ten_minutes_later_live_without_assertion_freshness() {
+    live("assertion-freshness");
+}
+
+#[test]
+fn an_assertion_copied_off_the_hubs_link_is_carried_out_twice_live_without_assertion_replay() {
+    live("assertion-replay");
+}
+
+#[test]
 fn the_people_replays_give_the_same_verdicts_and_evidence_on_every_run() {
     let _serial = one_at_a_time();
     let first = run::<&str>(&[], &Weakening::none(), |_| {}).expect("every variant is known");
     let second = run::<&str>(&[], &Weakening::none(), |_| {}).expect("every variant is known");
-    assert_eq!(first.len(), 17);
+    assert_eq!(first.len(), 20);
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a.variant, b.variant);
         assert_eq!(a.trace, b.trace, "{}", a.variant);

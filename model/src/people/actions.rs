@@ -1,17 +1,18 @@
-//! What can happen next, and what it does to the state. Every login, elevation and operation
-//! goes through the real `Gate` (authenticate, decide, record, then permit); logout records,
-//! then calls the real session manager.
-//!
-//! The alphabet is kept small; each pruning is argued where the action is offered.
+//! The model's actions and what each does to the state (which are offered where:
+//! `enumerate`). Logins and elevations go through the real `Gate` as the hub runs it (check,
+//! record, then issue); an operation goes the way production takes it (`forward`); logout as
+//! the hub does it: authenticate, end the session, then record.
 
 use protocol_core::Millis;
+use protocol_gateway::refusals::refused;
 use protocol_people::audit::{Actor, AuditEvent, AuditRecord, check};
 use protocol_people::authz::Decision;
-use protocol_people::gate::{Gate, GateError, Request};
+use protocol_people::gate::{Gate, GateError};
 use protocol_people::ops::{Level, Operation};
 use protocol_people::session::{SessionError, SessionId, Token};
 use serde::Serialize;
 
+use super::forward::{SOURCE, shorten_nonce};
 use super::state::{
     Aud, Fact, Guess, Held, Issue, Issued, Origin, Party, PolicyVersion, SessionSpec, Standing, State, Tamper,
 };
@@ -88,6 +89,17 @@ pub enum Action {
         /// Whether the honest person's view is open.
         watching: bool,
     },
+    /// The clock jumps to the next deadline exactly: the end of an elevation, a session's idle
+    /// timeout or lifetime, or a forwarded assertion's last fresh instant.
+    Jump,
+    /// The attacker keeps a copy of the request the hub has just forwarded to the UI server,
+    /// read on the loopback link.
+    Capture,
+    /// The attacker sends the UI server the request it copied, as it was (ends the run).
+    ReplayAssertion,
+    /// The attacker sends the UI server the request it copied, its assertion edited to vouch
+    /// for Write with a nonce of its own (ends the run).
+    EditAssertion,
     /// The attacker asks to raise the session of a token it holds to Execute, without the
     /// password.
     ElevateWith(Held),
@@ -117,9 +129,9 @@ pub enum Action {
 /// The target the honest person names.
 const TARGET: &str = "climb.1234";
 
-/// The attacker's target: a task name, a line break, and a forged record of the honest person
+/// The attacker's login name: a name, a line break, and a forged record of the honest person
 /// stopping the workflow.
-pub(crate) const INJECTED: &str = "climb.1\n2026-11-22T10:00:00Z User jacintar stopped atmosphere_stage.clouds";
+pub(crate) const INJECTED: &str = "nobody\n2026-11-22T10:00:00Z User jacintar stopped atmosphere_stage.clouds";
 
 /// The password the attacker tries (it does not know the real one).
 const GUESSED: &str = "password123";
@@ -127,7 +139,7 @@ const GUESSED: &str = "password123";
 /// A user name that does not exist.
 pub(crate) const UNKNOWN_USER: &str = "nobody";
 
-fn deny_code(e: &GateError) -> &'static str {
+pub(super) fn deny_code(e: &GateError) -> &'static str {
     match e {
         GateError::Session(e) => e.code(),
         GateError::Denied(Decision::Deny(reason)) => reason.code(),
@@ -136,115 +148,6 @@ fn deny_code(e: &GateError) -> &'static str {
 }
 
 impl PeopleModel {
-    /// Whether the token from `seed` carries a live elevation to at least `to`, by the design's
-    /// clock: the honest person does not raise a session that can already do what they want.
-    fn elevated(&self, state: &State, seed: u8, to: Level) -> bool {
-        state.ledger.get(usize::from(seed)).is_some_and(|t| match t.by {
-            Issue::Elevation { to: have, .. } => have >= to && state.now < t.at.after(self.config().elevation_window),
-            Issue::Login => false,
-        })
-    }
-
-    pub(super) fn enumerate(&self, state: &State, actions: &mut Vec<Action>) {
-        if state.over {
-            return;
-        }
-        let b = self.bounds;
-        if state.fresh && b.misconfiguration {
-            actions.push(Action::Misconfigure);
-        }
-        let offered = self.offered(state.policy);
-        if state.honest.requests < b.honest_requests {
-            match state.honest.token {
-                // Logging in again while holding a token adds only a second session of the same
-                // kind; the honest person logs in when they have none (at first, after logging
-                // out, or after the hub refused their token).
-                None => actions.push(Action::Login),
-                Some(seed) => {
-                    // Raising only to levels the UI offers operations for, and only when the
-                    // session cannot already do them.
-                    for raise in [Raise::Execute, Raise::Write] {
-                        let useful = offered.iter().any(|op| op.operation().level() == raise.level());
-                        if useful && !self.elevated(state, seed, raise.level()) {
-                            actions.push(Action::Elevate(raise));
-                        }
-                    }
-                    actions.extend(offered.iter().map(|op| Action::Act(*op)));
-                    actions.push(Action::Logout);
-                }
-            }
-        }
-        if state.ticks < b.ticks {
-            actions.push(Action::Wait { watching: false });
-            if state.honest.token.is_some() {
-                actions.push(Action::Wait { watching: true });
-            }
-        }
-        if !b.attacker {
-            return;
-        }
-        // Theft needs no step of its own: the attacker may present any token the honest person
-        // was ever given, at any later time, which is the most a thief could do (when it stole
-        // the token matters only through what happened to the session since, and the honest
-        // person's steps explore that).
-        let stolen = state
-            .ledger
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.holder == Party::Honest)
-            .filter_map(|(seed, _)| u8::try_from(seed).ok().map(Held::Stolen));
-        let held: Vec<Held> = stolen
-            .chain(state.attacker.obtained.iter().map(|s| Held::Obtained(*s)))
-            .collect();
-        if state.attacker.elevations < b.attacker_elevations {
-            // Raising a token an elevation already gave the attacker adds nothing a stolen
-            // token's elevation does not show.
-            for h in held.iter().filter(|h| matches!(h, Held::Stolen(_))) {
-                actions.push(Action::ElevateWith(*h));
-            }
-        }
-        // The attacker's other moves change nothing the cores read afterwards (a presented
-        // token only marks its session used, which the honest person's own requests explore;
-        // the rest touch only the log), so each ends the run and is judged at once.
-        for h in &held {
-            actions.push(Action::Present { held: *h, at: Aud::Hub });
-        }
-        // A token refused at the hub is refused elsewhere for the same reason: replaying at
-        // another audience matters for the token the honest person uses now.
-        if let Some(seed) = state.honest.token {
-            actions.push(Action::Present {
-                held: Held::Stolen(seed),
-                at: Aud::UiServer,
-            });
-        }
-        if !state.sessions.is_empty() {
-            actions.push(Action::ReplayStore);
-        }
-        // Failed logins and an injected field do not depend on anything before them (the
-        // user database never changes, and the log escapes each record alone): first step only.
-        if state.fresh {
-            actions.push(Action::GuessLogins);
-            actions.push(Action::InjectLine);
-        }
-        if b.tamper {
-            let lines = state.log.text().lines().count();
-            for kind in Tamper::ALL {
-                let possible = match kind {
-                    Tamper::Reorder => lines >= 2,
-                    Tamper::Truncate | Tamper::Backdate => lines >= 1,
-                };
-                if possible {
-                    actions.push(Action::Tamper(kind));
-                }
-            }
-        }
-        // With every defence nothing is ever lost, so a crash would change nothing: it is
-        // offered only when some record is not yet durable.
-        if state.log.durable_records() < state.log.records() {
-            actions.push(Action::Crash);
-        }
-    }
-
     fn gate<'a>(
         &'a self,
         policy: PolicyVersion,
@@ -269,7 +172,7 @@ impl PeopleModel {
 
     /// Records that a token was honoured (with how it stood against the design), and marks
     /// its session used.
-    fn honoured(state: &mut State, by: Party, origin: Origin, seed: Option<u8>, at: Aud) {
+    pub(super) fn honoured(state: &mut State, by: Party, origin: Origin, seed: Option<u8>, at: Aud) {
         let now = state.now;
         let session = seed.and_then(|s| state.ledger.get(usize::from(s)).map(|t| (s, t.session)));
         let standing = session.and_then(|(s, id)| {
@@ -285,66 +188,6 @@ impl PeopleModel {
             spec.last_used = spec.last_used.max(now);
         }
         state.facts.push(super::Fact::Honoured { by, origin, standing });
-    }
-
-    /// Sends an operation request through the gate. Returns whether the token was refused.
-    #[allow(clippy::too_many_arguments)]
-    fn request(
-        &self,
-        state: &mut State,
-        by: Party,
-        origin: Origin,
-        token: &Token,
-        seed: Option<u8>,
-        at: Aud,
-        op: Op,
-        target: Option<&str>,
-    ) -> bool {
-        let now = state.now;
-        let policy = state.policy;
-        let outcome = self.gate(policy, &mut state.sessions, &mut state.log).authorize(
-            now,
-            &Request {
-                token,
-                audience: self.audience(at),
-                workflow: &self.workflow,
-                op: op.operation(),
-                target,
-            },
-        );
-        let issued = seed.and_then(|s| state.ledger.get(usize::from(s)).copied());
-        match outcome {
-            Ok(permit) => {
-                Self::honoured(state, by, origin, seed, at);
-                let durable = permit.receipt().record <= state.log.durable_records();
-                state.facts.push(Fact::Effect {
-                    by,
-                    op: permit.op(),
-                    token: issued,
-                    policy_broken: policy == PolicyVersion::WithTypo,
-                    durable,
-                });
-                false
-            }
-            Err(e @ (GateError::Denied(_) | GateError::Groups(_))) => {
-                Self::honoured(state, by, origin, seed, at);
-                state.facts.push(Fact::Denied {
-                    by,
-                    op: op.operation(),
-                    token: issued,
-                    reason: deny_code(&e),
-                });
-                false
-            }
-            Err(e) => {
-                state.facts.push(Fact::Refused {
-                    by,
-                    origin,
-                    code: deny_code(&e),
-                });
-                true
-            }
-        }
     }
 
     /// Sends an elevation through the gate. Returns the new token's seed, and whether the
@@ -478,6 +321,7 @@ impl PeopleModel {
         let mut next = state.clone();
         next.fresh = false;
         next.facts.clear();
+        next.ui.last = None;
         match action {
             Action::Misconfigure => next.policy = PolicyVersion::WithTypo,
             Action::Login => {
@@ -522,27 +366,75 @@ impl PeopleModel {
                 let seed = next.honest.token.take()?;
                 let token = token_from(&token_bytes(seed))?;
                 let session = next.ledger.get(usize::from(seed))?.session;
-                // Record, then act: the logout is in the log before the session ends.
-                let _receipt = next.log.push(&AuditRecord {
-                    at: next.now,
-                    actor: Actor::User(self.person.clone()),
-                    source: None,
-                    event: AuditEvent::Logout {
-                        session: SessionId(session),
-                    },
-                });
-                let _ = next.sessions.logout(&token);
-                if let Some(spec) = next.spec.get_mut(&session) {
-                    spec.ended = true;
+                // As the hub does it: authenticate, end the session, then record (ending a
+                // session takes power away, so it need not wait for its record).
+                let now = next.now;
+                match next.sessions.authenticate(now, &token, self.audience(Aud::Hub)) {
+                    Ok(_) => {
+                        let _ = next.sessions.logout(&token);
+                        let _receipt = next.log.push(&AuditRecord {
+                            at: now,
+                            actor: Actor::User(self.person.clone()),
+                            source: Some(SOURCE),
+                            event: AuditEvent::Logout {
+                                session: SessionId(session),
+                            },
+                        });
+                        if let Some(spec) = next.spec.get_mut(&session) {
+                            spec.ended = true;
+                        }
+                        next.facts.push(Fact::LoggedOut);
+                    }
+                    Err(e) => {
+                        let _receipt = next.log.push(&AuditRecord {
+                            at: now,
+                            actor: Actor::Unauthenticated,
+                            source: Some(SOURCE),
+                            event: refused("POST", "/logout", "unauthenticated".to_owned()),
+                        });
+                        next.facts.push(Fact::Refused {
+                            by: Party::Honest,
+                            origin: Origin::Issued,
+                            code: e.code(),
+                        });
+                    }
                 }
-                next.facts.push(Fact::LoggedOut);
             }
             Action::Wait { watching } => {
                 next.ticks += 1;
                 next.now = next.now.after(TICK);
+                next.ui.at_instant = 0;
+                next.ui.guard.expire(next.now);
                 if watching {
                     self.honest_request(&mut next, Op::Read)?;
                 }
+            }
+            Action::Jump => {
+                next.ticks += 1;
+                next.jumps += 1;
+                next.now = self.next_deadline(state)?;
+                next.ui.at_instant = 0;
+                next.ui.guard.expire(next.now);
+            }
+            Action::Capture => {
+                next.ui.captured.clone_from(&state.ui.last);
+            }
+            Action::ReplayAssertion => {
+                next.over = true;
+                let sent = next.ui.captured.clone()?;
+                self.deliver(&mut next, Party::Attacker, &sent, &sent.header);
+            }
+            Action::EditAssertion => {
+                next.over = true;
+                let sent = next.ui.captured.clone()?;
+                // Without the MAC every field is the attacker's to choose: Write, and a nonce
+                // the replay guard has not seen.
+                let edited = sent
+                    .header
+                    .replacen(&format!(" level={} ", sent.level.name()), " level=write ", 1)
+                    .replacen(" nonce=", " nonce=ff", 1);
+                let edited = shorten_nonce(&edited);
+                self.deliver(&mut next, Party::Attacker, &sent, &edited);
             }
             Action::ElevateWith(held) => {
                 next.attacker.elevations += 1;
@@ -573,7 +465,7 @@ impl PeopleModel {
                     Some(held.seed()),
                     at,
                     Op::Stop,
-                    None,
+                    Some(TARGET),
                 );
             }
             Action::ReplayStore => {
@@ -591,7 +483,7 @@ impl PeopleModel {
                         seed,
                         Aud::Hub,
                         Op::Stop,
-                        None,
+                        Some(TARGET),
                     );
                 }
             }
@@ -604,17 +496,8 @@ impl PeopleModel {
             }
             Action::InjectLine => {
                 next.over = true;
-                let forged = token_from(&[0; 32])?;
-                let _ = self.request(
-                    &mut next,
-                    Party::Attacker,
-                    Origin::Forged,
-                    &forged,
-                    None,
-                    Aud::Hub,
-                    Op::Stop,
-                    Some(INJECTED),
-                );
+                // A login under a name holding a line break: the hub records the claimed name.
+                let _ = self.login(&mut next, INJECTED, GUESSED);
                 next.facts.push(Fact::Injected);
             }
             Action::Tamper(kind) => {

@@ -4,7 +4,7 @@
 use stateright::Model;
 
 use super::actions::{INJECTED, UNKNOWN_USER, minutes};
-use super::state::{Aud, Fact, Guess, Held, Issue, Origin, State, Tamper};
+use super::state::{Aud, Fact, Guess, Held, Issue, Origin, State, Tamper, Vouch};
 use super::{Action, Op, PERSON, PeopleModel, WORKFLOW};
 use crate::run::Explain;
 use crate::trace::TraceStep;
@@ -50,12 +50,27 @@ fn outcome(after: Option<&State>) -> String {
         .filter_map(|f| match f {
             Fact::Honoured { .. } | Fact::Injected => None,
             Fact::Refused { code, .. } => Some(format!("refused ({code})")),
-            Fact::Effect { op, durable, .. } => Some(format!(
-                "permitted: the gateway performs {op}{}",
+            Fact::Effect {
+                op, durable, vouched, ..
+            } => Some(format!(
+                "the hub vouches for it and the UI server performs {op}{}{}",
                 if *durable {
                     ", its audit record already durable"
                 } else {
                     " BEFORE its audit record is durable"
+                },
+                match vouched {
+                    Vouch::Once => "",
+                    Vouch::Again => ", A SECOND TIME for one request the hub forwarded",
+                    Vouch::Altered => ", NOT AS THE HUB VOUCHED for it",
+                }
+            )),
+            Fact::AssertionRefused { code, at_edge, .. } => Some(format!(
+                "the UI server refuses the hub assertion ({code}){}",
+                if *at_edge {
+                    " at the last instant of its freshness window"
+                } else {
+                    ""
                 }
             )),
             Fact::Denied { reason, .. } => Some(format!("denied ({reason}), and recorded")),
@@ -64,8 +79,9 @@ fn outcome(after: Option<&State>) -> String {
                 if *reauth { "" } else { " WITHOUT the password" }
             )),
             Fact::ElevationRefused { code, .. } => Some(format!("refused ({code})")),
+            Fact::BadRequest => Some("the UI server refuses the body (400)".into()),
             Fact::LoggedIn => Some("logged in, read-only".into()),
-            Fact::LoggedOut => Some("recorded, then logged out".into()),
+            Fact::LoggedOut => Some("logged out, then recorded".into()),
             Fact::Tampered { detected, .. } => Some(if *detected {
                 "verification fails: the tampering is detected".into()
             } else {
@@ -122,6 +138,43 @@ fn step(model: &PeopleModel, before: &State, action: Action, after: Option<&Stat
                 }
             ),
         ),
+        Action::Jump => (
+            "clock",
+            "deadline",
+            format!(
+                "the clock moves to the next deadline exactly{}",
+                after.map_or(String::new(), |s| format!(
+                    " (now +{} min {} s)",
+                    minutes(s.now),
+                    (s.now.0.saturating_sub(super::START.0) / 1000) % 60
+                ))
+            ),
+        ),
+        Action::Capture => (
+            "attacker",
+            "capture",
+            format!(
+                "copies the request the hub has just forwarded to the UI server off the loopback link ({})",
+                before.ui.last.as_ref().map_or(String::new(), |f| format!(
+                    "{} at {}, signed at +{} min",
+                    op_name(f.op),
+                    f.level,
+                    minutes(f.at)
+                ))
+            ),
+        ),
+        Action::ReplayAssertion => (
+            "attacker",
+            "replay assertion",
+            format!("{at}, sends the UI server the request it copied, as it was{result}"),
+        ),
+        Action::EditAssertion => (
+            "attacker",
+            "edit assertion",
+            format!(
+                "{at}, sends the UI server the request it copied, its assertion edited to vouch for write with a nonce of its own{result}"
+            ),
+        ),
         Action::ElevateWith(held) => (
             "attacker",
             "elevate",
@@ -171,7 +224,7 @@ fn step(model: &PeopleModel, before: &State, action: Action, after: Option<&Stat
             "attacker",
             "inject",
             format!(
-                "sends a request whose target is {INJECTED:?}{result}{}",
+                "tries to log in under the name {INJECTED:?}{result}{}",
                 after.map_or(String::new(), |s| format!(
                     " (the log now holds {} line(s) for {} record(s))",
                     s.log.text().lines().count(),
@@ -230,9 +283,10 @@ impl Explain for PeopleModel {
     fn bound(&self) -> String {
         let b = self.bounds;
         format!(
-            "{} honest request(s), {} clock step(s) of 10 min, {}{}{}",
+            "{} honest request(s), {} clock step(s) of 10 min, {} jump(s) to the next deadline, {}{}{}{}",
             b.honest_requests,
             b.ticks,
+            b.jumps,
             if b.attacker {
                 format!(
                     "an attacker with every token the person held and {} elevation attempt(s)",
@@ -242,6 +296,11 @@ impl Explain for PeopleModel {
                 "no attacker".to_owned()
             },
             if b.tamper { ", log tampering" } else { "" },
+            if b.assertions {
+                ", replayed and edited hub assertions"
+            } else {
+                ""
+            },
             if b.misconfiguration { ", a policy typo" } else { "" }
         )
     }

@@ -1,10 +1,16 @@
-//! People acting on workflows as a model: the real session manager (login, elevation with
-//! re-authentication, expiry, logout), the real authoriser over a small three-layer policy, and
-//! the real audit chain, all driven through the real `Gate` so that "record, then act" is the
-//! implementation's own ordering. Around them: an honest person (`jacintar`), an attacker who
-//! steals tokens, copies the session store, replays tokens elsewhere, guesses logins, injects
-//! line breaks and tampers with the stored log, a clock that advances in fixed steps, a crash,
-//! and an administrator who may install a policy with a typo.
+//! People acting on workflows as a model, through the composition production runs: the hub
+//! authenticates a request's token with the real session manager (login, elevation with
+//! re-authentication, expiry, logout), vouches for the person with a real signed assertion
+//! (`protocol_gateway::assertion::{vouch, sign}`) on the request the UI server is sent, and
+//! the UI server admits it with the real verification and replay guard
+//! (`assertion::admit`), reads the command body as its handler does
+//! (`uiserver::read_command`), then authorises and records through the real
+//! `authorize_vouched`, so "record, then act" is the implementation's own ordering. Around
+//! them: an honest person (`jacintar`), an attacker who steals tokens, copies the session
+//! store, replays tokens elsewhere, reads the hub's link to the UI server and replays or edits
+//! the assertions on it, guesses logins, injects line breaks and tampers with the stored log; a
+//! clock that advances in fixed steps or jumps to the next deadline exactly; a crash; and an
+//! administrator who may install a policy with a typo.
 //!
 //! Every decision is the cores'; the model only keeps, beside them, its own record of what the
 //! design intends (which token each request carried, when each session was opened and last
@@ -16,10 +22,15 @@
 //! kept alive in between), two idle steps expire a session before its lifetime, and three
 //! kept-alive steps reach its lifetime: every boundary is crossed, in every order, within three
 //! steps. Production uses 15 minutes, 1 hour and 12 hours; only the order of the boundaries
-//! matters to the properties, and it is the same.
+//! matters to the properties, and it is the same. Beside the steps, the clock may jump to the
+//! next deadline exactly (an elevation's end, a session's idle timeout or lifetime, a forwarded
+//! assertion's last fresh instant), so an off-by-one at any boundary is met; an assertion's
+//! freshness window is production's (30 s).
 
 mod actions;
+mod enumerate;
 mod explain;
+mod forward;
 pub mod properties;
 mod state;
 
@@ -28,6 +39,8 @@ use std::time::Duration;
 
 use protocol_core::Millis;
 use protocol_core::ids::{Owner, WorkflowId};
+use protocol_gateway::assertion::{HubKey, ReplayGuard};
+use protocol_gateway::checks::GatewayDefences;
 use protocol_people::audit::{AuditKey, MemoryLog};
 use protocol_people::authz::Authorizer;
 use protocol_people::checks::PeopleDefences;
@@ -43,8 +56,8 @@ use stateright::{Model, Property};
 pub use actions::{Action, Op, Raise};
 pub use properties::names;
 pub use state::{
-    Attacker, Aud, Fact, Guess, Held, Honest, Issue, Issued, Origin, Party, PolicyVersion, SessionSpec, Standing,
-    State, Tamper,
+    Attacker, Aud, Fact, Forwarded, Guess, Held, Honest, Issue, Issued, Origin, Party, PolicyVersion, SessionSpec,
+    Standing, State, Tamper, UiSide, Vouch,
 };
 
 /// When the model starts: the hub design notes' morning, 2026-11-22T10:00:00Z.
@@ -52,6 +65,15 @@ pub const START: Millis = Millis(1_795_341_600_000);
 
 /// One step of the clock.
 pub const TICK: Duration = Duration::from_secs(10 * 60);
+
+/// How far a hub assertion's time may be from the UI server's clock: the UI server's default.
+#[must_use]
+pub fn max_skew() -> Duration {
+    protocol_gateway::uiserver::UiSettings::default().max_skew
+}
+
+/// The replay guard's capacity (production's is 100,000; the model never comes near either).
+const GUARD_CAPACITY: usize = 64;
 
 /// The honest person's account and password (a test fixture: the example user file's).
 pub const PERSON: &str = "jacintar";
@@ -91,12 +113,17 @@ pub struct Bounds {
     pub honest_requests: u8,
     /// Clock steps of 10 minutes.
     pub ticks: u8,
+    /// Jumps of the clock to the next deadline.
+    pub jumps: u8,
     /// Whether the attacker acts at all.
     pub attacker: bool,
     /// Elevations the attacker may ask for with a stolen token (its other moves end the run).
     pub attacker_elevations: u8,
     /// Whether the attacker may tamper with the stored audit log.
     pub tamper: bool,
+    /// Whether the attacker may replay and edit the assertions it read on the hub's link to
+    /// the UI server (each such move ends the run).
+    pub assertions: bool,
     /// Whether the administrator may install the policy with a typo (as the first step).
     pub misconfiguration: bool,
 }
@@ -106,9 +133,11 @@ impl Bounds {
     pub const PROOF: Self = Self {
         honest_requests: 4,
         ticks: 3,
+        jumps: 1,
         attacker: true,
         attacker_elevations: 1,
         tamper: true,
+        assertions: true,
         misconfiguration: true,
     };
 
@@ -117,9 +146,11 @@ impl Bounds {
     pub const QUICK: Self = Self {
         honest_requests: 3,
         ticks: 3,
+        jumps: 1,
         attacker: true,
         attacker_elevations: 1,
         tamper: true,
+        assertions: true,
         misconfiguration: true,
     };
 }
@@ -187,6 +218,8 @@ pub(crate) fn token_from(bytes: &[u8]) -> Option<Token> {
 pub struct PeopleModel {
     /// The defences every core is built with.
     pub defences: PeopleDefences,
+    /// The gateway's defences the UI server applies to assertions.
+    pub gateway: GatewayDefences,
     /// The bounds.
     pub bounds: Bounds,
     config: SessionConfig,
@@ -197,6 +230,7 @@ pub struct PeopleModel {
     workflow: WorkflowId,
     audiences: [Audience; 2],
     key: AuditKey,
+    hub_key: HubKey,
     sessions: SessionManager,
 }
 
@@ -211,6 +245,13 @@ impl PeopleModel {
     /// A model of the gateway built with `defences`, explored within `bounds`.
     #[must_use]
     pub fn new(defences: PeopleDefences, bounds: Bounds) -> Self {
+        Self::with_gateway(defences, GatewayDefences::all(), bounds)
+    }
+
+    /// A model of the gateway built with `defences` and the UI server with `gateway`,
+    /// explored within `bounds`.
+    #[must_use]
+    pub fn with_gateway(defences: PeopleDefences, gateway: GatewayDefences, bounds: Bounds) -> Self {
         let config = SessionConfig {
             idle_timeout: Duration::from_secs(20 * 60),
             absolute_lifetime: Duration::from_secs(30 * 60),
@@ -246,6 +287,7 @@ impl PeopleModel {
             .expect("the fast argon2 parameters are valid");
         Self {
             defences,
+            gateway,
             bounds,
             config,
             authorizers,
@@ -258,6 +300,7 @@ impl PeopleModel {
                 Audience::new("uiserver:atmosphere_stage").expect("a valid constant"),
             ],
             key: AuditKey::from_bytes([7; 32]),
+            hub_key: HubKey::from_bytes([9; 32]),
             sessions,
         }
     }
@@ -295,9 +338,16 @@ impl PeopleModel {
             fresh: true,
             now: START,
             ticks: 0,
+            jumps: 0,
             policy: PolicyVersion::AsWritten,
             sessions: self.sessions.clone(),
             log: MemoryLog::new(self.key.clone(), self.defences.clone()),
+            ui: UiSide {
+                guard: ReplayGuard::new(max_skew(), GUARD_CAPACITY),
+                last: None,
+                captured: None,
+                at_instant: 0,
+            },
             honest: Honest::default(),
             attacker: Attacker::default(),
             ledger: Vec::new(),

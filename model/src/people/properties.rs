@@ -10,7 +10,7 @@ use protocol_people::ops::{Level, Operation};
 use stateright::Property;
 
 use super::PeopleModel;
-use super::state::{Fact, Issue, Issued, Origin, Party, State};
+use super::state::{Fact, Issue, Issued, Origin, Party, State, Vouch};
 
 /// Property names, as the threat model cites them.
 pub mod names {
@@ -32,10 +32,12 @@ pub mod names {
     pub const LOGIN_UNIFORMITY: &str = "login-uniformity";
     /// See [`sentence`].
     pub const AUDIT_TAMPER_EVIDENCE: &str = "audit-tamper-evidence";
+    /// See [`sentence`].
+    pub const HUB_ASSERTION_AGREEMENT: &str = "hub-assertion-agreement";
 
     /// Every property, in the order the checker reports them (a shortest counterexample that
     /// breaks two is reported against the first).
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         ELEVATION_REQUIRED,
         AUDIT_BEFORE_EFFECT,
         SITE_LIMIT_RESPECTED,
@@ -45,6 +47,7 @@ pub mod names {
         STORE_CONFIDENTIALITY,
         LOGIN_UNIFORMITY,
         AUDIT_TAMPER_EVIDENCE,
+        HUB_ASSERTION_AGREEMENT,
     ];
 
     /// The property in a plain sentence.
@@ -65,6 +68,9 @@ pub mod names {
             LOGIN_UNIFORMITY => "a failed login does not tell whether the user name exists",
             AUDIT_TAMPER_EVIDENCE => {
                 "every attempt is one line of the audit log, and a stored log that was reordered, truncated or edited fails verification"
+            }
+            HUB_ASSERTION_AGREEMENT => {
+                "a UI server carries out an operation only as the hub vouched for it (the person, the level and the request the hub signed) and only once per request the hub forwarded"
             }
             _ => return None,
         })
@@ -90,6 +96,7 @@ fn effects(state: &State) -> impl Iterator<Item = (Party, Operation, Option<Issu
             token,
             policy_broken,
             durable,
+            ..
         } => Some((*by, *op, *token, *policy_broken, *durable)),
         _ => None,
     })
@@ -177,6 +184,23 @@ fn audit_tamper_evidence(_: &PeopleModel, state: &State) -> bool {
             .all(|f| !matches!(f, Fact::Tampered { detected: false, .. }))
 }
 
+/// A UI server carries out an operation only as the hub vouched for it, and only once per
+/// request the hub forwarded.
+fn hub_assertion_agreement(_: &PeopleModel, state: &State) -> bool {
+    state.facts.iter().all(|f| match f {
+        Fact::Effect { vouched, .. } => *vouched == Vouch::Once,
+        _ => true,
+    })
+}
+
+/// Whether the last step's UI server refused an assertion in a way `test` picks out.
+fn assertion_refused(state: &State, test: impl Fn(&str, bool) -> bool) -> bool {
+    state.facts.iter().any(|f| match f {
+        Fact::AssertionRefused { code, at_edge, .. } => test(code, *at_edge),
+        _ => false,
+    })
+}
+
 /// The witnesses' names, as reports show them.
 pub mod witnesses {
     /// The honest person raises their session with their password.
@@ -209,6 +233,17 @@ pub mod witnesses {
     pub const TAMPER_DETECTED: &str = "a tampered audit log fails verification";
     /// A broken policy denies.
     pub const BROKEN_POLICY_DENIES: &str = "a malformed policy denies a request it would otherwise allow";
+    /// An elevation lapses exactly at its end.
+    pub const EXACT_LAPSE: &str = "an elevated request is denied at the very instant its elevation ends";
+    /// A replayed assertion is refused by the replay guard.
+    pub const ASSERTION_REPLAYED: &str = "a hub assertion read on the link and replayed to the UI server is refused";
+    /// The replay guard still remembers at the last fresh instant.
+    pub const ASSERTION_EDGE: &str =
+        "a hub assertion replayed at the last instant of its freshness window is refused as a replay";
+    /// A late replay is refused as stale.
+    pub const ASSERTION_STALE: &str = "a hub assertion replayed after its freshness window is refused as stale";
+    /// An edited assertion is refused.
+    pub const ASSERTION_EDITED: &str = "a hub assertion edited to vouch for Write is refused for its MAC";
 }
 
 /// Whether the last step refused a token in a way `test` picks out.
@@ -233,6 +268,7 @@ pub(super) fn all(model: &PeopleModel) -> Vec<Property<PeopleModel>> {
         Property::always(STORE_CONFIDENTIALITY, store_confidentiality),
         Property::always(LOGIN_UNIFORMITY, login_uniformity),
         Property::always(AUDIT_TAMPER_EVIDENCE, audit_tamper_evidence),
+        Property::always(HUB_ASSERTION_AGREEMENT, hub_assertion_agreement),
         Property::sometimes(ELEVATION, |_, s: &State| {
             s.facts.iter().any(|f| {
                 matches!(
@@ -319,6 +355,44 @@ pub(super) fn all(model: &PeopleModel) -> Vec<Property<PeopleModel>> {
                 .iter()
                 .any(|f| matches!(f, Fact::Tampered { detected: true, .. }))
         }));
+    }
+    if b.jumps > 0 {
+        props.push(Property::sometimes(EXACT_LAPSE, |m: &PeopleModel, s: &State| {
+            let window = m.config().elevation_window;
+            s.facts.iter().any(|f| match f {
+                Fact::Denied {
+                    token:
+                        Some(Issued {
+                            by: Issue::Elevation { .. },
+                            at,
+                            ..
+                        }),
+                    reason,
+                    ..
+                } => *reason == "needs-elevation" && s.now == at.after(window),
+                _ => false,
+            })
+        }));
+    }
+    if b.attacker && b.assertions {
+        props.extend([
+            Property::sometimes(ASSERTION_REPLAYED, |_, s: &State| {
+                assertion_refused(s, |code, _| code == "replayed")
+            }),
+            Property::sometimes(ASSERTION_EDITED, |_, s: &State| {
+                assertion_refused(s, |code, _| code == "bad-mac")
+            }),
+        ]);
+        if b.ticks > 0 {
+            props.push(Property::sometimes(ASSERTION_STALE, |_, s: &State| {
+                assertion_refused(s, |code, _| code == "stale")
+            }));
+        }
+        if b.jumps > 0 {
+            props.push(Property::sometimes(ASSERTION_EDGE, |_, s: &State| {
+                assertion_refused(s, |code, edge| code == "replayed" && edge)
+            }));
+        }
     }
     if b.misconfiguration {
         props.push(Property::sometimes(BROKEN_POLICY_DENIES, |_, s: &State| {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use protocol_core::Millis;
+use protocol_gateway::assertion::ReplayGuard;
 use protocol_people::audit::MemoryLog;
 use protocol_people::gate::GateError;
 use protocol_people::ops::{Level, Operation};
@@ -154,10 +155,12 @@ pub enum Fact {
         /// The core's reason code (`idle-expired`, `wrong-audience`…).
         code: &'static str,
     },
-    /// The gateway issued a permit and acted.
+    /// A UI server issued a permit and acted.
     Effect {
         /// Who asked.
         by: Party,
+        /// How the request acted on stood against what the hub vouched for.
+        vouched: Vouch,
         /// What was done.
         op: Operation,
         /// The token the request carried, as issued.
@@ -178,6 +181,17 @@ pub enum Fact {
         /// The core's reason code (`needs-elevation`, `policy-broken`…).
         reason: &'static str,
     },
+    /// A UI server refused a request's hub assertion.
+    AssertionRefused {
+        /// Who sent it.
+        by: Party,
+        /// The assertion code's reason (`replayed`, `stale`, `bad-mac`…).
+        code: &'static str,
+        /// Whether it came at the last instant of its freshness window.
+        at_edge: bool,
+    },
+    /// A UI server refused a request's body (`400`; nothing recorded, nothing done).
+    BadRequest,
     /// An elevation was applied.
     Elevated {
         /// Who asked.
@@ -212,6 +226,38 @@ pub enum Fact {
         /// How many.
         lost: u64,
     },
+}
+
+/// How an operation a UI server carried out stood against the request the hub forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Vouch {
+    /// Carried out once, as the hub vouched for it (person, level, request).
+    Once,
+    /// A request the hub forwarded, carried out a second time.
+    Again,
+    /// Carried out for another person, level or request than the hub vouched for.
+    Altered,
+}
+
+/// A request the hub forwarded to the UI server: the signed header as it crossed the loopback
+/// link (the attacker reads that link), and what the hub vouched for, kept as the design's
+/// intent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Forwarded {
+    /// The assertion header.
+    pub header: String,
+    /// What was asked.
+    pub op: super::Op,
+    /// The task named, if any.
+    pub target: Option<&'static str>,
+    /// The level the hub vouched for.
+    pub level: Level,
+    /// When the hub signed it.
+    pub at: Millis,
+    /// The token the request carried, as issued.
+    pub token: Option<Issued>,
+    /// Whether a UI server has carried it out.
+    pub carried: bool,
 }
 
 /// Ways of tampering with the stored audit log.
@@ -260,6 +306,23 @@ pub struct Attacker {
     pub guesses: BTreeMap<Guess, Result<(), GateError>>,
 }
 
+/// The UI server's side: its replay guard, the request the hub forwarded in the last step, and
+/// the one the attacker kept a copy of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UiSide {
+    /// The real replay guard.
+    pub guard: ReplayGuard,
+    /// The request the hub forwarded in the last step, while it is on the link.
+    pub last: Option<Forwarded>,
+    /// The request the attacker copied off the link (one per run: which one is the
+    /// attacker's choice, so every choice is explored).
+    pub captured: Option<Forwarded>,
+    /// Requests forwarded at the current instant (with the time, each one's nonce: unique
+    /// within the replay guard's window, as a random nonce is, without numbering every request
+    /// of the run, which would keep states apart that differ only in their past).
+    pub at_instant: u8,
+}
+
 /// The whole state.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct State {
@@ -269,12 +332,16 @@ pub struct State {
     pub now: Millis,
     /// Clock steps taken.
     pub ticks: u8,
+    /// Jumps of the clock to the next deadline taken.
+    pub jumps: u8,
     /// The policy in force.
     pub policy: PolicyVersion,
     /// The real session manager.
     pub sessions: SessionManager,
     /// The real audit log.
     pub log: MemoryLog,
+    /// The UI server.
+    pub ui: UiSide,
     /// The honest person.
     pub honest: Honest,
     /// The attacker.

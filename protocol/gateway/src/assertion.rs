@@ -25,6 +25,7 @@ use hmac::{Hmac, Mac};
 use protocol_core::Owner;
 use protocol_core::time::Millis;
 use protocol_people::ops::Level;
+use protocol_people::session::AuthSession;
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -291,6 +292,18 @@ impl ReplayGuard {
     /// [`AssertionError::Replayed`] for a nonce seen before, or when the table is full of
     /// nonces still in their window (fail closed).
     pub fn check(&mut self, a: &Assertion, now: Millis) -> Result<(), AssertionError> {
+        self.expire(now);
+        if self.seen.contains_key(&a.nonce) || self.seen.len() >= self.max {
+            return Err(AssertionError::Replayed);
+        }
+        self.seen.insert(a.nonce, a.at);
+        self.by_at.insert((a.at, a.nonce));
+        Ok(())
+    }
+
+    /// Forgets every nonce whose assertion is stale at `now` (each check does this first; a
+    /// guard that did it earlier behaves the same from `now` on, as time does not go back).
+    pub fn expire(&mut self, now: Millis) {
         let window = self.window;
         // An assertion is valid until `at + window`; forget it after that.
         while let Some((at, nonce)) = self.by_at.first().copied()
@@ -299,13 +312,43 @@ impl ReplayGuard {
             self.by_at.pop_first();
             self.seen.remove(&nonce);
         }
-        if self.seen.contains_key(&a.nonce) || self.seen.len() >= self.max {
-            return Err(AssertionError::Replayed);
-        }
-        self.seen.insert(a.nonce, a.at);
-        self.by_at.insert((a.at, a.nonce));
-        Ok(())
     }
+}
+
+/// The hub's half of the assertion protocol: what it vouches for when it forwards a request
+/// of `session` at `now` (the hub's proxy and the people model both build it here).
+#[must_use]
+pub fn vouch(session: &AuthSession, operator: bool, now: Millis, nonce: [u8; 16]) -> Assertion {
+    Assertion {
+        user: session.user.clone(),
+        level: session.level,
+        session: session.id.0,
+        operator,
+        at: now,
+        nonce,
+    }
+}
+
+/// The UI server's half: a request is let through only with an assertion that verifies for it
+/// ([`verify_with`]: `assertion-mac`, `assertion-freshness`) and whose nonce `guard` has not
+/// seen (`assertion-replay`). The UI server's guard and the people model both call this.
+///
+/// # Errors
+/// [`AssertionError`].
+pub fn admit(
+    key: &HubKey,
+    guard: &mut ReplayGuard,
+    header: &str,
+    request: (&str, &str, &[u8]),
+    now: Millis,
+    max_skew: Duration,
+    defences: &GatewayDefences,
+) -> Result<Assertion, AssertionError> {
+    let a = verify_with(key, header, request, now, max_skew, defences)?;
+    if defences.is_on(GatewayCheck::AssertionReplay) {
+        guard.check(&a, now)?;
+    }
+    Ok(a)
 }
 
 #[cfg(test)]

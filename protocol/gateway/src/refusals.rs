@@ -165,7 +165,7 @@ pub(crate) fn route_of(extensions: &axum::http::Extensions) -> String {
 /// The event of a refusal of `method` on `route` (an axum route template, written
 /// `/o/:owner/workflows/:name`, or `(unmatched)`; never a raw path) with `reason`.
 #[must_use]
-pub(crate) fn refused(method: &str, route: &str, reason: String) -> AuditEvent {
+pub fn refused(method: &str, route: &str, reason: String) -> AuditEvent {
     AuditEvent::Refused {
         method: method.to_owned(),
         route: route.replace("{*", ":").replace('{', ":").replace('}', ""),

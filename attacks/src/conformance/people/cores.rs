@@ -167,6 +167,17 @@ impl Cores {
                 let seed = self.honest.ok_or_else(|| StepError::NotPossible("no token".into()))?;
                 self.request(Party::Honest, Origin::Issued, seed, Aud::Hub, op)
             }
+            Action::Jump => {
+                self.now = self
+                    .judge
+                    .next_deadline()
+                    .ok_or_else(|| StepError::NotPossible("no deadline lies ahead".into()))?;
+                self.judge.begin(self.now);
+                Ok(StepOut::seen("the cores' clock set to the model's next deadline"))
+            }
+            Action::Capture | Action::ReplayAssertion | Action::EditAssertion => Err(StepError::NoCounterpart(
+                "the cores have no link between a hub and a UI server; the live replay has one".into(),
+            )),
             Action::Wait { watching } => {
                 self.now = self.now.after(TICK);
                 self.judge.begin(self.now);

@@ -5,10 +5,11 @@
 //! (which token each request carried, when each session was opened, last used, logged out).
 
 use model::people::{
-    Aud, Fact, Issue, Issued, Origin, Party, PeopleModel, PolicyVersion, SessionSpec, Standing, State,
+    Aud, Fact, Forwarded, Issue, Issued, Op, Origin, Party, PeopleModel, PolicyVersion, SessionSpec, Standing, State,
+    Vouch,
 };
 use protocol_core::Millis;
-use protocol_people::ops::Operation;
+use protocol_people::ops::{Level, Operation};
 use stateright::{Expectation, Model};
 
 use crate::harness::HarnessError;
@@ -107,18 +108,45 @@ impl Judge {
         self.state.facts.push(Fact::Honoured { by, origin, standing });
     }
 
-    /// The real system carried out `op` for `by` on the token from `seed`; `durable` when its
-    /// audit record was on disk when the effect showed.
+    /// The real system carried out `op` for `by` on the token from `seed` (the request the hub
+    /// forwarded, once); `durable` when its audit record was on disk when the effect showed.
     pub(super) fn effect(&mut self, by: Party, op: Operation, seed: Option<usize>, durable: bool) {
+        self.effect_as(by, op, seed, durable, Vouch::Once);
+    }
+
+    /// The same, for a request sent to the UI server as `vouched` says it stood against what
+    /// the hub forwarded.
+    pub(super) fn effect_as(&mut self, by: Party, op: Operation, seed: Option<usize>, durable: bool, vouched: Vouch) {
         let token = seed.and_then(|s| self.issued(s));
         let policy_broken = self.state.policy == PolicyVersion::WithTypo;
         self.state.facts.push(Fact::Effect {
             by,
+            vouched,
             op,
             token,
             policy_broken,
             durable,
         });
+    }
+
+    /// The attacker copied a request the hub forwarded at `at` (as the model keeps it: what
+    /// was asked, at what level, and whether it was carried out).
+    pub(super) fn copied(&mut self, op: Op, level: Level, at: Millis, seed: Option<usize>, carried: bool) {
+        let token = seed.and_then(|s| self.issued(s));
+        self.state.ui.captured = Some(Forwarded {
+            header: String::new(),
+            op,
+            target: None,
+            level,
+            at,
+            token,
+            carried,
+        });
+    }
+
+    /// The model's next deadline from the replay's state (for a jump of the clock).
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
+        self.model.next_deadline(&self.state)
     }
 
     /// Why the design says the token from `seed` must be refused now, if it must: the core's

@@ -9,6 +9,7 @@
 //! protocol-people's verifier built the same way) and what the scheduler recorded become the
 //! model's facts ([`Judge`]).
 
+mod assertions;
 mod files;
 
 use std::net::IpAddr;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use model::people::{Action, Aud, Fact, Held, Issue, Op, Origin, Party, START, TICK};
+use protocol_gateway::checks::GatewayDefences;
 use protocol_gateway::clock::Clock;
 use protocol_gateway::http::client::{HttpResponse, HubClient};
 use protocol_people::PeopleDefences;
@@ -52,6 +54,12 @@ pub(super) struct Live {
     tokens: Vec<Zeroizing<String>>,
     /// The seed of the token the honest person holds.
     honest: Option<usize>,
+    /// Whether a relay records what the hub forwards to the UI server.
+    relay: bool,
+    /// The request the hub forwarded in the last step (with a relay).
+    last: Option<assertions::Sent>,
+    /// The attacker's copy of a forwarded request.
+    copy: Option<assertions::Sent>,
 }
 
 fn ip(s: &str) -> Result<IpAddr, HarnessError> {
@@ -71,14 +79,20 @@ fn reason_of(line: &str) -> Option<&str> {
 }
 
 impl Live {
-    /// Starts the world for `defences` (`hash_params` for `GuessLogins`, whose only live sign is
-    /// the argon2 work), installs the model's policy, and sets the clock to the model's start.
+    /// Starts the world for `defences` and the UI server's `gateway` defences (`hash_params`
+    /// for `GuessLogins`, whose only live sign is the argon2 work), with a relay recording the
+    /// hub's link to the UI server if `relay`, installs the model's policy, and sets the clock
+    /// to the model's start.
     pub(super) async fn start(
         defences: PeopleDefences,
+        gateway: GatewayDefences,
+        relay: bool,
         judge: Judge,
         hash_params: HashParams,
     ) -> Result<Self, HarnessError> {
         let world = GatewayWorld::start(GatewayOptions {
+            ui_defences: gateway,
+            relay_ui: relay,
             workflows: vec![("atmosphere_stage", "clouds", "climb")],
             owners: vec!["atmosphere_stage"],
             session_defences: defences.clone(),
@@ -111,6 +125,9 @@ impl Live {
             judge,
             tokens: Vec::new(),
             honest: None,
+            relay,
+            last: None,
+            copy: None,
         })
     }
 
@@ -155,6 +172,7 @@ impl Live {
     pub(super) async fn step(&mut self, action: Action) -> Result<StepOut, StepError> {
         let now = self.world.clock().now();
         self.judge.begin(now);
+        let last = self.last.take();
         match action {
             Action::Misconfigure => {
                 let dir = self.world.dir().join("policy/workflows/atmosphere_stage");
@@ -198,6 +216,21 @@ impl Live {
                 self.elevate(Party::Attacker, usize::from(held.seed()), operation_level(), GUESSED)
                     .await
             }
+            Action::Jump => {
+                let to = self
+                    .judge
+                    .next_deadline()
+                    .ok_or_else(|| StepError::NotPossible("no deadline lies ahead".into()))?;
+                self.world.clock().set(to);
+                self.judge.begin(to);
+                Ok(StepOut::seen(format!(
+                    "the hub's and UI server's clock set to the next deadline, +{} ms from the start",
+                    to.0.saturating_sub(START.0)
+                )))
+            }
+            Action::Capture => self.capture(last),
+            Action::ReplayAssertion => self.resend(false).await,
+            Action::EditAssertion => self.resend(true).await,
             Action::Present { held, at: Aud::Hub } => {
                 let origin = match held {
                     Held::Stolen(_) => Origin::Stolen,
@@ -378,6 +411,9 @@ impl Live {
             200 | 409 => {
                 self.judge.honoured(by, origin, Some(seed), Aud::Hub);
                 self.judge.effect(by, operation, Some(seed), durable);
+                if self.relay {
+                    self.last = Some(self.forwarded(op, seed, true).await?);
+                }
                 let scheduler = if operation == Operation::Read {
                     String::new()
                 } else {
@@ -401,6 +437,9 @@ impl Live {
             }
             403 | 404 => {
                 self.judge.honoured(by, origin, Some(seed), Aud::Hub);
+                if self.relay {
+                    self.last = Some(self.forwarded(op, seed, false).await?);
+                }
                 let line = record.unwrap_or_default();
                 let why = reason_of(&line).unwrap_or("unrecorded").to_owned();
                 self.judge.push(Fact::Denied {

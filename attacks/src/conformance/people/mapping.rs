@@ -1,6 +1,8 @@
 //! How each people variant maps to the real system: where its counterexample is replayed,
 //! by which reason codes the full build shows the check refusing, and the result's note.
 
+use model::variants::PeopleVariant;
+use protocol_gateway::checks::GatewayCheck;
 use protocol_people::PeopleCheck;
 
 use super::live;
@@ -12,15 +14,25 @@ pub(super) enum Mode {
     Cores,
 }
 
-pub(super) const fn mode(check: PeopleCheck) -> Mode {
-    match check {
-        PeopleCheck::TokenAudience | PeopleCheck::TokenHashing | PeopleCheck::AuditChain => Mode::Cores,
+pub(super) const fn mode(variant: PeopleVariant) -> Mode {
+    match variant {
+        PeopleVariant::People(PeopleCheck::TokenAudience | PeopleCheck::TokenHashing | PeopleCheck::AuditChain) => {
+            Mode::Cores
+        }
         _ => Mode::Live,
     }
 }
 
-/// The reason codes (or verifier findings) by which the full build shows `check` refusing.
-pub(super) const fn refusal_codes(check: PeopleCheck) -> &'static [&'static str] {
+/// The reason codes (or verifier findings) by which the full build shows `variant`'s check
+/// refusing.
+pub(super) const fn refusal_codes(variant: PeopleVariant) -> &'static [&'static str] {
+    let check = match variant {
+        PeopleVariant::People(c) => c,
+        PeopleVariant::Gateway(GatewayCheck::AssertionMac) => return &["bad-mac"],
+        PeopleVariant::Gateway(GatewayCheck::AssertionFreshness) => return &["stale"],
+        PeopleVariant::Gateway(GatewayCheck::AssertionReplay) => return &["replayed"],
+        PeopleVariant::Gateway(_) => return &[],
+    };
     match check {
         PeopleCheck::SiteLimit => &["above-site-limit"],
         PeopleCheck::NegationWins => &["negated"],
@@ -41,7 +53,7 @@ pub(super) const fn refusal_codes(check: PeopleCheck) -> &'static [&'static str]
 }
 
 /// How a variant's actions map to the real system.
-pub(super) fn note(check: PeopleCheck) -> String {
+pub(super) fn note(variant: PeopleVariant) -> String {
     let live = "replayed live: a GatewayWorld on 127.0.0.1 (hub, UI server, scheduler of ~atmosphere_stage/clouds) \
                 built without the check in every part that has it, with the model's policy, session timings and start \
                 time on its manual clock; Login/Elevate/Logout are the honest person's POST /login, /elevate, /logout \
@@ -49,6 +61,14 @@ pub(super) fn note(check: PeopleCheck) -> String {
                 Wait moves the manual clock 10 minutes, ElevateWith and Present are the attacker's requests (from \
                 another address) with the stolen or obtained token, asking to stop; the model's task climb.1234 is named 1234/climb, as the scheduler names it";
     let cores = "replayed on protocol-people's real cores with real files, not live";
+    let check = match variant {
+        PeopleVariant::People(c) => c,
+        PeopleVariant::Gateway(_) => {
+            return format!(
+                "{live}; a relay between the hub and the UI server records every request the hub forwards: Capture                  keeps the one the hub forwarded in the last step (its recorded bytes), ReplayAssertion sends it                  straight to the UI server's loopback port as it was, EditAssertion with `level=write` and a nonce                  of its own; Jump sets the manual clock to the model's next deadline exactly; the UI server answers                  every refused assertion 401 and logs why, which is the reason read"
+            );
+        }
+    };
     match check {
         PeopleCheck::TokenAudience => format!(
             "{cores}: one hub holds one session store for one audience and UI servers take no tokens (only signed \

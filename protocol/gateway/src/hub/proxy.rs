@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::HubState;
 use super::auth::{Authed, acting};
-use crate::assertion::{self, Assertion};
+use crate::assertion;
 use crate::http::audited::{AUDITED_HEADER, Refusal, audited};
 use crate::http::client::{HttpError, HttpRequest, HttpResponse, send};
 use crate::http::{ApiError, json, read_body, secure_headers};
@@ -62,14 +62,7 @@ impl HubState {
             })?;
             let mut nonce = [0u8; 16];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
-            let a = Assertion {
-                user: authed.session.user.clone(),
-                level: authed.session.level,
-                session: authed.session.id.0,
-                operator: self.is_operator(authed),
-                at: self.now(),
-                nonce,
-            };
+            let a = assertion::vouch(&authed.session, self.is_operator(authed), self.now(), nonce);
             #[cfg(feature = "weaken")]
             {
                 last_address = Some(target.address);

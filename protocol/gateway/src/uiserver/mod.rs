@@ -33,6 +33,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use process::{UiProcessConfig, UiProcessError, run_process};
+pub use routes::{command_body, read_command};
 
 use crate::DynSink;
 use crate::assertion::{HubKey, ReplayGuard};

@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use super::UiState;
 use crate::assertion::{self, Assertion};
-use crate::checks::GatewayCheck;
 use crate::http::audited::{AUDITED_HEADER, Refusal, audited, is_audited};
 use crate::http::{ApiError, json, parse_json, read_body};
 use crate::refusals::{refused, route_of};
@@ -74,26 +73,21 @@ async fn guard(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let defences = &state.settings.defences;
-    let verified = assertion::verify_with(
-        &state.hub_key,
-        header,
-        (parts.method.as_str(), path, &bytes),
-        now,
-        state.settings.max_skew,
-        defences,
-    )
-    .and_then(|a| {
-        if !defences.is_on(GatewayCheck::AssertionReplay) {
-            return Ok(a);
-        }
-        state
-            .replay
-            .lock()
-            .map_err(|_| assertion::AssertionError::Replayed)
-            .and_then(|mut g| g.check(&a, now))
-            .map(|()| a)
-    });
+    let verified = state
+        .replay
+        .lock()
+        .map_err(|_| assertion::AssertionError::Replayed)
+        .and_then(|mut guard| {
+            assertion::admit(
+                &state.hub_key,
+                &mut guard,
+                header,
+                (parts.method.as_str(), path, &bytes),
+                now,
+                state.settings.max_skew,
+                &state.settings.defences,
+            )
+        });
     let a = match verified {
         Ok(a) => a,
         Err(e) => {
@@ -293,11 +287,38 @@ fn shown(state: &UiState, a: &Assertion, id: &WorkflowId) -> Result<Response, Ap
     Ok(json(StatusCode::OK, &body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CommandBody {
     op: String,
     target: String,
+}
+
+/// The body of a command request (`POST /workflows/NAME`): what the hub forwards and the
+/// people model signs.
+#[must_use]
+pub fn command_body(op: Operation, target: &str) -> Vec<u8> {
+    let body = CommandBody {
+        op: op.name().to_owned(),
+        target: target.to_owned(),
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// What a command request's body asks for: the operation, its scheduler command and the
+/// target, each checked (the UI server's command handler and the people model read it here).
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for a body that is not one, an operation with no scheduler
+/// command or a target the wire cannot carry.
+pub fn read_command(bytes: &[u8]) -> Result<(Operation, CommandOp, String), ApiError> {
+    let body: CommandBody = parse_json(bytes)?;
+    let op: Operation = body.op.parse().map_err(|_| ApiError::BadRequest)?;
+    let cmd = command_op(op).ok_or(ApiError::BadRequest)?;
+    if !valid_target(&body.target) {
+        return Err(ApiError::BadRequest);
+    }
+    Ok((op, cmd, body.target))
 }
 
 /// The scheduler command for an operation, if it has one.
@@ -327,16 +348,11 @@ async fn command(
     let a = assertion_of(req.extensions())?;
     let Path(name) = name.map_err(|_| ApiError::NotFound)?;
     let bytes = read_body(req.into_body()).await?;
-    let body: CommandBody = parse_json(&bytes)?;
-    let op: Operation = body.op.parse().map_err(|_| ApiError::BadRequest)?;
-    let cmd = command_op(op).ok_or(ApiError::BadRequest)?;
-    if !valid_target(&body.target) {
-        return Err(ApiError::BadRequest.into());
-    }
+    let (op, cmd, target) = read_command(&bytes)?;
     let id = workflow_id(&state, &name)?;
     let person = state.person(&a.user)?;
     let readable = state.may(&person, &id, Operation::Read, a.level);
-    let permit = match state.gate(&a, &id, op, Some(body.target.clone())).await {
+    let permit = match state.gate(&a, &id, op, Some(target.clone())).await {
         Ok(p) => p,
         Err(GateError::Audit(e)) => {
             state.log.line(&format!("audit failed, nothing done: {e}"));
@@ -355,14 +371,14 @@ async fn command(
         let Some(run) = state.find(&id) else {
             let verdict = not_sent("no-run-directory");
             state
-                .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+                .record_verdict(a.user.clone(), &id, op, target.clone(), allowed, verdict)
                 .await;
             return Err(ApiError::NotFound);
         };
         let Some(link) = state.link(&id, &run) else {
             let verdict = not_sent("no-scheduler-link");
             state
-                .record_verdict(a.user.clone(), &id, op, body.target.clone(), allowed, verdict)
+                .record_verdict(a.user.clone(), &id, op, target.clone(), allowed, verdict)
                 .await;
             return Err(ApiError::Internal);
         };
@@ -370,7 +386,7 @@ async fn command(
             .command(
                 permit.user().clone(),
                 cmd,
-                body.target.clone(),
+                target.clone(),
                 state.settings.command_timeout,
             )
             .await;
@@ -385,7 +401,7 @@ async fn command(
             Err(LinkError::Unconfirmed(..) | LinkError::Unexpected(_)) => CommandVerdict::Unconfirmed,
         };
         state
-            .record_verdict(permit.user().clone(), &id, op, body.target.clone(), allowed, verdict)
+            .record_verdict(permit.user().clone(), &id, op, target.clone(), allowed, verdict)
             .await;
         match outcome {
             Ok(CommandOutcome::Accepted) => Ok(json(
@@ -394,7 +410,7 @@ async fn command(
                     "result": "accepted",
                     "workflow": id.to_string(),
                     "op": op.name(),
-                    "target": body.target,
+                    "target": target,
                     "record": permit.receipt().record,
                 }),
             )),
